@@ -1,0 +1,199 @@
+import { z } from 'zod';
+
+/**
+ * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
+ * `file:/path`) and are resolved by `resolveSecret` when used.
+ */
+
+const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
+
+export const secretRef = z
+  .string()
+  .regex(SECRET_REF, 'must be a secret reference (env:NAME or file:/absolute/path), never a literal secret');
+
+const DURATION = /^(\d+)(s|m|h|d)$/;
+
+export const duration = z.string().regex(DURATION, 'must be a duration such as 30m, 8h or 7d');
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, 'must be host:port');
+
+const regexSource = z.string().superRefine((value, ctx) => {
+  try {
+    new RegExp(value, 'i');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `is not a valid regular expression: ${(err as Error).message}` });
+  }
+});
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _');
+
+const sqlGuardrail = z.union([
+  z.strictObject({ deny: regexSource, message: z.string().optional() }),
+  z.strictObject({ require_approval: regexSource, message: z.string().optional() }),
+]);
+
+const recordingOptions = {
+  /** Record keystrokes too (asciicast "i" events). */
+  record_input: z.boolean().default(false),
+  /** `required`: a session does not start when the recording cannot be uploaded. */
+  recording: z.enum(['required', 'best-effort']).default('best-effort'),
+};
+
+export const postgresTarget = z.strictObject({
+  type: z.literal('postgres'),
+  address: hostPort,
+  database: z.string().min(1),
+  description: z.string().optional(),
+  tls: z
+    .strictObject({
+      mode: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+      ca: secretRef.optional(),
+    })
+    .default({ mode: 'disable' }),
+  roles: z.record(name, z.strictObject({ username: z.string().min(1), password: secretRef })),
+  guardrails: z.array(sqlGuardrail).default([]),
+  masking: z
+    .strictObject({
+      columns: z.array(z.string()).default([]),
+      detectors: z.array(z.enum(['email', 'credit_card'])).default([]),
+    })
+    .default({ columns: [], detectors: [] }),
+  ...recordingOptions,
+});
+
+const k8sMatch = z.strictObject({
+  verbs: z.array(z.string()).optional(),
+  resources: z.array(z.string()).optional(),
+  namespaces: z.array(z.string()).optional(),
+});
+
+export const kubernetesTarget = z.strictObject({
+  type: z.literal('kubernetes'),
+  address: z.url({ protocol: /^https?$/, error: 'must be the API server URL, such as https://10.0.0.1:6443' }),
+  description: z.string().optional(),
+  tls: z
+    .strictObject({ ca: secretRef.optional(), insecure_skip_verify: z.boolean().default(false) })
+    .default({ insecure_skip_verify: false }),
+  roles: z.record(
+    name,
+    z.union([
+      z.strictObject({ token: secretRef }),
+      z.strictObject({ client_cert: secretRef, client_key: secretRef }),
+    ]),
+  ),
+  guardrails: z
+    .array(
+      z.union([
+        z.strictObject({ deny: k8sMatch, message: z.string().optional() }),
+        z.strictObject({ require_approval: k8sMatch, message: z.string().optional() }),
+      ]),
+    )
+    .default([]),
+  ...recordingOptions,
+});
+
+export const tcpTarget = z.strictObject({
+  type: z.literal('tcp'),
+  address: hostPort,
+  description: z.string().optional(),
+  roles: z.record(name, z.strictObject({})).default({ default: {} }),
+  ...recordingOptions,
+});
+
+export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget]);
+
+const approval = z.union([
+  z.literal('auto'),
+  z.strictObject({ approvers: z.array(z.string()).min(1), min: z.number().int().min(1).default(1) }),
+]);
+
+export const policy = z.strictObject({
+  name,
+  groups: z.array(z.string()).min(1),
+  targets: z.array(z.string()).min(1),
+  roles: z.array(z.string()).min(1),
+  max_duration: duration.default('1h'),
+  approval: approval.default('auto'),
+  reason: z.enum(['required', 'optional']).default('optional'),
+});
+
+const devUser = z.strictObject({
+  username: z.string().min(1),
+  // Dev users are for `gate dev` only: a literal password is expected here.
+  password: z.string().min(1),
+  email: z.email(),
+  name: z.string().optional(),
+  groups: z.array(z.string()).default([]),
+});
+
+const workloadRule = z.strictObject({
+  name,
+  issuer: z.url(),
+  audience: z.string().min(1),
+  match: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
+  groups: z.array(z.string()).default([]),
+  subject_claim: z.string().default('sub'),
+});
+
+export const gateConfig = z.strictObject({
+  server: z
+    .strictObject({
+      /** Public URL clients use; defaults to the listening address. */
+      url: z.url().optional(),
+      listen: z.string().optional(),
+      data_dir: z.string().optional(),
+      token_ttl: duration.default('1h'),
+    })
+    .default({ token_ttl: '1h' }),
+  store: z.string().optional(),
+  identity: z
+    .strictObject({
+      oidc: z
+        .strictObject({
+          issuer: z.url(),
+          client_id: z.string().min(1),
+          scopes: z.array(z.string()).default(['openid', 'email', 'profile', 'offline_access']),
+          groups_claim: z.string().default('groups'),
+          algorithms: z.array(z.string()).default(['RS256', 'ES256', 'EdDSA', 'PS256']),
+        })
+        .optional(),
+      workloads: z.array(workloadRule).default([]),
+    })
+    .default({ workloads: [] }),
+  dev: z
+    .strictObject({
+      users: z.array(devUser).default([]),
+    })
+    .optional(),
+  targets: z.record(name, target).default({}),
+  admins: z.array(z.string()).default([]),
+  policies: z.array(policy).default([]),
+});
+
+export type GateConfig = z.infer<typeof gateConfig>;
+export type TargetConfig = z.infer<typeof target>;
+export type PostgresTarget = z.infer<typeof postgresTarget>;
+export type KubernetesTarget = z.infer<typeof kubernetesTarget>;
+export type TcpTarget = z.infer<typeof tcpTarget>;
+export type PolicyConfig = z.infer<typeof policy>;
+export type DevUser = z.infer<typeof devUser>;
+export type WorkloadRule = z.infer<typeof workloadRule>;
+
+/** Parses `30m`, `8h`, `7d`, `45s` into milliseconds. */
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new TypeError(`not a duration: ${JSON.stringify(text)}`);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+/** Formats milliseconds as the largest whole unit gate uses (`1h30m` → `90m`). */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s % 86_400 === 0 && s > 0) return `${s / 86_400}d`;
+  if (s % 3600 === 0 && s > 0) return `${s / 3600}h`;
+  if (s % 60 === 0 && s > 0) return `${s / 60}m`;
+  return `${s}s`;
+}

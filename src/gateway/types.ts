@@ -1,0 +1,63 @@
+import type { Duplex } from 'node:stream';
+import type { TargetConfig } from '../config/schema.js';
+
+/** What one tunnel is allowed to do, as checked by the server when it opened. */
+export interface TunnelGrant {
+  id: string;
+  target: string;
+  role: string;
+  /** The requester's subject and e-mail (for audit lines and error messages). */
+  user: string;
+  email?: string;
+  expiresAt: Date;
+}
+
+/** An audit event a protocol handler reports; the server adds who, when and the chain hash. */
+export interface GatewayAuditEvent {
+  /** e.g. `pg.query`, `pg.guardrail_denied`, `k8s.request`, `tcp.connect`. */
+  action: string;
+  /** `ok`, `error`, `denied`, `held`. */
+  result: 'ok' | 'error' | 'denied' | 'held';
+  details: Record<string, unknown>;
+}
+
+/** Result of asking whether a guarded command may run. */
+export type ApprovalCheck =
+  | { status: 'approved'; id: string }
+  | { status: 'pending'; id: string }
+  | { status: 'denied'; id: string };
+
+/**
+ * Everything a protocol handler needs from the server, passed in so handlers
+ * stay free of HTTP, store and policy code, and tests can drive them directly.
+ */
+export interface GatewayContext<T extends TargetConfig = TargetConfig> {
+  targetName: string;
+  target: T;
+  grant: TunnelGrant;
+  /** The recorded session this tunnel belongs to, when the CLI sent one. */
+  sessionId?: string;
+  correlationId?: string;
+  /** Resolves a secret reference from the target's config (env:/file:). */
+  secret(ref: string): Promise<string>;
+  audit(event: GatewayAuditEvent): void;
+  /**
+   * Looks up (or opens) an approval request for a command a
+   * `require_approval` guardrail holds. The same text approved earlier within
+   * the approval window passes.
+   */
+  requestApproval(input: { text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+  /** Aborted when the grant expires or is revoked; `signal.reason` is a GrantEnded. */
+  signal: AbortSignal;
+}
+
+export interface GrantEnded {
+  reason: 'expired' | 'revoked' | 'server_shutdown';
+  message: string;
+}
+
+/** A protocol handler serves one tunnel (an already-upgraded socket) until either side closes. */
+export type ProtocolHandler<T extends TargetConfig = TargetConfig> = (
+  socket: Duplex,
+  ctx: GatewayContext<T>,
+) => Promise<void>;

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // Two cores: integration suites each start real servers; more workers only contend.
+    maxWorkers: 2,
+    setupFiles: ['test/helpers/strict-process.ts'],
+  },
+});

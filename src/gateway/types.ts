@@ -38,6 +38,12 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
   /** The recorded session this tunnel belongs to, when the CLI sent one. */
   sessionId?: string;
   correlationId?: string;
+  /**
+   * One-time password the local listener was started with (`gate connect
+   * --local-password`); the handler asks the client for it in the client's own
+   * protocol. Never the target's secret.
+   */
+  localPassword?: string;
   /** Resolves a secret reference from the target's config (env:/file:). */
   secret(ref: string): Promise<string>;
   audit(event: GatewayAuditEvent): void;

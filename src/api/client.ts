@@ -1,0 +1,155 @@
+import { type Dispatcher, getGlobalDispatcher, request } from 'undici';
+import type { z } from 'zod';
+import { AccessDeniedError, AuthRequiredError, GateError, PendingApprovalError } from '../errors.js';
+import type { ApiErrorBody } from './errors.js';
+
+export interface ClientOptions {
+  /** Base URL of the gate server, e.g. http://127.0.0.1:4180 */
+  server: string;
+  /** Returns the bearer token to send, or undefined for anonymous calls. */
+  token?: () => Promise<string | undefined>;
+  dispatcher?: Dispatcher;
+  /** Per-request timeout in ms (headers and body). */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  signal?: AbortSignal;
+  anonymous?: boolean;
+  timeoutMs?: number;
+}
+
+/** A thin JSON client for the /v1 API that turns every failure into one GateError. */
+export interface GateClient {
+  readonly server: string;
+  call<S extends z.ZodType>(method: string, path: string, schema: S, options?: CallOptions): Promise<z.infer<S>>;
+  /** Like call but returns the raw response body as text (for non-JSON payloads). */
+  raw(method: string, path: string, options?: CallOptions & { contentType?: string; rawBody?: Buffer | string }): Promise<{ status: number; body: Buffer }>;
+}
+
+export function createClient(options: ClientOptions): GateClient {
+  const base = options.server.replace(/\/+$/, '');
+  const dispatcher = options.dispatcher ?? getGlobalDispatcher();
+
+  async function send(method: string, path: string, opts: CallOptions & { contentType?: string; rawBody?: Buffer | string }) {
+    const url = new URL(base + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'gate-cli' };
+    const token = opts.anonymous ? undefined : await options.token?.();
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | Buffer | undefined;
+    if (opts.rawBody !== undefined) {
+      body = opts.rawBody;
+      headers['content-type'] = opts.contentType ?? 'application/octet-stream';
+    } else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] = 'application/json';
+    }
+    const timeout = opts.timeoutMs ?? options.timeoutMs ?? 30_000;
+    try {
+      const res = await request(url, {
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        dispatcher,
+        signal: opts.signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      const buf = Buffer.from(await res.body.arrayBuffer());
+      return { status: res.statusCode, body: buf };
+    } catch (err) {
+      throw networkError(err, base);
+    }
+  }
+
+  return {
+    server: base,
+    async call(method, path, schema, opts = {}) {
+      const res = await send(method, path, opts);
+      const text = res.body.toString('utf8');
+      if (res.status >= 400) throw httpError(res.status, text, base);
+      let json: unknown;
+      try {
+        json = text === '' ? {} : JSON.parse(text);
+      } catch (err) {
+        throw new GateError('GATE_ERR_SERVER', `The server at ${base} answered ${path} with something that is not JSON.`, { cause: err });
+      }
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) {
+        throw new GateError('GATE_ERR_SERVER', `The server at ${base} answered ${path} in an unexpected shape: ${parsed.error.issues[0]?.message}.`, {
+          hint: 'Is the server the same gate version as this CLI? Compare `gate version` with `gate status`.',
+        });
+      }
+      return parsed.data;
+    },
+    async raw(method, path, opts = {}) {
+      const res = await send(method, path, opts);
+      if (res.status >= 400) throw httpError(res.status, res.body.toString('utf8'), base);
+      return res;
+    },
+  };
+}
+
+/** Maps an HTTP error response to the GateError a user can act on. */
+export function httpError(status: number, text: string, server: string): GateError {
+  let body: Partial<ApiErrorBody> = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not our JSON: a proxy or another service answered.
+  }
+  const message = body.error?.message ?? `The server at ${server} answered HTTP ${status}.`;
+  const details = { status, code: body.error?.code, ...(body.error?.details ?? {}) };
+  if (status === 401) {
+    return new AuthRequiredError(message, { hint: 'Run `gate login` to sign in again.', details });
+  }
+  if (status === 403) return new AccessDeniedError(message, { details });
+  if (status === 404) return new GateError('GATE_ERR_NOT_FOUND', message, { details });
+  if (status === 409 && body.error?.code === 'invalid_state' && body.error?.details?.state === 'pending') {
+    return new PendingApprovalError(message, { details });
+  }
+  if (status === 409) return new GateError('GATE_ERR_CONFLICT', message, { details });
+  if (status >= 400 && status < 500) return new GateError('GATE_ERR_USAGE', message, { details });
+  return new GateError('GATE_ERR_SERVER', message, { details });
+}
+
+/** One actionable line for connection-level failures, naming the URL. */
+export function networkError(err: unknown, server: string): GateError {
+  if (err instanceof GateError) return err;
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  if (e.name === 'AbortError' || code === 'ABORT_ERR') {
+    return new GateError('GATE_ERR_CANCELLED', 'Cancelled.', { cause: err });
+  }
+  switch (code) {
+    case 'ECONNREFUSED':
+      return new GateError('GATE_ERR_NETWORK', `Cannot reach the gate server at ${server}: connection refused.`, {
+        hint: 'Is the server running? Check the URL with `gate status` or pass --server.',
+        cause: err,
+      });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new GateError('GATE_ERR_NETWORK', `Cannot reach the gate server at ${server}: the host name does not resolve.`, {
+        hint: 'Check the server URL (--server or GATE_SERVER).',
+        cause: err,
+      });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new GateError('GATE_ERR_TIMEOUT', `The gate server at ${server} did not answer in time.`, { cause: err });
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return new GateError('GATE_ERR_NETWORK', `The connection to the gate server at ${server} was cut.`, { cause: err });
+    default:
+      if (code?.startsWith('ERR_TLS') || code?.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
+        return new GateError('GATE_ERR_NETWORK', `TLS with the gate server at ${server} failed: ${code}.`, {
+          hint: 'Check the server certificate, or set NODE_EXTRA_CA_CERTS to your CA bundle.',
+          cause: err,
+        });
+      }
+      return new GateError('GATE_ERR_NETWORK', `Cannot reach the gate server at ${server}: ${e.message ?? String(err)}.`, { cause: err });
+  }
+}

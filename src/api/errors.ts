@@ -1,0 +1,41 @@
+/**
+ * The server's error codes with their HTTP status. A retired code is never
+ * reused; the client maps each back to a GateError (see client.ts).
+ */
+export const API_ERRORS = {
+  bad_request: 400,
+  invalid_token: 401,
+  unauthenticated: 401,
+  forbidden: 403,
+  self_approval: 403,
+  not_found: 404,
+  conflict: 409,
+  invalid_state: 409,
+  chain_broken: 422,
+  policy_denied: 403,
+  payload_too_large: 413,
+  internal: 500,
+  unavailable: 503,
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/** The JSON body of every error response. */
+export interface ApiErrorBody {
+  error: { code: ApiErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+/** Thrown by route handlers; the app's error handler renders it as ApiErrorBody. */
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ApiErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = API_ERRORS[code];
+    this.details = details;
+  }
+}

@@ -1,0 +1,108 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfigFile, parseConfig } from '../../config/load.js';
+import type { GateConfig } from '../../config/schema.js';
+import { UsageError } from '../../errors.js';
+import { buildServer } from '../../server/app.js';
+import { fillDevConfig } from '../../server/dev-config.js';
+import { createDevIdp } from '../../server/dev-idp/index.js';
+import { createLogger, type LogLevel } from '../../server/log.js';
+import type { CliContext } from '../context.js';
+import { say } from '../output.js';
+import { parsePort } from '../parse.js';
+import { waitForShutdown } from './server.js';
+
+export const DEV_CLIENT_ID = 'gate-cli';
+
+interface DevOptions {
+  config?: string;
+  port: string;
+  dataDir: string;
+  logLevel: LogLevel;
+}
+
+export function registerDev(program: Command, ctx: CliContext): void {
+  program
+    .command('dev')
+    .summary('run an all-in-one local gate: server, identity provider and a demo database')
+    .description(
+      'Start, in one process, the policy server, an embedded OpenID provider with dev users,\n' +
+        'a SQLite store in .gate-dev/, and (without --config) a throwaway PostgreSQL with sample\n' +
+        'data as the target demo-db. Dev users: alice/alice (engineering), bob/bob (dba-oncall),\n' +
+        'carol/carol (platform, admin).\n\n' +
+        'Examples:\n  $ gate dev\n  $ gate dev --config gate.yaml --port 4180',
+    )
+    .option('-c, --config <file>', 'policy file with dev.users (default: the embedded sample)')
+    .option('-p, --port <port>', 'port to listen on', '4180')
+    .option('--data-dir <dir>', 'where state lives', '.gate-dev')
+    .option('--log-level <level>', 'debug, info, warn or error', 'warn')
+    .action(async (opts: DevOptions) => {
+      await dev(ctx, opts);
+    });
+}
+
+async function dev(ctx: CliContext, opts: DevOptions): Promise<void> {
+  const dataDir = resolve(opts.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    let config: GateConfig;
+    if (opts.config) {
+      config = await loadConfigFile(resolve(opts.config));
+    } else {
+      say(ctx.io, 'Starting the demo PostgreSQL (first start takes a few seconds)…');
+      const { startDemoPostgres } = await import('../../server/dev-postgres.js');
+      const demo = await startDemoPostgres(resolve(dataDir, 'postgres'));
+      stops.push(demo.stop);
+      config = parseConfig(
+        fillDevConfig({
+          DEMO_ADDRESS: demo.address,
+          DEMO_DATABASE: demo.database,
+          DEMO_READ_USER: demo.roles.read.username,
+          DEMO_READ_PASSWORD_REF: demo.roles.read.passwordRef,
+          DEMO_WRITE_USER: demo.roles.write.username,
+          DEMO_WRITE_PASSWORD_REF: demo.roles.write.passwordRef,
+        }),
+        '(embedded dev config)',
+      );
+    }
+    const users = config.dev?.users ?? [];
+    if (users.length === 0) {
+      throw new UsageError('gate dev needs at least one dev user.', { hint: 'Add dev.users: [{ username, password, email, groups }] to the config.' });
+    }
+    const server = await buildServer({ config, dataDir, logger: createLogger({ level: opts.logLevel }) });
+    stops.unshift(() => server.close());
+    const url = await server.listen({ host: '127.0.0.1', port: parsePort(opts.port) });
+    const issuer = `${url}/idp`;
+    const idp = await createDevIdp({ issuer, clientId: DEV_CLIENT_ID, users });
+    stops.unshift(() => idp.close());
+    server.mount('/idp', idp.handle);
+    server.setOidc({
+      issuer,
+      client_id: DEV_CLIENT_ID,
+      scopes: ['openid', 'email', 'profile', 'offline_access', 'groups'],
+      groups_claim: 'groups',
+      algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+    });
+    printNextSteps(ctx, url, config, users.map((u) => `${u.username}/${u.password}`));
+    await waitForShutdown(ctx);
+    say(ctx.io, 'Stopping gate dev…');
+  } finally {
+    for (const stop of stops) await stop().catch(() => {});
+  }
+}
+
+function printNextSteps(ctx: CliContext, url: string, config: GateConfig, users: string[]): void {
+  const { style } = ctx;
+  const targets = Object.keys(config.targets);
+  say(ctx.io, `${style.green('✓')} gate dev is running at ${style.bold(url)}`);
+  say(ctx.io, `  identity provider ${url}/idp · dev users ${users.join(', ')}`);
+  if (targets.length > 0) say(ctx.io, `  targets: ${targets.join(', ')}`);
+  say(ctx.io, '');
+  say(ctx.io, 'Next, in another terminal:');
+  say(ctx.io, `  gate login --server ${url}`);
+  if (targets[0]) say(ctx.io, `  gate psql ${targets[0]}`);
+  say(ctx.io, '');
+  say(ctx.io, 'Press Ctrl-C to stop.');
+}

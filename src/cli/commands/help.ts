@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import type { CliContext } from '../context.js';
+import { TOPICS } from '../topics/index.js';
+
+export function registerHelp(program: Command, ctx: CliContext): void {
+  program
+    .command('help [topic...]')
+    .summary('show help for a command or a topic')
+    .description(
+      `Show help for a command (\`gate help login\`) or a topic:\n${Object.entries(TOPICS)
+        .map(([name, t]) => `  ${name.padEnd(14)}${t.summary}`)
+        .join('\n')}`,
+    )
+    .action((topic: string[]) => {
+      if (topic.length === 0) {
+        program.outputHelp();
+        ctx.io.stdout.write(`\nHelp topics: ${Object.keys(TOPICS).join(', ')} (gate help TOPIC)\n`);
+        return;
+      }
+      const page = TOPICS[topic.join(' ')];
+      if (page) {
+        ctx.io.stdout.write(`${page.text()}\n`);
+        return;
+      }
+      let cmd: Command | undefined = program;
+      for (const word of topic) cmd = cmd?.commands.find((c) => c.name() === word || c.aliases().includes(word));
+      if (!cmd) {
+        throw new UsageError(`No help for ${JSON.stringify(topic.join(' '))}.`, {
+          hint: `Commands: ${program.commands.map((c) => c.name()).join(', ')}. Topics: ${Object.keys(TOPICS).join(', ')}.`,
+        });
+      }
+      cmd.outputHelp();
+    });
+}

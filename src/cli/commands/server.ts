@@ -1,0 +1,54 @@
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfigFile } from '../../config/load.js';
+import { UsageError } from '../../errors.js';
+import { buildServer } from '../../server/app.js';
+import { createLogger, type LogLevel } from '../../server/log.js';
+import type { CliContext } from '../context.js';
+import { parsePort } from '../parse.js';
+
+interface ServerOptions {
+  config?: string;
+  host: string;
+  port: string;
+  dataDir?: string;
+  logLevel: LogLevel;
+}
+
+export function registerServer(program: Command, ctx: CliContext): void {
+  program
+    .command('server')
+    .summary('run the gate policy server and gateway')
+    .description(
+      'Run the policy server and the gateway with a gate.yaml. Logs are JSON lines on stderr.\n' +
+        'Identity comes from an external OIDC provider (identity.oidc in the config).\n\n' +
+        'Examples:\n  $ gate server --config /etc/gate/gate.yaml --port 4180\n' +
+        '  $ GATE_DATA_DIR=/var/lib/gate gate server --config gate.yaml',
+    )
+    .option('-c, --config <file>', 'policy file (gate.yaml)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('-p, --port <port>', 'port to listen on', '4180')
+    .option('--data-dir <dir>', 'keys, store and recordings (default: GATE_DATA_DIR, then ./gate-data)')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .action(async (opts: ServerOptions) => {
+      if (!opts.config) throw new UsageError('gate server needs a policy file.', { hint: 'Pass --config gate.yaml, or try `gate dev` for a local all-in-one setup.' });
+      const config = await loadConfigFile(resolve(opts.config));
+      if (!config.identity.oidc) {
+        throw new UsageError(`${opts.config} has no identity.oidc section.`, { hint: 'Configure your IdP (issuer, client_id), or use `gate dev`.' });
+      }
+      const log = createLogger({ level: opts.logLevel });
+      const dataDir = resolve(opts.dataDir ?? ctx.env.dataDir ?? config.server.data_dir ?? 'gate-data');
+      const server = await buildServer({ config, dataDir, logger: log });
+      const url = await server.listen({ host: opts.host, port: parsePort(opts.port) });
+      log.info('listening', { url, data_dir: dataDir, targets: Object.keys(config.targets).length });
+      await waitForShutdown(ctx);
+      log.info('shutting down');
+      await server.close();
+    });
+}
+
+/** Resolves when the CLI's signal aborts (Ctrl-C or SIGTERM). */
+export async function waitForShutdown(ctx: CliContext): Promise<void> {
+  if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
+}

@@ -1,0 +1,86 @@
+import { createClient, type GateClient } from '../api/client.js';
+import { type CredentialStore, openCredentialStore } from '../auth/credentials.js';
+import { validAccessToken } from '../auth/session.js';
+import { type Env, type GateEnv, readEnv } from '../env.js';
+import { UsageError } from '../errors.js';
+import { type IO, processIO, style, type Style, useColor } from './io.js';
+import { readSettings } from './settings.js';
+
+/**
+ * The outside world as commands see it. Everything costly is lazy, so a
+ * command that needs no network or keychain never touches them, and tests
+ * swap any part.
+ */
+export interface CliContext {
+  io: IO;
+  env: GateEnv;
+  rawEnv: Env;
+  style: Style;
+  now(): Date;
+  /** Aborted on Ctrl-C / SIGTERM. */
+  signal: AbortSignal;
+  /** Server URL by precedence: flag, GATE_SERVER, saved by `gate login`. */
+  server(flag?: string): Promise<string>;
+  credentials(): Promise<CredentialStore>;
+  /** The bearer token for `server`: GATE_TOKEN, or stored credentials (renewed when needed). */
+  token(server: string): Promise<string>;
+  /** An API client that authenticates with `token(server)`. */
+  client(server: string): GateClient;
+  /** Set by commands whose exit code is not 0 without an error (e.g. a wrapped tool's). */
+  exitCode?: number;
+}
+
+export function createContext(options: { env?: Env; io?: IO; signal?: AbortSignal; now?: () => Date } = {}): CliContext {
+  const rawEnv = options.env ?? process.env;
+  const env = readEnv(rawEnv);
+  const io = options.io ?? processIO();
+  let store: Promise<CredentialStore> | undefined;
+  const ctx: CliContext = {
+    io,
+    env,
+    rawEnv,
+    style: style(useColor(io, env)),
+    now: options.now ?? (() => new Date()),
+    signal: options.signal ?? new AbortController().signal,
+    async server(flag) {
+      const url = flag ?? env.server ?? (await readSettings(env.configDir)).server;
+      if (!url) {
+        throw new UsageError('No gate server is configured.', {
+          hint: 'Pass --server URL (or set GATE_SERVER), e.g. `gate login --server http://127.0.0.1:4180`.',
+        });
+      }
+      return normalizeServer(url);
+    },
+    credentials() {
+      store ??= openCredentialStore({
+        configDir: env.configDir,
+        mode: env.credentialStore,
+        warn: (m) => io.stderr.write(`${m}\n`),
+      });
+      return store;
+    },
+    async token(server) {
+      if (env.token) return env.token;
+      const creds = await validAccessToken({ server, store: await ctx.credentials(), now: ctx.now(), signal: ctx.signal });
+      return creds.access_token;
+    },
+    client(server) {
+      return createClient({ server, token: () => ctx.token(server) });
+    },
+  };
+  return ctx;
+}
+
+/** Validates and normalises a server URL (no trailing slash). */
+export function normalizeServer(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`Not a valid server URL: ${JSON.stringify(url)}.`, { hint: 'Use the form http(s)://host:port.' });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UsageError(`The server URL must start with http:// or https://, got ${JSON.stringify(url)}.`);
+  }
+  return parsed.origin + parsed.pathname.replace(/\/+$/, '');
+}

@@ -1,0 +1,49 @@
+import { Command, Option } from 'commander';
+import type { Env } from '../env.js';
+import { VERSION } from '../version.js';
+import { COMMANDS } from './commands/index.js';
+import { type CliContext, createContext } from './context.js';
+import { reportError } from './errors.js';
+import type { IO } from './io.js';
+
+/** Builds the commander program; exported for the completion generator and tests. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('gate')
+    .description('Just-in-time, recorded access to production databases and Kubernetes clusters.')
+    .version(VERSION, '-V, --version', 'print the gate version')
+    .addOption(new Option('--debug', 'print debug output and stack traces').hideHelp())
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .helpCommand(false)
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: (s, write) => write(ctx.style.red(s)),
+    });
+  for (const register of COMMANDS) register(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+/** Runs gate with the given arguments and returns the process exit code. Never calls process.exit. */
+export async function main(argv: string[], options: { env?: Env; io?: IO } = {}): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
+    controller.abort(new Error(`received ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const ctx = createContext({ env: options.env, io: options.io, signal: controller.signal });
+  const json = argv.includes('--json');
+  try {
+    const program = buildProgram(ctx);
+    await program.parseAsync(argv, { from: 'user' });
+    return ctx.exitCode ?? 0;
+  } catch (err) {
+    return reportError(err, ctx, json);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

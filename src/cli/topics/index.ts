@@ -1,0 +1,33 @@
+import { ENVIRONMENT } from '../../env.js';
+
+/** `gate help TOPIC` pages. Each is plain text, kept next to the code it documents. */
+export const TOPICS: Record<string, { summary: string; text: () => string }> = {
+  environment: {
+    summary: 'environment variables gate reads',
+    text: () => {
+      const width = Math.max(...ENVIRONMENT.map(([name]) => name.length));
+      return [
+        'Environment variables gate reads. Precedence everywhere: flag, environment, config file, default.',
+        '',
+        ...ENVIRONMENT.map(([name, what]) => `  ${name.padEnd(width)}  ${what}`),
+      ].join('\n');
+    },
+  },
+  'exit-codes': {
+    summary: 'what each exit code means',
+    text: () =>
+      [
+        'gate exits with:',
+        '',
+        '  0  success (also "no results")',
+        '  1  failure: a usage error, a network problem, a server error',
+        '  2  cancelled (Ctrl-C is never 0)',
+        '  4  authentication required: run `gate login`',
+        '  5  access denied: no policy allows it, or an approver denied it',
+        '  8  pending approval: the request waits for an approver (`--no-wait`, or `--timeout` ran out)',
+        '',
+        '`gate exec`, `gate psql` and `gate kubectl` exit with the wrapped command\'s own code',
+        '(128+N when it died of signal N); gate\'s own failures use the codes above.',
+      ].join('\n'),
+  },
+};

@@ -1,0 +1,69 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Every environment variable gate reads, in one place. `gate help environment`
+ * prints this table, so adding a variable here documents it too.
+ */
+export const ENVIRONMENT = [
+  ['GATE_SERVER', 'URL of the gate server (overrides the one saved by `gate login`).'],
+  ['GATE_TOKEN', 'A gate token or service token to use instead of stored credentials.'],
+  ['GATE_CONFIG_DIR', 'Where the CLI keeps its config, file credentials and recording spool (default: $XDG_CONFIG_HOME/gate).'],
+  ['GATE_CREDENTIAL_STORE', '`keychain`, `file` or `auto` (default): where `gate login` keeps credentials.'],
+  ['GATE_DEBUG', 'Set to 1 to print stack traces and debug logs.'],
+  ['GATE_PROMPT_DISABLED', 'Never prompt; fail with a usage error naming the flag to pass instead.'],
+  ['GATE_CORRELATION_ID', 'Correlation id stored on grants, sessions and audit events (default: the CI run id).'],
+  ['GATE_DATA_DIR', 'Server: where keys, the SQLite store and recordings live.'],
+  ['CI', 'When set, gate never prompts and never opens a browser.'],
+  ['NO_COLOR', 'Disable colour.'],
+  ['CLICOLOR', 'Set to 0 to disable colour.'],
+  ['CLICOLOR_FORCE', 'Force colour even when output is not a terminal.'],
+  ['XDG_CONFIG_HOME', 'Base of the default config dir.'],
+  ['GITHUB_RUN_ID', 'Read as the default correlation id in GitHub Actions.'],
+  ['CI_PIPELINE_ID', 'Read as the default correlation id in GitLab CI.'],
+  ['ACTIONS_ID_TOKEN_REQUEST_URL', 'GitHub Actions: where `gate login --github-actions` asks for the job OIDC token.'],
+  ['ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GitHub Actions: the bearer token for that request.'],
+] as const;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface GateEnv {
+  server?: string;
+  token?: string;
+  configDir: string;
+  credentialStore: 'keychain' | 'file' | 'auto';
+  debug: boolean;
+  promptDisabled: boolean;
+  ci: boolean;
+  correlationId?: string;
+  dataDir?: string;
+  color: boolean | undefined;
+  actionsTokenUrl?: string;
+  actionsTokenRequest?: string;
+}
+
+const truthy = (v: string | undefined): boolean => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+
+/** Reads gate's view of the environment. `color` is undefined when it should follow the TTY. */
+export function readEnv(env: Env): GateEnv {
+  const xdg = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  const store = env.GATE_CREDENTIAL_STORE;
+  let color: boolean | undefined;
+  if (truthy(env.CLICOLOR_FORCE)) color = true;
+  else if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') color = false;
+  else if (env.CLICOLOR === '0') color = false;
+  return {
+    server: env.GATE_SERVER || undefined,
+    token: env.GATE_TOKEN || undefined,
+    configDir: env.GATE_CONFIG_DIR || join(xdg, 'gate'),
+    credentialStore: store === 'keychain' || store === 'file' ? store : 'auto',
+    debug: truthy(env.GATE_DEBUG),
+    promptDisabled: truthy(env.GATE_PROMPT_DISABLED),
+    ci: truthy(env.CI),
+    correlationId: env.GATE_CORRELATION_ID || env.GITHUB_RUN_ID || env.CI_PIPELINE_ID || undefined,
+    dataDir: env.GATE_DATA_DIR || undefined,
+    color,
+    actionsTokenUrl: env.ACTIONS_ID_TOKEN_REQUEST_URL || undefined,
+    actionsTokenRequest: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN || undefined,
+  };
+}

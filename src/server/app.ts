@@ -1,0 +1,135 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ApiError } from '../api/errors.js';
+import { type GateConfig, parseDuration } from '../config/schema.js';
+import { createSqliteStore, type SqliteStore } from '../store/sqlite/store.js';
+import type { ServerContext } from './context.js';
+import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
+import { loadOrCreateSigningKey } from './keys.js';
+import { createLogger, type Logger, redact } from './log.js';
+import { authRoutes } from './routes/auth.js';
+import { publicRoutes } from './routes/public.js';
+
+export interface ServerOptions {
+  config: GateConfig;
+  dataDir: string;
+  store?: SqliteStore;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+}
+
+/** A raw HTTP handler mounted under a path prefix ahead of the API (the dev IdP). */
+export type MountedHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface GateServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** Serves every request under `prefix` with `handler` (bodies untouched by fastify). */
+  mount(prefix: string, handler: MountedHandler): void;
+  /** Replaces the OIDC settings, e.g. once the embedded IdP knows its URL. */
+  setOidc(oidc: NonNullable<GateConfig['identity']['oidc']>): void;
+  /** Listens and returns the base URL (http://host:port). */
+  listen(options: { host?: string; port?: number }): Promise<string>;
+  close(): Promise<void>;
+}
+
+const ROUTES = [publicRoutes, authRoutes];
+
+/**
+ * Builds the gate server without listening (fastify's testing guide): tests
+ * call `listen({ port: 0 })` and `close()` in teardown.
+ */
+export async function buildServer(options: ServerOptions): Promise<GateServer> {
+  const log = options.logger ?? createLogger();
+  const store = options.store ?? createSqliteStore(options.dataDir);
+  const key = await loadOrCreateSigningKey(options.dataDir);
+  const mounts: { prefix: string; handler: MountedHandler }[] = [];
+
+  let oidc = options.config.identity.oidc;
+  let verifier: TokenVerifier | undefined;
+  const ctx: ServerContext = {
+    config: options.config,
+    dataDir: options.dataDir,
+    store,
+    key,
+    log,
+    tokenIssuer: `gate:${key.kid}`,
+    tokenTtlMs: parseDuration(options.config.server.token_ttl),
+    env: options.env ?? process.env,
+    now: options.now ?? (() => new Date()),
+    oidc: () => oidc,
+    userVerifier() {
+      if (!oidc) return undefined;
+      verifier ??= createOidcVerifier({ issuer: oidc.issuer, audience: oidc.client_id, algorithms: oidc.algorithms });
+      return verifier;
+    },
+  };
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 4 * 1024 * 1024,
+    serverFactory: (handler) =>
+      createServer((req, res) => {
+        const mount = mounts.find((m) => req.url === m.prefix || req.url?.startsWith(`${m.prefix}/`));
+        if (mount) mount.handler(req, res);
+        else handler(req, res);
+      }),
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? {} : JSON.parse(body as string));
+    } catch {
+      done(new ApiError('bad_request', 'Request body is not valid JSON.'), undefined);
+    }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err, request, reply) => {
+    if (err instanceof ApiError) {
+      return reply.status(err.status).send({ error: { code: err.code, message: err.message, details: err.details } });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      const code = status === 413 ? 'payload_too_large' : 'bad_request';
+      return reply.status(status).send({ error: { code, message: redact((err as Error).message) } });
+    }
+    log.error('request failed', { method: request.method, url: request.url, error: redact(String((err as Error)?.stack ?? err)) });
+    return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error.' } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}.` } }),
+  );
+  app.addHook('onResponse', async (request, reply) => {
+    log.debug('request', { method: request.method, url: request.url.split('?')[0], status: reply.statusCode });
+  });
+
+  for (const register of ROUTES) register(app, ctx);
+
+  return {
+    app,
+    ctx,
+    mount(prefix, handler) {
+      mounts.push({ prefix: prefix.replace(/\/$/, ''), handler });
+    },
+    setOidc(next) {
+      oidc = next;
+      verifier = undefined;
+    },
+    async listen({ host = '127.0.0.1', port = 0 }) {
+      await app.listen({ host, port });
+      const addr = app.server.address();
+      if (!addr || typeof addr === 'string') throw new Error('server has no TCP address');
+      const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return `http://${shownHost}:${addr.port}`;
+    },
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}

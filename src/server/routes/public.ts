@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../api/errors.js';
+import { VERSION } from '../../version.js';
+import type { ServerContext } from '../context.js';
+
+/** Routes anyone may call: health and what the CLI needs to log in. */
+export function publicRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/v1/health', async () => ({ status: 'ok', version: VERSION }));
+
+  app.get('/v1/config', async () => {
+    const oidc = ctx.oidc();
+    if (!oidc) throw new ApiError('unavailable', 'This server has no identity provider configured (identity.oidc).');
+    return {
+      issuer: oidc.issuer,
+      client_id: oidc.client_id,
+      scopes: oidc.scopes,
+      workload_audience: ctx.config.identity.workloads[0]?.audience,
+      version: VERSION,
+    };
+  });
+}

@@ -13,8 +13,8 @@ export function parseConfig(text: string, file = 'gate.yaml'): GateConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      return `${file}:${pos?.line ?? '?'}: ${e.message.split('\n')[0]}`;
+      const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+      return `${file}:${pos.line}: ${e.message.split('\n')[0]}`;
     });
     throw new ConfigError(`Invalid YAML in ${file}:\n  ${lines.join('\n  ')}`);
   }

@@ -67,7 +67,12 @@ export interface RunningGate {
 
 /** Starts a long-running gate command (dev, connect) in the background. */
 export function startGate(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }): RunningGate {
-  const child = spawn(process.execPath, [GATE_BIN, ...args], { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess([process.execPath, GATE_BIN, ...args], options);
+}
+
+/** Starts any command in the background with line-by-line access to its output. */
+export function startProcess(argv: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }): RunningGate {
+  const child = spawn(argv[0]!, argv.slice(1), { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = { stdout: [] as string[], stderr: [] as string[] };
   const waiters: { re: RegExp; stream?: string; resolve(line: string): void }[] = [];
   let exited = false;

@@ -1,0 +1,52 @@
+import { chmod, writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import { UsageError } from '../errors.js';
+
+export interface KubeconfigOptions {
+  /** The local listener, e.g. `http://127.0.0.1:41234`. */
+  server: string;
+  /** The gate target name; cluster, context and user are all named `gate-<target>`. */
+  target: string;
+  /** Default namespace for the context. */
+  namespace?: string;
+}
+
+/**
+ * A kubeconfig that points kubectl at gate's local listener. It holds no
+ * credential of any kind: the gateway adds the role's token or client
+ * certificate on the far side of the tunnel.
+ */
+export function kubeconfigFor(options: KubeconfigOptions): string {
+  let url: URL;
+  try {
+    url = new URL(options.server);
+  } catch {
+    throw new UsageError(`Not a URL for the local listener: ${JSON.stringify(options.server)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`The local listener URL must be http:// or https://, got ${JSON.stringify(options.server)}`);
+  }
+  if (url.username || url.password) throw new UsageError('The local listener URL must not carry credentials.');
+  if (!/^[a-z0-9][a-z0-9_-]*$/i.test(options.target)) {
+    throw new UsageError(`Not a target name: ${JSON.stringify(options.target)}`);
+  }
+  const name = `gate-${options.target}`;
+  const context: Record<string, string> = { cluster: name, user: name };
+  if (options.namespace) context.namespace = options.namespace;
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name, cluster: { server: url.origin } }],
+    contexts: [{ name, context }],
+    'current-context': name,
+    users: [{ name, user: {} }],
+    preferences: {},
+  };
+  return stringify(doc);
+}
+
+/** Writes a kubeconfig readable by the owner only (0600), tightening an existing file too. */
+export async function writeKubeconfig(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o600 });
+  await chmod(path, 0o600);
+}

@@ -1,0 +1,168 @@
+import { GateError } from '../errors.js';
+
+/** An asciicast v2 header (https://docs.asciinema.org/manual/asciicast/v2/) plus gate's own key. */
+export interface CastHeader {
+  version: 2;
+  width: number;
+  height: number;
+  /** Unix time in seconds when the recording started. */
+  timestamp: number;
+  command?: string;
+  title?: string;
+  env?: { TERM?: string; SHELL?: string };
+  /** gate's metadata; asciinema ignores unknown header keys. */
+  gate?: { target: string; user: string; grant: string; session_id: string };
+}
+
+/** "o" output, "i" input (keystrokes), "r" resize ("COLSxROWS"), "m" marker. */
+export type CastEventType = 'o' | 'i' | 'r' | 'm';
+export type CastEvent = [time: number, type: CastEventType, data: string];
+
+export interface CastWriterOptions {
+  /** Receives whole lines, each ending in "\n": the header first, then one per event. */
+  write(line: string): void;
+  /** Monotonic milliseconds; defaults to performance.now(). */
+  now?: () => number;
+  /**
+   * Output arriving within this many milliseconds of the first pending byte
+   * becomes one event, so a flood (`seq 1 10000000`) makes thousands of lines,
+   * not millions. Default 10.
+   */
+  coalesceMs?: number;
+  /** Pending output of this many UTF-16 units is written at once. Default 16384. */
+  maxEventChars?: number;
+}
+
+export interface CastWriter {
+  output(data: string): void;
+  input(data: string): void;
+  resize(cols: number, rows: number): void;
+  /** Writes any pending output now. */
+  flush(): void;
+  /** Flushes and stops the coalescing timer; later calls are ignored. */
+  close(): void;
+  /** Seconds since the recording started (the time the next event would carry). */
+  elapsed(): number;
+}
+
+/**
+ * Makes an asciicast v2 writer. The header is written at once. Output events
+ * are coalesced (see `coalesceMs`); input and resize events flush pending
+ * output first so the order of events is the order things happened.
+ */
+export function createCastWriter(header: CastHeader, options: CastWriterOptions): CastWriter {
+  const now = options.now ?? (() => performance.now());
+  const coalesceMs = options.coalesceMs ?? 10;
+  const maxChars = options.maxEventChars ?? 16_384;
+  const { write } = options;
+  const t0 = now();
+  let pending = '';
+  let pendingAt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  write(`${JSON.stringify(header)}\n`);
+
+  const seconds = (ms: number) => Math.round((ms - t0) * 1000) / 1e6;
+  const emit = (at: number, type: CastEventType, data: string) => {
+    write(`${JSON.stringify([seconds(at), type, data])}\n`);
+  };
+  const flush = () => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (pending === '') return;
+    const data = pending;
+    pending = '';
+    emit(pendingAt, 'o', data);
+  };
+
+  return {
+    output(data) {
+      if (closed || data === '') return;
+      const t = now();
+      // The window closed (its timer is late when the loop is busy): the old burst keeps its own time.
+      if (pending !== '' && t - pendingAt >= coalesceMs) flush();
+      if (pending === '') pendingAt = t;
+      pending += data;
+      if (pending.length >= maxChars) flush();
+      else if (!timer) {
+        timer = setTimeout(flush, coalesceMs);
+        timer.unref();
+      }
+    },
+    input(data) {
+      if (closed || data === '') return;
+      flush();
+      emit(now(), 'i', data);
+    },
+    resize(cols, rows) {
+      if (closed) return;
+      flush();
+      emit(now(), 'r', `${cols}x${rows}`);
+    },
+    flush,
+    close() {
+      if (closed) return;
+      flush();
+      closed = true;
+    },
+    elapsed: () => seconds(now()),
+  };
+}
+
+export interface ParsedCast {
+  header: CastHeader;
+  events: CastEvent[];
+  /** True when the last line was cut off (a recording whose writer died); that line is dropped. */
+  truncated: boolean;
+}
+
+/**
+ * Parses an asciicast v2 document. A final line that is not valid JSON and
+ * has no newline after it is the trace of a writer that died mid-line: it is
+ * dropped and `truncated` is set. Any other bad line throws a GateError.
+ */
+export function readCast(text: string): ParsedCast {
+  const lines = text.split('\n');
+  const endsClean = text.endsWith('\n');
+  const bad = (line: number, why: string) =>
+    new GateError('GATE_ERR_RECORDING', `Not an asciicast v2 recording: line ${line} ${why}.`);
+  let header: CastHeader;
+  try {
+    header = JSON.parse(lines[0] ?? '') as CastHeader;
+  } catch {
+    throw bad(1, 'is not a JSON header');
+  }
+  if (header === null || typeof header !== 'object' || header.version !== 2) throw bad(1, 'has no "version": 2');
+  const events: CastEvent[] = [];
+  let truncated = false;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') continue;
+    let ev: unknown;
+    try {
+      ev = JSON.parse(line);
+    } catch {
+      if (i === lines.length - 1 && !endsClean) {
+        truncated = true;
+        break;
+      }
+      throw bad(i + 1, 'is not JSON');
+    }
+    if (!Array.isArray(ev) || typeof ev[0] !== 'number' || typeof ev[1] !== 'string' || typeof ev[2] !== 'string') {
+      throw bad(i + 1, 'is not an event [time, type, data]');
+    }
+    events.push(ev as CastEvent);
+  }
+  return { header, events, truncated };
+}
+
+/** The terminal output of a recording, concatenated (what `asciinema cat` prints). */
+export function castOutput(text: string): string {
+  return readCast(text)
+    .events.filter((e) => e[1] === 'o')
+    .map((e) => e[2])
+    .join('');
+}

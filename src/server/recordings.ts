@@ -1,0 +1,268 @@
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GateError, type GateErrorCode } from '../errors.js';
+import { chunkHash, GENESIS_HASH, HASH_RE } from '../record/chain.js';
+
+/**
+ * The server's recording store: one asciicast file per session, assembled
+ * from the CLI's hash-chained chunks.
+ *
+ * Layout under `dir` (0700): `<sessionId>.cast` (the chunks' bytes,
+ * concatenated, 0600) and `<sessionId>.idx` (0600), one fixed-width record
+ * per stored chunk: `seq\thash\toffset\tlength\n`, record N-1 for seq N. The
+ * index is the truth: a chunk counts as stored once its record is written.
+ * Writes go data first (append + fsync), then the record (append + fsync), so
+ * a crash between them leaves bytes past the index's end, cut off on the next
+ * access; the client re-sends that chunk and it is stored again.
+ *
+ * One writer process per directory: appends are serialized per session
+ * within this process only.
+ */
+export interface RecordingStore {
+  /** Stores the next chunk of a session, or recognises one already stored. */
+  appendChunk(sessionId: string, chunk: StoredChunkInput): Promise<{ status: 'stored' | 'duplicate' }>;
+  /** The whole .cast file as stored so far (empty for a session with no chunks). */
+  read(sessionId: string): Promise<Buffer>;
+  /** Last seq (0 = none), its hash (the genesis hash when none), bytes stored. */
+  state(sessionId: string): Promise<RecordingState>;
+  /** Re-reads every chunk and checks the chain; -1 when it holds, else the first bad seq. */
+  verify(sessionId: string): Promise<{ ok: boolean; brokenAtSeq?: number; chunks: number }>;
+  /** Deletes a session's recording (retention). */
+  remove(sessionId: string): Promise<void>;
+}
+
+export interface StoredChunkInput {
+  seq: number;
+  data: Buffer;
+  prevHash: string;
+  hash: string;
+}
+
+export interface RecordingState {
+  lastSeq: number;
+  lastHash: string;
+  bytes: number;
+}
+
+/** Why a chunk was refused; `httpStatus` is what the API answers. */
+export type RecordingChunkProblem =
+  | 'invalid_session_id' // 400
+  | 'invalid_chunk' // 400: seq not a positive integer, hashes not 64 hex digits
+  | 'too_large' // 413
+  | 'bad_hash' // 422: hash is not sha256(prevHash\nseq\ndata): altered in transit or a client bug
+  | 'seq_conflict' // 409: that seq is stored with a different hash
+  | 'seq_gap' // 409: seq skips ahead of the last stored + 1
+  | 'chain_mismatch'; // 409: prevHash is not the last stored chunk's hash
+
+const STATUS: Record<RecordingChunkProblem, number> = {
+  invalid_session_id: 400,
+  invalid_chunk: 400,
+  too_large: 413,
+  bad_hash: 422,
+  seq_conflict: 409,
+  seq_gap: 409,
+  chain_mismatch: 409,
+};
+
+/** A refused chunk or a bad session id. Map `httpStatus` to the response; `expected` helps a client resync. */
+export class RecordingChunkError extends GateError {
+  readonly problem: RecordingChunkProblem;
+  readonly httpStatus: number;
+  constructor(problem: RecordingChunkProblem, message: string, expected?: { nextSeq: number; prevHash: string }) {
+    const code: GateErrorCode =
+      STATUS[problem] === 409 ? 'GATE_ERR_CONFLICT' : problem === 'invalid_session_id' ? 'GATE_ERR_USAGE' : 'GATE_ERR_RECORDING';
+    super(code, message, { details: { problem, ...(expected ?? {}) } });
+    this.name = 'RecordingChunkError';
+    this.problem = problem;
+    this.httpStatus = STATUS[problem];
+  }
+}
+
+/** Session ids are UUIDs (any version); nothing else reaches the file system. */
+export const SESSION_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Largest chunk accepted (the CLI sends at most 256 KiB). */
+export const MAX_STORED_CHUNK_BYTES = 1024 * 1024;
+
+const REC = 103; // 10 + 1 + 64 + 1 + 15 + 1 + 10 + 1
+const pad = (n: number, w: number) => String(n).padStart(w, '0');
+const record = (seq: number, hash: string, offset: number, length: number) =>
+  `${pad(seq, 10)}\t${hash}\t${pad(offset, 15)}\t${pad(length, 10)}\n`;
+
+function parseRecord(buf: Buffer): { seq: number; hash: string; offset: number; length: number } {
+  const [seq, hash, offset, length] = buf.toString('latin1').trimEnd().split('\t');
+  return { seq: Number(seq), hash: hash!, offset: Number(offset), length: Number(length) };
+}
+
+/**
+ * Opens (creating when needed) a recording store in `dir`. Nothing is read
+ * until a session is used.
+ */
+export function createRecordingStore(dir: string, options: { durable?: boolean } = {}): RecordingStore {
+  const durable = options.durable ?? true;
+  const locks = new Map<string, Promise<unknown>>();
+  let ready: Promise<void> | undefined;
+  const ensureDir = () => {
+    ready ??= mkdir(dir, { recursive: true, mode: 0o700 }).then(() => {});
+    return ready;
+  };
+  const paths = (id: string) => {
+    if (typeof id !== 'string' || !SESSION_ID_RE.test(id)) {
+      throw new RecordingChunkError('invalid_session_id', 'A session id must be a UUID.');
+    }
+    const lower = id.toLowerCase();
+    return { cast: join(dir, `${lower}.cast`), idx: join(dir, `${lower}.idx`), key: lower };
+  };
+
+  /** Serializes work on one session. */
+  function locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = locks.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.then(
+      () => {},
+      () => {},
+    );
+    locks.set(key, settled);
+    void settled.then(() => {
+      if (locks.get(key) === settled) locks.delete(key);
+    });
+    return next;
+  }
+
+  /** Reads the index's last record and repairs what a crash mid-append left behind. */
+  async function loadState(p: { cast: string; idx: string }): Promise<RecordingState> {
+    let idxSize: number;
+    try {
+      idxSize = (await stat(p.idx)).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      idxSize = 0;
+    }
+    const whole = idxSize - (idxSize % REC);
+    let state: RecordingState = { lastSeq: 0, lastHash: GENESIS_HASH, bytes: 0 };
+    if (whole > 0 || idxSize > 0) {
+      const fh = await open(p.idx, 'r+');
+      try {
+        if (whole !== idxSize) await fh.truncate(whole);
+        if (whole > 0) {
+          const buf = Buffer.alloc(REC);
+          await fh.read(buf, 0, REC, whole - REC);
+          const r = parseRecord(buf);
+          state = { lastSeq: r.seq, lastHash: r.hash, bytes: r.offset + r.length };
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+    try {
+      const castSize = (await stat(p.cast)).size;
+      if (castSize > state.bytes) {
+        const fh = await open(p.cast, 'r+');
+        await fh.truncate(state.bytes).finally(() => fh.close());
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return state;
+  }
+
+  async function readRecord(idx: string, seq: number) {
+    const fh = await open(idx, 'r');
+    try {
+      const buf = Buffer.alloc(REC);
+      await fh.read(buf, 0, REC, (seq - 1) * REC);
+      return parseRecord(buf);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async function appendFile(file: string, data: Buffer | string) {
+    const fh = await open(file, 'a', 0o600);
+    try {
+      await fh.write(typeof data === 'string' ? Buffer.from(data) : data);
+      if (durable) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  return {
+    async appendChunk(sessionId, chunk) {
+      const p = paths(sessionId);
+      const { seq, data, prevHash, hash } = chunk;
+      if (!Number.isSafeInteger(seq) || seq < 1 || !HASH_RE.test(prevHash) || !HASH_RE.test(hash) || !Buffer.isBuffer(data)) {
+        throw new RecordingChunkError('invalid_chunk', 'A chunk needs a positive integer seq, 64-hex-digit hashes and data.');
+      }
+      if (data.length > MAX_STORED_CHUNK_BYTES) {
+        throw new RecordingChunkError('too_large', `A chunk may hold at most ${MAX_STORED_CHUNK_BYTES} bytes.`);
+      }
+      if (chunkHash(prevHash, seq, data) !== hash) {
+        throw new RecordingChunkError('bad_hash', `Chunk ${seq} does not match its hash.`);
+      }
+      await ensureDir();
+      return locked(p.key, async () => {
+        const state = await loadState(p);
+        const expected = { nextSeq: state.lastSeq + 1, prevHash: state.lastHash };
+        if (seq <= state.lastSeq) {
+          const stored = await readRecord(p.idx, seq);
+          if (stored.hash === hash) return { status: 'duplicate' as const };
+          throw new RecordingChunkError('seq_conflict', `Chunk ${seq} is already stored with different content.`, expected);
+        }
+        if (seq !== state.lastSeq + 1) {
+          throw new RecordingChunkError('seq_gap', `Chunk ${seq} arrived; the next one expected is ${state.lastSeq + 1}.`, expected);
+        }
+        if (prevHash !== state.lastHash) {
+          throw new RecordingChunkError('chain_mismatch', `Chunk ${seq} does not follow chunk ${state.lastSeq}.`, expected);
+        }
+        await appendFile(p.cast, data);
+        await appendFile(p.idx, record(seq, hash, state.bytes, data.length));
+        return { status: 'stored' as const };
+      });
+    },
+
+    async read(sessionId) {
+      const p = paths(sessionId);
+      return locked(p.key, async () => {
+        const { bytes } = await loadState(p);
+        if (bytes === 0) return Buffer.alloc(0);
+        const buf = await readFile(p.cast);
+        return buf.subarray(0, bytes);
+      });
+    },
+
+    async state(sessionId) {
+      const p = paths(sessionId);
+      return locked(p.key, () => loadState(p));
+    },
+
+    async verify(sessionId) {
+      const p = paths(sessionId);
+      return locked(p.key, async () => {
+        const { lastSeq } = await loadState(p);
+        if (lastSeq === 0) return { ok: true, chunks: 0 };
+        const [idx, cast] = await Promise.all([readFile(p.idx), readFile(p.cast)]);
+        let prev = GENESIS_HASH;
+        let offset = 0;
+        for (let seq = 1; seq <= lastSeq; seq++) {
+          const r = parseRecord(idx.subarray((seq - 1) * REC, seq * REC));
+          const data = cast.subarray(r.offset, r.offset + r.length);
+          if (r.seq !== seq || r.offset !== offset || data.length !== r.length || chunkHash(prev, seq, data) !== r.hash) {
+            return { ok: false, brokenAtSeq: seq, chunks: lastSeq };
+          }
+          prev = r.hash;
+          offset += r.length;
+        }
+        return { ok: true, chunks: lastSeq };
+      });
+    },
+
+    async remove(sessionId) {
+      const p = paths(sessionId);
+      await locked(p.key, async () => {
+        await rm(p.cast, { force: true });
+        await rm(p.idx, { force: true });
+      });
+    },
+  };
+}

@@ -1,7 +1,10 @@
 import type { GateConfig } from '../config/schema.js';
 import type { Identity } from '../api/wire.js';
 import type { SqliteStore } from '../store/sqlite/store.js';
+import type { AuditLog } from './audit/log.js';
+import type { GrantService } from './grants/service.js';
 import type { TokenVerifier } from './identity/oidc.js';
+import type { WorkloadVerifier } from './identity/workload.js';
 import type { SigningKey } from './keys.js';
 import type { Logger } from './log.js';
 
@@ -21,6 +24,12 @@ export interface ServerContext {
   oidc(): { issuer: string; client_id: string; scopes: string[]; groups_claim: string } | undefined;
   env: NodeJS.ProcessEnv;
   now(): Date;
+  /** Grant lifecycle, command approvals and the push of every change (src/server/grants). */
+  grants: GrantService;
+  /** The hash-chained audit log (src/server/audit). */
+  audit: AuditLog;
+  /** Verifies CI jobs' OIDC tokens against `identity.workloads` (src/server/identity/workload.ts). */
+  workloads: WorkloadVerifier;
 }
 
 /** The authenticated caller of a request. */

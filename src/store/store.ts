@@ -8,5 +8,130 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Remembers who logged in last (for approver lists and `gate audit`). */
   recordLogin(who: Identity, at: Date): Promise<void>;
+  /** Just-in-time grants (src/store/sqlite/grants.ts). */
+  readonly grants: GrantRepository;
+  /** Command approvals held by `require_approval` guardrails. */
+  readonly approvals: ApprovalRepository;
+  /** The append-only, hash-chained audit log. */
+  readonly audit: AuditRepository;
+  /** Recorded terminal sessions' metadata (src/store/sqlite/sessions.ts); the recordings are files. */
+  readonly sessions: SessionRepository;
   close(): Promise<void>;
+}
+
+/** A grant as stored: the indexed columns plus the whole record as JSON (see src/server/grants/types.ts). */
+export interface StoredGrant {
+  id: string;
+  requester: string;
+  target: string;
+  state: string;
+  createdAt: string;
+  /** ISO time, set once the grant is active. */
+  expiresAt: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface GrantRepository {
+  insert(grant: StoredGrant): Promise<void>;
+  /** Replaces the grant when its state is still `fromState` (optimistic check); false when it moved on. */
+  update(grant: StoredGrant, fromState: string): Promise<boolean>;
+  get(id: string): Promise<StoredGrant | undefined>;
+  list(filter: { requester?: string; targets?: string[]; state?: string; limit?: number }): Promise<StoredGrant[]>;
+}
+
+export interface StoredApproval {
+  id: string;
+  grantId: string;
+  textHash: string;
+  state: string;
+  createdAt: string;
+  data: Record<string, unknown>;
+}
+
+export interface ApprovalRepository {
+  insert(approval: StoredApproval): Promise<void>;
+  update(approval: StoredApproval, fromState: string): Promise<boolean>;
+  get(id: string): Promise<StoredApproval | undefined>;
+  /** Newest first. */
+  findByText(grantId: string, textHash: string): Promise<StoredApproval[]>;
+  list(filter: { state?: string; limit?: number }): Promise<StoredApproval[]>;
+}
+
+/** One audit row exactly as hashed; absent values are null so the canonical form is stable. */
+export interface AuditRow {
+  id: string;
+  time: string;
+  actor: string | null;
+  actor_kind: string | null;
+  action: string;
+  target: string | null;
+  role: string | null;
+  grant_id: string | null;
+  session_id: string | null;
+  correlation_id: string | null;
+  ip: string | null;
+  result: string;
+  /** JSON text, as stored. */
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditRepository {
+  /**
+   * Runs `build` with the last row's hash and inserts what it returns, in one
+   * exclusive transaction, so two writers never chain onto the same row.
+   */
+  appendAtomically(build: (prevHash: string | undefined) => AuditRow): Promise<AuditRow>;
+  /** `sessionId`: only events that carry this session id (a recorded session's gateway events). */
+  list(filter: { since?: string; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
+  /** Every row in chain order, in pages (for verify). */
+  scan(afterSeq: number, limit: number): Promise<{ seq: number; row: AuditRow }[]>;
+}
+
+/** A recorded session's metadata as stored. */
+export interface StoredSession {
+  id: string;
+  target: string;
+  /** The subject of the caller who created it. */
+  user: string;
+  grantId: string;
+  command: string;
+  title: string | null;
+  width: number;
+  height: number;
+  recordInput: boolean;
+  startedAt: string;
+  endedAt: string | null;
+  exitCode: number | null;
+  durationMs: number | null;
+  incomplete: boolean;
+  closed: boolean;
+  /** Chunks and bytes of the recording stored so far. */
+  chunks: number;
+  bytes: number;
+  correlationId: string | null;
+  createdAt: string;
+}
+
+export interface SessionListFilter {
+  target?: string;
+  user?: string;
+  /** ISO time: sessions started at or after it. */
+  since?: string;
+  /** Only sessions of this user or on these targets (a non-admin's visibility); absent: all. */
+  visibleTo?: { user: string; targets: string[] };
+  limit?: number;
+}
+
+export interface SessionRepository {
+  /** Inserts a new session; false when the id exists already (nothing changed). */
+  insert(session: StoredSession): Promise<boolean>;
+  get(id: string): Promise<StoredSession | undefined>;
+  /** Records the recording's size after a stored chunk. */
+  setProgress(id: string, progress: { chunks: number; bytes: number }): Promise<void>;
+  /** Marks the session closed; false when it was closed already (nothing changed). */
+  close(id: string, end: { endedAt: string; exitCode: number | null; durationMs: number; incomplete: boolean }): Promise<boolean>;
+  /** Newest first. */
+  list(filter: SessionListFilter): Promise<StoredSession[]>;
 }

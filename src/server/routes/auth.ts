@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { JWTPayload } from 'jose';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { ApiError } from '../../api/errors.js';
 import { type Identity, JWT_TOKEN_TYPE, tokenExchangeRequest } from '../../api/wire.js';
 import { isAdmin, requireCaller } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { TokenRejected, unverifiedIssuer } from '../identity/oidc.js';
+import { WorkloadRejected } from '../identity/workload.js';
 import { issueGateToken } from '../tokens.js';
 import { parseBody } from './validate.js';
 
@@ -15,7 +16,19 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const who = await identify(ctx, body.subject_token, request.ip);
     const issued = await issueGateToken(ctx.key, ctx.tokenIssuer, who, ctx.tokenTtlMs, ctx.now());
     await ctx.store.recordLogin(who, ctx.now());
-    ctx.log.info('login', { sub: who.sub, kind: who.kind, groups: who.groups, ip: request.ip });
+    ctx.log.info('login', { sub: who.sub, kind: who.kind, groups: who.groups, ip: request.ip, ...(who.workload ? { workload: who.workload } : {}) });
+    await ctx.audit.append({
+      action: 'auth.login',
+      actor: who.sub,
+      actorKind: who.kind,
+      ip: request.ip,
+      details: {
+        email: who.email ?? null,
+        groups: who.groups,
+        expires_in: Math.floor(ctx.tokenTtlMs / 1000),
+        ...(who.workload ? { workload: who.workload } : {}),
+      },
+    });
     return {
       access_token: issued.token,
       issued_token_type: JWT_TOKEN_TYPE,
@@ -33,6 +46,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext): void {
       name: caller.name,
       groups: caller.groups,
       kind: caller.kind,
+      ...(caller.workload ? { workload: caller.workload } : {}),
       expires_at: caller.expiresAt?.toISOString() ?? null,
       admin: isAdmin(ctx, caller),
     };
@@ -44,6 +58,11 @@ async function identify(ctx: ServerContext, token: string, ip: string): Promise<
   const oidc = ctx.oidc();
   const verifier = ctx.userVerifier();
   const iss = unverifiedIssuer(token);
+  // Workload rules first: a CI platform's issuer is never the people's IdP, and
+  // when an admin trusts the same issuer for both, the rule's audience decides.
+  if (ctx.workloads.handles(iss) && !(oidc && iss === oidc.issuer && !workloadAudience(ctx, token))) {
+    return workloadIdentity(ctx, token, ip);
+  }
   if (oidc && verifier && iss === oidc.issuer) {
     let claims: JWTPayload;
     try {
@@ -57,6 +76,36 @@ async function identify(ctx: ServerContext, token: string, ip: string): Promise<
   }
   ctx.log.warn('identity token rejected', { reason: 'unknown issuer', issuer: iss ?? null, ip });
   throw new ApiError('invalid_token', 'Identity token rejected: it was not issued by a trusted issuer.');
+}
+
+/** True when the token's unverified audience names some workload rule's audience (used only to route, never to trust). */
+function workloadAudience(ctx: ServerContext, token: string): boolean {
+  let aud: unknown;
+  try {
+    aud = decodeJwt(token).aud;
+  } catch {
+    return false;
+  }
+  const auds = Array.isArray(aud) ? aud : [aud];
+  return ctx.config.identity.workloads.some((r) => auds.includes(r.audience));
+}
+
+/**
+ * A CI job's token under `identity.workloads`. The caller learns only that it
+ * was refused; the log names every rule tried and why, and the audit log keeps
+ * the refusal.
+ */
+async function workloadIdentity(ctx: ServerContext, token: string, ip: string): Promise<Identity> {
+  try {
+    return await ctx.workloads.verify(token);
+  } catch (err) {
+    const reason = err instanceof TokenRejected ? err.reason : 'verification failed';
+    const rules = err instanceof WorkloadRejected ? err.misses : [];
+    const issuer = unverifiedIssuer(token) ?? null;
+    ctx.log.warn('workload token rejected', { reason, issuer, rules, ip });
+    await ctx.audit.append({ action: 'auth.login', result: 'denied', actorKind: 'workload', ip, details: { issuer, reason, rules } });
+    throw new ApiError('invalid_token', 'Identity token rejected.');
+  }
 }
 
 function userIdentity(claims: JWTPayload, groupsClaim: string): Identity {

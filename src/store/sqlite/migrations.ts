@@ -15,4 +15,103 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       last_login_at TEXT NOT NULL
     );`,
   },
+  // 20–22: grants, command approvals, audit log (numbered apart from other areas' migrations).
+  {
+    version: 20,
+    name: 'grants',
+    sql: `CREATE TABLE grants (
+      id TEXT PRIMARY KEY,
+      requester TEXT NOT NULL,
+      target TEXT NOT NULL,
+      state TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      expires_at TEXT,
+      data TEXT NOT NULL
+    );
+    CREATE INDEX grants_requester ON grants (requester, created_at);
+    CREATE INDEX grants_state ON grants (state);`,
+  },
+  {
+    version: 21,
+    name: 'command_approvals',
+    sql: `CREATE TABLE command_approvals (
+      id TEXT PRIMARY KEY,
+      grant_id TEXT NOT NULL,
+      text_hash TEXT NOT NULL,
+      state TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      data TEXT NOT NULL
+    );
+    CREATE INDEX command_approvals_text ON command_approvals (grant_id, text_hash, created_at);`,
+  },
+  {
+    version: 22,
+    name: 'audit_events',
+    sql: `CREATE TABLE audit_events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      time TEXT NOT NULL,
+      actor TEXT,
+      actor_kind TEXT,
+      action TEXT NOT NULL,
+      target TEXT,
+      role TEXT,
+      grant_id TEXT,
+      session_id TEXT,
+      correlation_id TEXT,
+      ip TEXT,
+      result TEXT NOT NULL,
+      details TEXT NOT NULL,
+      prev_hash TEXT NOT NULL,
+      hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_time ON audit_events (time);
+    CREATE INDEX audit_events_target ON audit_events (target, time);`,
+  },
+  // 50: service tokens (src/store/sqlite/service-tokens.ts). Only the SHA-256 of the secret is kept.
+  {
+    version: 50,
+    name: 'service_tokens',
+    sql: `CREATE TABLE service_tokens (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      groups_json TEXT NOT NULL,
+      secret_hash TEXT NOT NULL,
+      creator TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      expires_at TEXT NOT NULL,
+      last_used_at TEXT,
+      revoked_at TEXT,
+      revoked_by TEXT
+    );`,
+  },
+  // 70: recorded sessions' metadata (src/store/sqlite/sessions.ts); recordings are files in <dataDir>/recordings.
+  {
+    version: 70,
+    name: 'sessions',
+    sql: `CREATE TABLE sessions (
+      id TEXT PRIMARY KEY,
+      target TEXT NOT NULL,
+      user_sub TEXT NOT NULL,
+      grant_id TEXT NOT NULL,
+      command TEXT NOT NULL,
+      title TEXT,
+      width INTEGER NOT NULL,
+      height INTEGER NOT NULL,
+      record_input INTEGER NOT NULL,
+      started_at TEXT NOT NULL,
+      ended_at TEXT,
+      exit_code INTEGER,
+      duration_ms INTEGER,
+      incomplete INTEGER NOT NULL DEFAULT 0,
+      closed INTEGER NOT NULL DEFAULT 0,
+      chunks INTEGER NOT NULL DEFAULT 0,
+      bytes INTEGER NOT NULL DEFAULT 0,
+      correlation_id TEXT,
+      created_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_sub, started_at);
+    CREATE INDEX sessions_target ON sessions (target, started_at);
+    CREATE INDEX audit_events_session ON audit_events (session_id) WHERE session_id IS NOT NULL;`,
+  },
 ];

@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import type { Store } from '../store.js';
+import { sqliteApprovals } from './approvals.js';
+import { sqliteAudit } from './audit.js';
 import { openSqlite, type SqliteDb } from './database.js';
+import { sqliteGrants } from './grants.js';
+import { sqliteSessions } from './sessions.js';
 
 export interface SqliteStore extends Store {
   readonly kind: 'sqlite';
@@ -19,6 +23,10 @@ export function createSqliteStore(dataDir: string): SqliteStore {
   return {
     kind: 'sqlite',
     db,
+    grants: sqliteGrants(db),
+    approvals: sqliteApprovals(db),
+    audit: sqliteAudit(db),
+    sessions: sqliteSessions(db),
     async recordLogin(who, at) {
       upsertLogin.run(who.sub, who.email ?? null, who.name ?? null, JSON.stringify(who.groups), who.kind, at.toISOString());
     },

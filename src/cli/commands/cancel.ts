@@ -1,0 +1,4 @@
+import { registerDecision } from './approve.js';
+
+/** `gate cancel ID` */
+export const registerCancel = registerDecision('cancel');

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { approvalListResponse, type CommandApprovalWire, type GrantWire, grantListResponse } from '../../api/wire-grants.js';
+import type { CliContext } from '../context.js';
+import { printJson, printTable } from '../output.js';
+
+export function registerGrants(program: Command, ctx: CliContext): void {
+  program
+    .command('grants')
+    .summary('list grants: yours, and those waiting for your approval')
+    .description(
+      'List your grants, and grants waiting for your approval when you are an approver.\n' +
+        '--pending shows only what is pending, including commands a guardrail holds for approval (ids a_…).\n' +
+        '--all shows every grant you may see (every grant on targets you approve; everything for admins).\n\n' +
+        'Examples:\n  $ gate grants\n  $ gate grants --pending\n  $ gate grants --all --json | jq -r \'.grants[].id\'',
+    )
+    .option('--pending', 'only pending grants and pending command approvals')
+    .option('--all', 'every grant you may see')
+    .option('--server <url>', 'gate server URL')
+    .option('--json', 'print JSON')
+    .action(async (opts: { pending?: boolean; all?: boolean; server?: string; json?: boolean }) => {
+      const result = await listGrants(ctx, opts);
+      if (opts.json) printJson(ctx.io, result);
+      else printGrantTable(ctx, result.grants, result.approvals);
+    });
+}
+
+/** Grants (and with `pending`, pending command approvals) the caller sees. */
+export async function listGrants(
+  ctx: CliContext,
+  opts: { pending?: boolean; all?: boolean; server?: string },
+): Promise<{ grants: GrantWire[]; approvals: CommandApprovalWire[] }> {
+  const server = await ctx.server(opts.server);
+  const client = ctx.client(server);
+  const query = { state: opts.pending ? 'pending' : undefined, all: opts.all ? 1 : undefined };
+  const { grants } = await client.call('GET', '/v1/grants', grantListResponse, { query, signal: ctx.signal });
+  let approvals: CommandApprovalWire[] = [];
+  if (opts.pending) {
+    ({ approvals } = await client.call('GET', '/v1/approvals', approvalListResponse, { query: { state: 'pending' }, signal: ctx.signal }));
+  }
+  return { grants, approvals };
+}
+
+/** When a grant ends (or ended), or what it waits for. */
+export function grantWhen(g: GrantWire): string {
+  if (g.state === 'active') return `until ${g.expires_at}`;
+  if (g.state === 'pending') return `needs ${g.approvals_required - g.approvals.length} more from ${g.approvers.join(', ')}`;
+  return g.ended_at ? `since ${g.ended_at}` : '';
+}
+
+function printGrantTable(ctx: CliContext, grants: GrantWire[], approvals: CommandApprovalWire[]): void {
+  const rows = grants.map((g) => [g.id, g.target, g.role, g.state, g.requester, grantWhen(g)]);
+  for (const a of approvals) {
+    const text = a.normalized.length > 60 ? `${a.normalized.slice(0, 57)}...` : a.normalized;
+    rows.push([a.id, a.target, a.role, `${a.state} (command)`, a.requester, text]);
+  }
+  if (rows.length === 0 && ctx.io.stdout.isTTY) {
+    ctx.io.stderr.write('No grants.\n');
+    return;
+  }
+  printTable(ctx.io, ['id', 'target', 'role', 'state', 'requester', 'when'], rows);
+}

@@ -1,0 +1,125 @@
+import type { Command } from 'commander';
+import type { GrantWire } from '../../api/wire-grants.js';
+import { GateError } from '../../errors.js';
+import type { CliContext } from '../context.js';
+import { type GrantEventName, ensureGrant } from '../grant-flow.js';
+import { emitEvent, say } from '../output.js';
+import { parseDurationFlag } from '../parse.js';
+
+interface RequestOptions {
+  role?: string;
+  for?: string;
+  reason?: string;
+  wait?: boolean;
+  timeout?: string;
+  server?: string;
+  json?: boolean;
+}
+
+export function registerRequest(program: Command, ctx: CliContext): void {
+  program
+    .command('request <target>')
+    .summary('request just-in-time access to a target')
+    .description(
+      'Ask for a role on a target for a while. Auto-approved policies grant at once; otherwise gate\n' +
+        'shows who can approve and waits (until approved, denied, --timeout or Ctrl-C).\n' +
+        'Exit codes: 0 granted, 5 denied or not allowed by policy, 8 still pending, 4 not logged in.\n\n' +
+        'Examples:\n  $ gate request db-prod --role read --for 30m\n' +
+        '  $ gate request db-prod --role write --reason "INC-42 fix" --timeout 10m\n' +
+        '  $ gate request db-prod --role write --no-wait --json',
+    )
+    .option('--role <role>', 'role to request (optional when only one is open to you)')
+    .option('--for <duration>', 'how long, e.g. 30m or 2h (capped at the policy maximum)')
+    .option('--reason <text>', 'why (some policies require it)')
+    .option('--wait', 'wait for approval (default)')
+    .option('--no-wait', 'return at once when approval is needed (exit 8)')
+    .option('--timeout <duration>', 'stop waiting after this long (exit 8)')
+    .option('--server <url>', 'gate server URL')
+    .option('--json', 'write NDJSON events on stdout')
+    .action(async (target: string, opts: RequestOptions) => {
+      await request(ctx, target, opts);
+    });
+}
+
+/** A spinner on a terminal, plain lines otherwise; always on stderr. */
+function waitingDisplay(ctx: CliContext, text: string): () => void {
+  if (!ctx.io.stderr.isTTY) {
+    say(ctx.io, text);
+    return () => {};
+  }
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let i = 0;
+  const draw = () => ctx.io.stderr.write(`\r${ctx.style.cyan(frames[i++ % frames.length]!)} ${text}`);
+  draw();
+  const timer = setInterval(draw, 100);
+  return () => {
+    clearInterval(timer);
+    ctx.io.stderr.write('\r\x1b[2K');
+  };
+}
+
+async function request(ctx: CliContext, target: string, opts: RequestOptions): Promise<void> {
+  const server = await ctx.server(opts.server);
+  const timeoutMs = opts.timeout ? parseDurationFlag(opts.timeout, '--timeout') : undefined;
+  let stopSpinner = () => {};
+  const onEvent = (name: GrantEventName, fields: Record<string, unknown>) => {
+    if (opts.json) {
+      emitEvent(ctx.io, name, fields);
+      return;
+    }
+    if (name === 'requested') {
+      const g = fields.grant as GrantWire;
+      if (g.duration_capped) {
+        say(ctx.io, ctx.style.yellow(`Duration capped at ${g.duration}s by policy ${g.policy} (you asked for ${g.requested_duration}s).`));
+      }
+    }
+    if (name === 'waiting_approval') {
+      const approvers = (fields.approvers as string[]).join(', ');
+      const n = fields.approvals_required as number;
+      say(ctx.io, `Grant ${fields.grant_id} needs approval by ${n === 1 ? 'a member' : `${n} different members`} of ${approvers}.`);
+      if (opts.wait !== false) stopSpinner = waitingDisplay(ctx, `Waiting for approval (an approver runs \`gate approve ${fields.grant_id}\`)…`);
+    }
+    if (name !== 'waiting_approval' && name !== 'requested') {
+      stopSpinner();
+      stopSpinner = () => {};
+    }
+  };
+  try {
+    const grant = await ensureGrant(ctx, {
+      server,
+      target,
+      role: opts.role,
+      duration: opts.for,
+      reason: opts.reason,
+      wait: opts.wait !== false,
+      timeoutMs,
+      reuse: false,
+      onEvent,
+    });
+    if (!opts.json) printGrant(ctx, grant);
+  } catch (err) {
+    stopSpinner();
+    if (err instanceof GateError && err.code === 'GATE_ERR_PENDING_APPROVAL') {
+      const id = String(err.details?.grant_id ?? '');
+      if (opts.json) emitEvent(ctx.io, 'pending', { grant_id: id, exit_code: err.exitCode });
+      else {
+        ctx.io.stdout.write(`${id}\n`);
+        say(ctx.io, `${err.message} ${opts.wait !== false ? 'Stopped waiting.' : ''}`.trim());
+        if (err.hint) say(ctx.io, ctx.style.dim(err.hint));
+      }
+      ctx.exitCode = err.exitCode;
+      return;
+    }
+    throw err;
+  }
+}
+
+function printGrant(ctx: CliContext, g: GrantWire): void {
+  say(ctx.io, `${ctx.style.green('✓')} Access granted: ${g.target}/${g.role} until ${g.expires_at}`);
+  const out = (k: string, v: string) => ctx.io.stdout.write(`${k.padEnd(9)}${v}\n`);
+  out('id', g.id);
+  out('target', g.target);
+  out('role', g.role);
+  out('state', g.state);
+  out('expires', g.expires_at ?? '');
+}

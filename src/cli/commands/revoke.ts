@@ -1,0 +1,4 @@
+import { registerDecision } from './approve.js';
+
+/** `gate revoke ID` */
+export const registerRevoke = registerDecision('revoke');

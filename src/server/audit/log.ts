@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import type { GatewayAuditEvent, TunnelGrant } from '../../gateway/types.js';
+import type { AuditRepository, AuditRow } from '../../store/store.js';
+import { type ChainBreak, checkEvent, eventHash, GENESIS_HASH } from './chain.js';
+
+/** What a caller hands to `append`; the log adds id, time and the chain hashes. */
+export interface AuditInput {
+  /** e.g. `grant.requested`, `auth.login`, `pg.query`. */
+  action: string;
+  /** `ok`, `error`, `denied`, `held`. */
+  result?: string;
+  /** The subject who did it (null for the server itself, e.g. expiry). */
+  actor?: string | null;
+  /** `user`, `workload`, `service` or `system`. */
+  actorKind?: string | null;
+  target?: string | null;
+  role?: string | null;
+  grantId?: string | null;
+  sessionId?: string | null;
+  correlationId?: string | null;
+  ip?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** Who a gateway event belongs to. */
+export interface GatewayAuditSource {
+  grant: TunnelGrant;
+  sessionId?: string;
+  correlationId?: string;
+  ip?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** How many events were checked. */
+  events: number;
+  broken?: ChainBreak;
+}
+
+/** The audit log: append-only, hash-chained, verifiable. */
+export interface AuditLog {
+  /** Appends one event. Calls are serialized, so concurrent callers chain in order. */
+  append(input: AuditInput): Promise<AuditRow>;
+  /** Appends an event a protocol handler reported, with who and which grant and session. */
+  fromGateway(event: GatewayAuditEvent, source: GatewayAuditSource): Promise<AuditRow>;
+  list(filter: { since?: Date; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
+  /** Walks the whole chain; names the first broken event and why. */
+  verify(): Promise<VerifyResult>;
+  /** Resolves once every append started so far is written. */
+  flush(): Promise<void>;
+}
+
+export function auditId(): string {
+  return `ev_${randomBytes(10).toString('hex')}`;
+}
+
+export function createAuditLog(repo: AuditRepository, now: () => Date = () => new Date()): AuditLog {
+  // One queue: a store whose append awaits I/O (PostgreSQL) must still chain in order.
+  let tail: Promise<unknown> = Promise.resolve();
+
+  function append(input: AuditInput): Promise<AuditRow> {
+    const run = () =>
+      repo.appendAtomically((prev) => {
+        const row: Omit<AuditRow, 'hash'> = {
+          id: auditId(),
+          time: now().toISOString(),
+          actor: input.actor ?? null,
+          actor_kind: input.actorKind ?? null,
+          action: input.action,
+          target: input.target ?? null,
+          role: input.role ?? null,
+          grant_id: input.grantId ?? null,
+          session_id: input.sessionId ?? null,
+          correlation_id: input.correlationId ?? null,
+          ip: input.ip ?? null,
+          result: input.result ?? 'ok',
+          details: JSON.stringify(input.details ?? {}),
+          prev_hash: prev ?? GENESIS_HASH,
+        };
+        return { ...row, hash: eventHash(row) };
+      });
+    const next = tail.then(run, run);
+    tail = next.catch(() => {});
+    return next;
+  }
+
+  return {
+    append,
+    fromGateway(event, source) {
+      return append({
+        action: event.action,
+        result: event.result,
+        actor: source.grant.user,
+        actorKind: 'user',
+        target: source.grant.target,
+        role: source.grant.role,
+        grantId: source.grant.id,
+        sessionId: source.sessionId,
+        correlationId: source.correlationId,
+        ip: source.ip,
+        details: event.details,
+      });
+    },
+    list(filter) {
+      return repo.list({ since: filter.since?.toISOString(), targets: filter.targets, sessionId: filter.sessionId, limit: filter.limit });
+    },
+    async verify() {
+      let expected = GENESIS_HASH;
+      let seq = 0;
+      let events = 0;
+      for (;;) {
+        const page = await repo.scan(seq, 500);
+        if (page.length === 0) return { ok: true, events };
+        for (const { seq: s, row } of page) {
+          events++;
+          const reason = checkEvent(row, expected);
+          if (reason) return { ok: false, events, broken: { id: row.id, seq: s, reason } };
+          expected = row.hash;
+          seq = s;
+        }
+      }
+    },
+    async flush() {
+      await tail;
+    },
+  };
+}

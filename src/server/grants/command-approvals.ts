@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { ApiError } from '../../api/errors.js';
+import type { GateConfig } from '../../config/schema.js';
+import type { ApprovalCheck, TunnelGrant } from '../../gateway/types.js';
+import type { Store, StoredApproval } from '../../store/store.js';
+import type { AuditLog } from '../audit/log.js';
+import { type Actor, canSeeApproval } from './access.js';
+import { approverGroupsFor } from './policy.js';
+import type { CommandApproval, Grant } from './types.js';
+import { newIdFor } from './ids.js';
+
+/** How long an approved command may run again without asking (never past the grant's expiry). */
+export const APPROVAL_WINDOW_MS = 15 * 60_000;
+
+/** The form two commands are compared in: whitespace collapsed, trailing semicolons dropped. */
+export function normalizeCommand(text: string): string {
+  return text.trim().replace(/\s+/g, ' ').replace(/[\s;]+$/, '');
+}
+
+interface Deps {
+  config: GateConfig;
+  store: Store;
+  audit: AuditLog;
+  events: EventEmitter;
+  now: () => Date;
+  exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
+  loadGrant(id: string): Promise<Grant | undefined>;
+}
+
+const toStored = (a: CommandApproval, textHash: string): StoredApproval => ({
+  id: a.id,
+  grantId: a.grant_id,
+  textHash,
+  state: a.state,
+  createdAt: a.created_at,
+  data: a as unknown as Record<string, unknown>,
+});
+const fromStored = (s: StoredApproval) => s.data as unknown as CommandApproval;
+const hashOf = (normalized: string) => createHash('sha256').update(normalized, 'utf8').digest('hex');
+
+/** Command approvals: a guardrail holds a statement until an approver of the target lets it through. */
+export function createCommandApprovals(deps: Deps) {
+  const { config, store, audit, events, now, exclusive, loadGrant } = deps;
+
+  /** The grant's own approvers; else every approver group on its target; else the admins. */
+  function approversFor(g: Grant): string[] {
+    if (g.approvers.length > 0) return g.approvers;
+    const onTarget = approverGroupsFor(config, g.target);
+    return onTarget.length > 0 ? onTarget : config.admins;
+  }
+
+  async function visible(who: Actor, id: string): Promise<CommandApproval> {
+    const s = await store.approvals.get(id);
+    const a = s && fromStored(s);
+    if (!a || !canSeeApproval(config, who, a)) throw new ApiError('not_found', `No approval ${id} (or it is not yours to see).`);
+    return a;
+  }
+
+  async function request(input: { grant: TunnelGrant | { id: string }; text: string; rule: string; message?: string }): Promise<ApprovalCheck> {
+    return exclusive(async () => {
+      const g = await loadGrant(input.grant.id);
+      const at = now();
+      if (!g || g.state !== 'active' || !g.expires_at || new Date(g.expires_at) <= at) {
+        return { status: 'denied', id: '' };
+      }
+      const normalized = normalizeCommand(input.text);
+      const textHash = hashOf(normalized);
+      const latest = (await store.approvals.findByText(g.id, textHash)).map(fromStored)[0];
+      if (latest?.state === 'pending') return { status: 'pending', id: latest.id };
+      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at) {
+        return { status: 'approved', id: latest.id };
+      }
+      if (latest?.state === 'denied' && latest.decided_at && at.getTime() - new Date(latest.decided_at).getTime() < APPROVAL_WINDOW_MS) {
+        return { status: 'denied', id: latest.id };
+      }
+      const a: CommandApproval = {
+        id: newIdFor('a'),
+        grant_id: g.id,
+        target: g.target,
+        role: g.role,
+        requester: g.requester,
+        text: input.text,
+        normalized,
+        rule: input.rule,
+        message: input.message,
+        state: 'pending',
+        approvers: approversFor(g),
+        created_at: at.toISOString(),
+      };
+      await store.approvals.insert(toStored(a, textHash));
+      await audit.append({
+        action: 'approval.requested',
+        result: 'held',
+        actor: g.requester,
+        actorKind: 'user',
+        target: g.target,
+        role: g.role,
+        grantId: g.id,
+        correlationId: g.correlation_id,
+        details: { approval_id: a.id, text: a.text, rule: a.rule, message: a.message ?? null, approvers: a.approvers },
+      });
+      events.emit('approval', a);
+      return { status: 'pending', id: a.id };
+    });
+  }
+
+  async function list(who: Actor, filter: { state?: CommandApproval['state'] }): Promise<CommandApproval[]> {
+    return (await store.approvals.list({ state: filter.state })).map(fromStored).filter((a) => canSeeApproval(config, who, a));
+  }
+
+  function decide(who: Actor, id: string, to: 'approved' | 'denied', comment?: string): Promise<CommandApproval> {
+    return exclusive(async () => {
+      const a = await visible(who, id);
+      const verb = to === 'approved' ? 'approve' : 'deny';
+      if (a.requester === who.sub) {
+        throw new ApiError('self_approval', `The command in ${a.id} is yours; someone in ${a.approvers.join(', ')} must ${verb} it.`);
+      }
+      if (a.state !== 'pending') {
+        throw new ApiError('invalid_state', `Cannot ${verb} ${a.id}: it is already ${a.state}.`, { state: a.state, approval_id: a.id });
+      }
+      if (!who.groups.some((g) => a.approvers.includes(g))) {
+        throw new ApiError('forbidden', `Only members of ${a.approvers.join(', ')} may ${verb} ${a.id}.`);
+      }
+      const at = now();
+      const g = await loadGrant(a.grant_id);
+      const before = a.state;
+      a.state = to;
+      a.decided_at = at.toISOString();
+      a.decided_by = who.sub;
+      if (comment) a.comment = comment;
+      if (to === 'approved') {
+        const end = Math.min(at.getTime() + APPROVAL_WINDOW_MS, g?.expires_at ? new Date(g.expires_at).getTime() : Number.POSITIVE_INFINITY);
+        a.valid_until = new Date(end).toISOString();
+      }
+      if (!(await store.approvals.update(toStored(a, hashOf(a.normalized)), before))) {
+        throw new ApiError('invalid_state', `Approval ${a.id} changed meanwhile.`, { approval_id: a.id });
+      }
+      await audit.append({
+        action: `approval.${to}`,
+        actor: who.sub,
+        actorKind: who.kind,
+        target: a.target,
+        role: a.role,
+        grantId: a.grant_id,
+        correlationId: who.correlationId,
+        ip: who.ip,
+        details: { approval_id: a.id, text: a.text, comment: comment ?? null, valid_until: a.valid_until ?? null },
+      });
+      events.emit('approval', a);
+      return a;
+    });
+  }
+
+  return { request, list, get: visible, decide };
+}

@@ -1,0 +1,423 @@
+import { EventEmitter } from 'node:events';
+import { ApiError } from '../../api/errors.js';
+import type { CreateGrantRequest } from '../../api/wire-grants.js';
+import type { GateConfig } from '../../config/schema.js';
+import type { ApprovalCheck, TunnelGrant } from '../../gateway/types.js';
+import type { Store, StoredGrant } from '../../store/store.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Logger } from '../log.js';
+import { type Actor, canRevoke, canSeeGrant, isAdminActor, isGrantApprover, targetsApprovedByActor } from './access.js';
+import { createCommandApprovals } from './command-approvals.js';
+import { parseRequestedDuration } from './duration.js';
+import { newIdFor } from './ids.js';
+import { createExpiryTimers } from './expiry.js';
+import { createMutex } from './mutex.js';
+import { decide, requestableTargets } from './policy.js';
+import { type GrantAction, nextState } from './state.js';
+import type { CommandApproval, Grant, GrantEndReason, GrantState } from './types.js';
+
+export type { Actor } from './access.js';
+
+/** Longest a client may hold `GET /v1/grants/:id?wait=`. */
+export const MAX_WAIT_S = 60;
+
+/** Duration of a request that names none (then capped at the policy's max_duration). */
+export const DEFAULT_DURATION_S = 3600;
+
+export type GrantRequestBody = CreateGrantRequest;
+
+/** The grant lifecycle, command approvals and the push of every change. */
+export interface GrantService {
+  /**
+   * In-process stream of changes: `change` (Grant) after every transition or
+   * approval, `approval` (CommandApproval) for command approvals.
+   */
+  readonly events: EventEmitter;
+  request(who: Actor, body: GrantRequestBody): Promise<Grant>;
+  /** A grant the caller may see; 404 otherwise. */
+  get(who: Actor, id: string): Promise<Grant>;
+  list(who: Actor, filter: { state?: GrantState; all?: boolean }): Promise<Grant[]>;
+  /**
+   * Long-poll: resolves as soon as the grant's state is not `whileState` (or,
+   * without it, on the next change), or after `timeoutMs` with the current grant.
+   */
+  wait(who: Actor, id: string, options: { whileState?: GrantState; timeoutMs: number; signal?: AbortSignal }): Promise<Grant>;
+  approve(who: Actor, id: string, comment?: string): Promise<Grant>;
+  deny(who: Actor, id: string, comment?: string): Promise<Grant>;
+  revoke(who: Actor, id: string, comment?: string): Promise<Grant>;
+  cancel(who: Actor, id: string, comment?: string): Promise<Grant>;
+  /** The grant when it is active and not past its expiry; for the gateway. */
+  activeGrant(id: string): Promise<Grant | undefined>;
+  /** Calls `cb` once when the grant expires or is revoked (at once if it already has). Returns an unsubscribe. */
+  onEnded(id: string, cb: (reason: GrantEndReason, grant: Grant) => void): () => void;
+  /** For the gateway's `require_approval` guardrails. */
+  requestCommandApproval(input: { grant: TunnelGrant | { id: string }; text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+  listApprovals(who: Actor, filter: { state?: CommandApproval['state'] }): Promise<CommandApproval[]>;
+  getApproval(who: Actor, id: string): Promise<CommandApproval>;
+  approveCommand(who: Actor, id: string, comment?: string): Promise<CommandApproval>;
+  denyCommand(who: Actor, id: string, comment?: string): Promise<CommandApproval>;
+  /** Expires grants whose time passed while the server was down and arms the other timers. */
+  start(): Promise<void>;
+  /** Stops timers and releases every waiting long-poll. */
+  close(): void;
+}
+
+export interface GrantServiceOptions {
+  config: GateConfig;
+  store: Store;
+  audit: AuditLog;
+  log: Logger;
+  now: () => Date;
+}
+
+
+function toStored(g: Grant): StoredGrant {
+  return {
+    id: g.id,
+    requester: g.requester,
+    target: g.target,
+    state: g.state,
+    createdAt: g.created_at,
+    expiresAt: g.expires_at ?? null,
+    data: g as unknown as Record<string, unknown>,
+  };
+}
+
+const fromStored = (s: StoredGrant): Grant => s.data as unknown as Grant;
+
+export function createGrantService(options: GrantServiceOptions): GrantService {
+  const { config, store, audit, log, now } = options;
+  const events = new EventEmitter();
+  // Every tunnel and long-poll subscribes; a listener cap would only warn.
+  events.setMaxListeners(0);
+  const closing = new EventEmitter();
+  closing.setMaxListeners(0);
+  const exclusive = createMutex();
+  const timers = createExpiryTimers(now, (id) => {
+    expire(id).catch((err) => log.error('grant expiry failed', { grant_id: id, error: String(err) }));
+  });
+  let closed = false;
+
+  const iso = () => now().toISOString();
+  const notFound = (id: string) => new ApiError('not_found', `No grant ${id} (or it is not yours to see).`);
+
+  async function load(id: string): Promise<Grant | undefined> {
+    const s = await store.grants.get(id);
+    return s ? fromStored(s) : undefined;
+  }
+
+  async function visible(who: Actor, id: string): Promise<Grant> {
+    const g = await load(id);
+    if (!g || !canSeeGrant(config, who, g)) throw notFound(id);
+    return g;
+  }
+
+  function illegal(g: Grant, action: GrantAction): ApiError {
+    const hint: Partial<Record<GrantState, string>> = {
+      pending: action === 'revoke' ? ' (cancel or deny a pending grant instead)' : '',
+      active: action === 'cancel' ? ' (revoke an active grant instead)' : '',
+    };
+    return new ApiError('invalid_state', `Cannot ${action} grant ${g.id}: it is ${g.state}${hint[g.state] ?? ''}.`, {
+      state: g.state,
+      grant_id: g.id,
+    });
+  }
+
+  /** Persists a transition (state checked again in the store), audits it and pushes it. */
+  async function save(before: GrantState, g: Grant, auditAction: string, who: Actor | undefined, details: Record<string, unknown> = {}) {
+    g.updated_at = iso();
+    if (!(await store.grants.update(toStored(g), before))) {
+      const current = await load(g.id);
+      throw new ApiError('invalid_state', `Grant ${g.id} changed meanwhile: it is ${current?.state}.`, { state: current?.state, grant_id: g.id });
+    }
+    await audit.append({
+      action: auditAction,
+      actor: who?.sub ?? null,
+      actorKind: who?.kind ?? 'system',
+      target: g.target,
+      role: g.role,
+      grantId: g.id,
+      correlationId: g.correlation_id ?? who?.correlationId,
+      ip: who?.ip,
+      details: { state: g.state, ...details },
+    });
+    if (g.state === 'active' && g.expires_at) timers.arm(g.id, new Date(g.expires_at));
+    else timers.disarm(g.id);
+    events.emit('change', g);
+  }
+
+  function activate(g: Grant): void {
+    const at = now();
+    g.state = 'active';
+    g.activated_at = at.toISOString();
+    g.expires_at = new Date(at.getTime() + g.duration * 1000).toISOString();
+  }
+
+  async function expire(id: string): Promise<void> {
+    await exclusive(async () => {
+      const g = await load(id);
+      if (!g || g.state !== 'active' || !g.expires_at) return;
+      const due = new Date(g.expires_at);
+      if (now() < due) {
+        timers.arm(id, due);
+        return;
+      }
+      g.state = 'expired';
+      g.ended_at = iso();
+      await save('active', g, 'grant.expired', undefined, { expires_at: g.expires_at });
+    });
+  }
+
+  /** The role to use when the request names none: the caller's only requestable one. */
+  function onlyRole(who: Actor, target: string): string {
+    if (!config.targets[target]) throw new ApiError('not_found', `There is no target named ${JSON.stringify(target)}.`, { reason: 'unknown_target' });
+    const roles = requestableTargets(config, who).find((t) => t.name === target)?.roles.map((r) => r.role) ?? [];
+    if (roles.length === 1) return roles[0]!;
+    if (roles.length === 0) {
+      throw new ApiError('policy_denied', `No policy lets your groups (${who.groups.join(', ') || 'none'}) request any role on ${target}.`, { reason: 'no_policy' });
+    }
+    throw new ApiError('bad_request', `Target ${target} has several roles you may request (${roles.join(', ')}): name one with --role.`, { roles });
+  }
+
+  const commands = createCommandApprovals({ config, store, audit, events, now, exclusive, loadGrant: load });
+
+  const service: GrantService = {
+    events,
+
+    async request(who, body) {
+      const role = body.role ?? onlyRole(who, body.target);
+      const d = body.duration === undefined ? { seconds: DEFAULT_DURATION_S } : parseRequestedDuration(body.duration);
+      if ('error' in d) throw new ApiError('bad_request', `Invalid request body: ${d.error}.`);
+      const decision = decide(config, who, { target: body.target, role, duration: d.seconds, reason: body.reason });
+      if (!decision.ok) {
+        const code = { unknown_target: 'not_found', unknown_role: 'bad_request', reason_required: 'bad_request', no_policy: 'policy_denied' } as const;
+        if (decision.why === 'no_policy') {
+          await audit.append({
+            action: 'grant.refused',
+            result: 'denied',
+            actor: who.sub,
+            actorKind: who.kind,
+            target: body.target,
+            role,
+            correlationId: body.correlation_id ?? who.correlationId,
+            ip: who.ip,
+            details: { reason: decision.message },
+          });
+        }
+        throw new ApiError(code[decision.why], decision.message, { reason: decision.why });
+      }
+      const at = iso();
+      const g: Grant = {
+        id: newIdFor('g'),
+        target: body.target,
+        role,
+        state: 'pending',
+        requester: who.sub,
+        requester_email: who.email,
+        reason: body.reason?.trim() || undefined,
+        correlation_id: body.correlation_id ?? who.correlationId,
+        policy: decision.policy.name,
+        approvers: decision.approval.kind === 'approvers' ? decision.approval.approvers : [],
+        approvals_required: decision.approval.kind === 'approvers' ? decision.approval.min : 0,
+        approvals: [],
+        requested_duration: d.seconds,
+        duration: decision.duration,
+        // An omitted duration means "the default, within the policy": not a cap to report.
+        duration_capped: body.duration !== undefined && decision.capped,
+        created_at: at,
+        updated_at: at,
+      };
+      return exclusive(async () => {
+        await store.grants.insert(toStored(g));
+        await audit.append({
+          action: 'grant.requested',
+          actor: who.sub,
+          actorKind: who.kind,
+          target: g.target,
+          role: g.role,
+          grantId: g.id,
+          correlationId: g.correlation_id,
+          ip: who.ip,
+          details: {
+            policy: g.policy,
+            reason: g.reason ?? null,
+            duration: g.duration,
+            requested_duration: g.requested_duration,
+            duration_capped: g.duration_capped,
+            approvers: g.approvers,
+          },
+        });
+        events.emit('change', g);
+        if (decision.approval.kind === 'auto') {
+          activate(g);
+          await save('pending', g, 'grant.approved', undefined, { auto: true, expires_at: g.expires_at });
+        }
+        return g;
+      });
+    },
+
+    get: visible,
+
+    async list(who, filter) {
+      // Default: mine, plus pending grants waiting for my decision. `all`: everything I may
+      // see (every grant on targets I approve; every grant for an admin).
+      const rows =
+        filter.all && isAdminActor(config, who)
+          ? await store.grants.list({ state: filter.state })
+          : await store.grants.list({ requester: who.sub, targets: targetsApprovedByActor(config, who), state: filter.state });
+      return rows
+        .map(fromStored)
+        .filter((g) => canSeeGrant(config, who, g))
+        .filter((g) => filter.all || g.requester === who.sub || (g.state === 'pending' && isGrantApprover(who, g)));
+    },
+
+    async wait(who, id, { whileState, timeoutMs, signal }) {
+      let g = await visible(who, id);
+      if (closed || (whileState !== undefined && g.state !== whileState)) return g;
+      const seen = g.updated_at;
+      return new Promise<Grant>((resolve) => {
+        const done = (result: Grant) => {
+          clearTimeout(timer);
+          events.off('change', onChange);
+          closing.off('close', onClose);
+          signal?.removeEventListener('abort', onClose);
+          resolve(result);
+        };
+        const onChange = (changed: Grant) => {
+          if (changed.id !== id) return;
+          g = changed;
+          if (whileState === undefined ? changed.updated_at !== seen : changed.state !== whileState) done(changed);
+        };
+        const onClose = () => done(g);
+        const timer = setTimeout(onClose, Math.min(timeoutMs, MAX_WAIT_S * 1000));
+        events.on('change', onChange);
+        closing.on('close', onClose);
+        signal?.addEventListener('abort', onClose);
+      });
+    },
+
+    approve: (who, id, comment) =>
+      exclusive(async () => {
+        const g = await visible(who, id);
+        if (g.requester === who.sub) {
+          throw new ApiError('self_approval', `You requested grant ${g.id}; someone else must approve it (${g.approvers.join(', ') || 'no approvers: it was auto-approved'}).`);
+        }
+        if (g.state !== 'pending') throw illegal(g, 'approve');
+        if (!isGrantApprover(who, g)) {
+          throw new ApiError('forbidden', `Only members of ${g.approvers.join(', ')} may approve grant ${g.id} (policy ${g.policy}).`);
+        }
+        if (g.approvals.some((a) => a.by === who.sub)) {
+          throw new ApiError('conflict', `You already approved grant ${g.id}; a second approval by the same person does not count. It needs ${g.approvals_required} different approvers (${g.approvals.length} so far).`, {
+            approvals: g.approvals.length,
+            approvals_required: g.approvals_required,
+          });
+        }
+        g.approvals.push({ by: who.sub, at: iso(), ...(comment ? { comment } : {}) });
+        const enough = g.approvals.length >= g.approvals_required;
+        if (enough) activate(g);
+        await save('pending', g, 'grant.approved', who, {
+          comment: comment ?? null,
+          approvals: g.approvals.length,
+          approvals_required: g.approvals_required,
+          expires_at: g.expires_at ?? null,
+        });
+        return g;
+      }),
+
+    deny: (who, id, comment) =>
+      exclusive(async () => {
+        const g = await visible(who, id);
+        if (g.requester === who.sub) {
+          throw new ApiError('self_approval', `You requested grant ${g.id}; you cannot deny it yourself. Use \`gate cancel ${g.id}\` to withdraw it.`);
+        }
+        if (g.state !== 'pending') throw illegal(g, 'deny');
+        if (!isGrantApprover(who, g)) throw new ApiError('forbidden', `Only members of ${g.approvers.join(', ')} may deny grant ${g.id}.`);
+        g.state = nextState('pending', 'deny')!;
+        g.ended_at = iso();
+        g.ended_by = who.sub;
+        g.comment = comment;
+        await save('pending', g, 'grant.denied', who, { comment: comment ?? null });
+        return g;
+      }),
+
+    revoke: (who, id, comment) =>
+      exclusive(async () => {
+        const g = await visible(who, id);
+        if (!canRevoke(config, who, g)) throw notFound(id);
+        const to = nextState(g.state, 'revoke');
+        if (!to) throw illegal(g, 'revoke');
+        g.state = to;
+        g.ended_at = iso();
+        g.ended_by = who.sub;
+        g.comment = comment;
+        await save('active', g, 'grant.revoked', who, { comment: comment ?? null });
+        return g;
+      }),
+
+    cancel: (who, id, comment) =>
+      exclusive(async () => {
+        const g = await visible(who, id);
+        if (g.requester !== who.sub) throw new ApiError('forbidden', `Only ${g.requester}, who requested grant ${g.id}, may cancel it.`);
+        const to = nextState(g.state, 'cancel');
+        if (!to) throw illegal(g, 'cancel');
+        g.state = to;
+        g.ended_at = iso();
+        g.ended_by = who.sub;
+        g.comment = comment;
+        await save('pending', g, 'grant.cancelled', who, { comment: comment ?? null });
+        return g;
+      }),
+
+    async activeGrant(id) {
+      const g = await load(id);
+      if (!g || g.state !== 'active' || !g.expires_at || new Date(g.expires_at) <= now()) return undefined;
+      return g;
+    },
+
+    onEnded(id, cb) {
+      let fired = false;
+      const fire = (g: Grant) => {
+        if (fired || (g.state !== 'expired' && g.state !== 'revoked')) return;
+        fired = true;
+        events.off('change', onChange);
+        cb(g.state, g);
+      };
+      const onChange = (g: Grant) => {
+        if (g.id === id) fire(g);
+      };
+      events.on('change', onChange);
+      load(id).then(
+        (g) => {
+          if (g) fire(g);
+        },
+        (err) => log.error('grant lookup failed', { grant_id: id, error: String(err) }),
+      );
+      return () => {
+        fired = true;
+        events.off('change', onChange);
+      };
+    },
+
+    requestCommandApproval: commands.request,
+    listApprovals: commands.list,
+    getApproval: commands.get,
+    approveCommand: (who, id, comment) => commands.decide(who, id, 'approved', comment),
+    denyCommand: (who, id, comment) => commands.decide(who, id, 'denied', comment),
+
+    async start() {
+      const active = (await store.grants.list({ state: 'active', limit: 1_000_000 })).map(fromStored);
+      for (const g of active) {
+        if (!g.expires_at) continue;
+        if (new Date(g.expires_at) <= now()) await expire(g.id);
+        else timers.arm(g.id, new Date(g.expires_at));
+      }
+    },
+
+    close() {
+      closed = true;
+      timers.clear();
+      closing.emit('close');
+    },
+  };
+  return service;
+}

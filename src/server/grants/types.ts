@@ -1,0 +1,70 @@
+/** Grant states: pending → active → expired | revoked; pending → denied | cancelled. */
+export type GrantState = 'pending' | 'active' | 'expired' | 'revoked' | 'denied' | 'cancelled';
+
+export const GRANT_STATES: readonly GrantState[] = ['pending', 'active', 'expired', 'revoked', 'denied', 'cancelled'];
+
+/** One approver's decision on a grant. */
+export interface GrantDecision {
+  by: string;
+  at: string;
+  comment?: string;
+}
+
+/** A just-in-time grant as the server keeps it and the API returns it (no secret in it, ever). */
+export interface Grant {
+  id: string;
+  target: string;
+  role: string;
+  state: GrantState;
+  requester: string;
+  requester_email?: string;
+  reason?: string;
+  correlation_id?: string;
+  /** The policy that allowed it. */
+  policy: string;
+  /** Groups whose members may approve; empty for auto-approved grants. */
+  approvers: string[];
+  /** Distinct approvals needed (0 when auto-approved). */
+  approvals_required: number;
+  approvals: GrantDecision[];
+  requested_duration: number;
+  /** Seconds the grant lasts once active. */
+  duration: number;
+  duration_capped: boolean;
+  created_at: string;
+  updated_at: string;
+  activated_at?: string;
+  expires_at?: string;
+  ended_at?: string;
+  /** Who denied, cancelled or revoked it (absent for expiry). */
+  ended_by?: string;
+  comment?: string;
+}
+
+/** A command a `require_approval` guardrail held, waiting for an approver. */
+export type CommandApprovalState = 'pending' | 'approved' | 'denied';
+
+export interface CommandApproval {
+  id: string;
+  grant_id: string;
+  target: string;
+  role: string;
+  requester: string;
+  /** The command as the user sent it. */
+  text: string;
+  /** Whitespace-collapsed form the match uses. */
+  normalized: string;
+  rule: string;
+  message?: string;
+  state: CommandApprovalState;
+  approvers: string[];
+  created_at: string;
+  decided_at?: string;
+  decided_by?: string;
+  comment?: string;
+  /** Until when an approval lets the same command pass again. */
+  valid_until?: string;
+}
+
+/** Why a grant ended, as `onEnded` reports it. */
+export type GrantEndReason = 'expired' | 'revoked';

@@ -1,0 +1,66 @@
+import type { AuditRepository, AuditRow } from '../store.js';
+import type { SqliteDb } from './database.js';
+
+const COLUMNS = [
+  'id',
+  'time',
+  'actor',
+  'actor_kind',
+  'action',
+  'target',
+  'role',
+  'grant_id',
+  'session_id',
+  'correlation_id',
+  'ip',
+  'result',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
+
+/** The audit log in SQLite: an append-only table whose `seq` fixes the chain order. */
+export function sqliteAudit(db: SqliteDb): AuditRepository {
+  const last = db.prepare('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  const insert = db.prepare(`INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`);
+  const scan = db.prepare(`SELECT seq, ${COLUMNS.join(', ')} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`);
+  // IMMEDIATE takes the write lock before reading the last hash, so another
+  // process appending to the same file cannot chain onto the same row.
+  const appendTx = db.transaction((build: (prev: string | undefined) => AuditRow) => {
+    const prev = (last.get() as { hash: string } | undefined)?.hash;
+    const row = build(prev);
+    insert.run(row);
+    return row;
+  });
+  return {
+    async appendAtomically(build) {
+      return appendTx.immediate(build);
+    },
+    async list(filter) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.since) {
+        where.push('time >= ?');
+        args.push(filter.since);
+      }
+      if (filter.sessionId) {
+        where.push('session_id = ?');
+        args.push(filter.sessionId);
+      }
+      if (filter.targets) {
+        if (filter.targets.length === 0) where.push('0');
+        else {
+          where.push(`target IN (${filter.targets.map(() => '?').join(', ')})`);
+          args.push(...filter.targets);
+        }
+      }
+      args.push(filter.limit ?? 1000);
+      // Newest N, returned oldest first so a listing reads in order.
+      const sql = `SELECT * FROM (SELECT seq, ${COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
+      return (db.prepare(sql).all(...args) as (AuditRow & { seq: number })[]).map(({ seq: _seq, ...row }) => row);
+    },
+    async scan(afterSeq, limit) {
+      return (scan.all(afterSeq, limit) as (AuditRow & { seq: number })[]).map(({ seq, ...row }) => ({ seq, row }));
+    },
+  };
+}

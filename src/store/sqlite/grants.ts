@@ -1,0 +1,69 @@
+import type { GrantRepository, StoredGrant } from '../store.js';
+import type { SqliteDb } from './database.js';
+
+interface Row {
+  id: string;
+  requester: string;
+  target: string;
+  state: string;
+  created_at: string;
+  expires_at: string | null;
+  data: string;
+}
+
+function toStored(r: Row): StoredGrant {
+  return {
+    id: r.id,
+    requester: r.requester,
+    target: r.target,
+    state: r.state,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    data: JSON.parse(r.data),
+  };
+}
+
+/** Grants in SQLite: indexed columns for the queries, the whole record as JSON. */
+export function sqliteGrants(db: SqliteDb): GrantRepository {
+  const insert = db.prepare(
+    'INSERT INTO grants (id, requester, target, state, created_at, expires_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const update = db.prepare('UPDATE grants SET state = ?, expires_at = ?, data = ? WHERE id = ? AND state = ?');
+  const get = db.prepare('SELECT * FROM grants WHERE id = ?');
+  return {
+    async insert(g) {
+      insert.run(g.id, g.requester, g.target, g.state, g.createdAt, g.expiresAt, JSON.stringify(g.data));
+    },
+    async update(g, fromState) {
+      return update.run(g.state, g.expiresAt, JSON.stringify(g.data), g.id, fromState).changes === 1;
+    },
+    async get(id) {
+      const row = get.get(id) as Row | undefined;
+      return row ? toStored(row) : undefined;
+    },
+    async list(filter) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.requester !== undefined || filter.targets !== undefined) {
+        // "mine OR on these targets": the listing an approver sees.
+        const any: string[] = [];
+        if (filter.requester !== undefined) {
+          any.push('requester = ?');
+          args.push(filter.requester);
+        }
+        if (filter.targets && filter.targets.length > 0) {
+          any.push(`target IN (${filter.targets.map(() => '?').join(', ')})`);
+          args.push(...filter.targets);
+        }
+        where.push(any.length > 0 ? `(${any.join(' OR ')})` : '0');
+      }
+      if (filter.state) {
+        where.push('state = ?');
+        args.push(filter.state);
+      }
+      const sql = `SELECT * FROM grants ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+      args.push(filter.limit ?? 1000);
+      return (db.prepare(sql).all(...args) as Row[]).map(toStored);
+    },
+  };
+}

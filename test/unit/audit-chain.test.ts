@@ -1,0 +1,72 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { canonicalJson, eventHash, GENESIS_HASH } from '../../src/server/audit/chain.js';
+import { type AuditLog, createAuditLog } from '../../src/server/audit/log.js';
+import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/store.js';
+
+describe('canonical encoding', () => {
+  it('sorts keys at every depth, keeps array order, drops undefined', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, 1], c: null }, u: undefined })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
+    expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
+  });
+
+  it('hashes the same event identically whatever the key order or details formatting', () => {
+    const base = {
+      id: 'ev_1', time: '2026-01-01T00:00:00.000Z', actor: 'alice', actor_kind: 'user', action: 'grant.requested',
+      target: 'db', role: 'read', grant_id: 'g_1', session_id: null, correlation_id: null, ip: null, result: 'ok', prev_hash: GENESIS_HASH,
+    };
+    const h = eventHash({ ...base, details: '{"a":1,"b":2}' });
+    expect(eventHash({ ...base, details: '{ "b": 2, "a": 1 }' })).toBe(h);
+    expect(h).toMatch(/^[0-9a-f]{64}$/);
+    expect(eventHash({ ...base, details: '{"a":1,"b":3}' })).not.toBe(h);
+    expect(eventHash({ ...base, prev_hash: 'f'.repeat(64), details: '{"a":1,"b":2}' })).not.toBe(h);
+  });
+});
+
+describe('audit log on SQLite', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let log: AuditLog;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gate-audit-'));
+    store = createSqliteStore(dir);
+    log = createAuditLog(store.audit);
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('chains concurrent appends in order and verifies', async () => {
+    const rows = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ action: 'test.event', actor: `u${i}`, details: { i } })));
+    expect(rows[0]!.prev_hash).toBe(GENESIS_HASH);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
+    expect(await log.verify()).toEqual({ ok: true, events: 50 });
+  });
+
+  it('names the first edited event and why', async () => {
+    const rows = [];
+    for (let i = 0; i < 5; i++) rows.push(await log.append({ action: 'grant.requested', target: 'db', details: { i } }));
+    store.db.prepare("UPDATE audit_events SET actor = 'mallory' WHERE id = ?").run(rows[2]!.id);
+    const v = await log.verify();
+    expect(v).toMatchObject({ ok: false, broken: { id: rows[2]!.id, seq: 3 } });
+    expect(v.broken!.reason).toContain('does not match its hash');
+  });
+
+  it('detects a deleted event at the one after it', async () => {
+    const rows = [];
+    for (let i = 0; i < 4; i++) rows.push(await log.append({ action: 'x', details: {} }));
+    store.db.prepare('DELETE FROM audit_events WHERE id = ?').run(rows[1]!.id);
+    const v = await log.verify();
+    expect(v.broken).toMatchObject({ id: rows[2]!.id });
+    expect(v.broken!.reason).toContain('prev_hash');
+  });
+
+  it('reports details that are no longer JSON', async () => {
+    const row = await log.append({ action: 'x', details: { a: 1 } });
+    store.db.prepare("UPDATE audit_events SET details = 'oops' WHERE id = ?").run(row.id);
+    expect((await log.verify()).broken).toMatchObject({ id: row.id, reason: expect.stringContaining('not valid JSON') });
+  });
+});

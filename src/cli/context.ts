@@ -2,7 +2,8 @@ import { createClient, type GateClient } from '../api/client.js';
 import { type CredentialStore, openCredentialStore } from '../auth/credentials.js';
 import { validAccessToken } from '../auth/session.js';
 import { type Env, type GateEnv, readEnv } from '../env.js';
-import { UsageError } from '../errors.js';
+import { githubActionsLogin } from '../auth/workload.js';
+import { AuthRequiredError, UsageError } from '../errors.js';
 import { type IO, processIO, style, type Style, useColor } from './io.js';
 import { readSettings } from './settings.js';
 
@@ -28,6 +29,15 @@ export interface CliContext {
   client(server: string): GateClient;
   /** Set by commands whose exit code is not 0 without an error (e.g. a wrapped tool's). */
   exitCode?: number;
+  /** The global `--no-input` flag: never prompt (see canPrompt). */
+  noInput: boolean;
+  /**
+   * While a wrapped tool runs, Ctrl-C (SIGINT) is the tool's, not gate's.
+   * Returns the function that restores gate's own handling.
+   */
+  deferInterrupts(): () => void;
+  /** True while deferInterrupts is in effect. */
+  readonly interruptsDeferred: boolean;
 }
 
 export function createContext(options: { env?: Env; io?: IO; signal?: AbortSignal; now?: () => Date } = {}): CliContext {
@@ -35,10 +45,24 @@ export function createContext(options: { env?: Env; io?: IO; signal?: AbortSigna
   const env = readEnv(rawEnv);
   const io = options.io ?? processIO();
   let store: Promise<CredentialStore> | undefined;
+  let jobToken: Promise<string> | undefined;
+  let deferred = 0;
   const ctx: CliContext = {
+    deferInterrupts() {
+      deferred += 1;
+      let restored = false;
+      return () => {
+        if (!restored) deferred -= 1;
+        restored = true;
+      };
+    },
+    get interruptsDeferred() {
+      return deferred > 0;
+    },
     io,
     env,
     rawEnv,
+    noInput: false,
     style: style(useColor(io, env)),
     now: options.now ?? (() => new Date()),
     signal: options.signal ?? new AbortController().signal,
@@ -61,8 +85,20 @@ export function createContext(options: { env?: Env; io?: IO; signal?: AbortSigna
     },
     async token(server) {
       if (env.token) return env.token;
-      const creds = await validAccessToken({ server, store: await ctx.credentials(), now: ctx.now(), signal: ctx.signal });
-      return creds.access_token;
+      try {
+        const creds = await validAccessToken({ server, store: await ctx.credentials(), now: ctx.now(), signal: ctx.signal });
+        return creds.access_token;
+      } catch (err) {
+        // A GitHub Actions job that never ran `gate login`: log in as the job, for this process only.
+        if (!(err instanceof AuthRequiredError) || !env.actionsTokenUrl || !env.actionsTokenRequest) throw err;
+        jobToken ??= githubActionsLogin({
+          server,
+          requestUrl: env.actionsTokenUrl,
+          requestToken: env.actionsTokenRequest,
+          signal: ctx.signal,
+        }).then((r) => r.access_token);
+        return jobToken;
+      }
     },
     client(server) {
       return createClient({ server, token: () => ctx.token(server) });

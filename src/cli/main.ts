@@ -12,6 +12,7 @@ export function buildProgram(ctx: CliContext): Command {
     .description('Just-in-time, recorded access to production databases and Kubernetes clusters.')
     .version(VERSION, '-V, --version', 'print the gate version')
     .addOption(new Option('--debug', 'print debug output and stack traces').hideHelp())
+    .option('--no-input', 'never prompt; fail with a usage error naming the flag to pass instead')
     .exitOverride()
     .showSuggestionAfterError(true)
     .helpCommand(false)
@@ -28,14 +29,18 @@ export function buildProgram(ctx: CliContext): Command {
 /** Runs gate with the given arguments and returns the process exit code. Never calls process.exit. */
 export async function main(argv: string[], options: { env?: Env; io?: IO } = {}): Promise<number> {
   const controller = new AbortController();
+  const ctx = createContext({ env: options.env, io: options.io, signal: controller.signal });
   const onSignal = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) return;
+    if (sig === 'SIGINT' && ctx.interruptsDeferred) return;
     controller.abort(new Error(`received ${sig}`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const ctx = createContext({ env: options.env, io: options.io, signal: controller.signal });
+  process.on('SIGHUP', onSignal);
   const json = argv.includes('--json');
+  // Global: honoured wherever it appears, before commander has parsed anything.
+  ctx.noInput = argv.includes('--no-input');
   try {
     const program = buildProgram(ctx);
     await program.parseAsync(argv, { from: 'user' });
@@ -45,5 +50,6 @@ export async function main(argv: string[], options: { env?: Env; io?: IO } = {})
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
 }

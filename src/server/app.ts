@@ -7,8 +7,19 @@ import type { ServerContext } from './context.js';
 import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createLogger, type Logger, redact } from './log.js';
+import { createAuditLog } from './audit/log.js';
+import { createGrantService } from './grants/service.js';
+import { approvalRoutes } from './routes/approvals.js';
+import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
+import { grantRoutes } from './routes/grants.js';
 import { publicRoutes } from './routes/public.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { targetRoutes } from './routes/targets.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { createWorkloadVerifier } from './identity/workload.js';
+import { tunnelDeps } from './gateway-deps.js';
+import { attachTunnelEndpoint } from './tunnel-endpoint.js';
 
 export interface ServerOptions {
   config: GateConfig;
@@ -17,6 +28,8 @@ export interface ServerOptions {
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
+  /** Least time between workload JWKS refetches on an unknown key id (default 30 s; tests lower it). */
+  jwksCooldownMs?: number;
 }
 
 /** A raw HTTP handler mounted under a path prefix ahead of the API (the dev IdP). */
@@ -34,7 +47,7 @@ export interface GateServer {
   close(): Promise<void>;
 }
 
-const ROUTES = [publicRoutes, authRoutes];
+const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRoutes, auditRoutes, tokenRoutes, sessionRoutes];
 
 /**
  * Builds the gate server without listening (fastify's testing guide): tests
@@ -45,6 +58,12 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
   const store = options.store ?? createSqliteStore(options.dataDir);
   const key = await loadOrCreateSigningKey(options.dataDir);
   const mounts: { prefix: string; handler: MountedHandler }[] = [];
+
+  const now = options.now ?? (() => new Date());
+  const audit = createAuditLog(store.audit, now);
+  const grants = createGrantService({ config: options.config, store, audit, log, now });
+  // Grants whose time passed while the server was down end now; the rest get their timers back.
+  await grants.start();
 
   let oidc = options.config.identity.oidc;
   let verifier: TokenVerifier | undefined;
@@ -57,8 +76,11 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     tokenIssuer: `gate:${key.kid}`,
     tokenTtlMs: parseDuration(options.config.server.token_ttl),
     env: options.env ?? process.env,
-    now: options.now ?? (() => new Date()),
+    now,
+    grants,
+    audit,
     oidc: () => oidc,
+    workloads: createWorkloadVerifier(options.config.identity.workloads, { cooldownMs: options.jwksCooldownMs }),
     userVerifier() {
       if (!oidc) return undefined;
       verifier ??= createOidcVerifier({ issuer: oidc.issuer, audience: oidc.client_id, algorithms: oidc.algorithms });
@@ -109,6 +131,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
   });
 
   for (const register of ROUTES) register(app, ctx);
+  const tunnels = attachTunnelEndpoint(app.server, tunnelDeps(ctx));
 
   return {
     app,
@@ -128,7 +151,11 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       return `http://${shownHost}:${addr.port}`;
     },
     async close() {
+      // Release long-polls first: app.close() waits for in-flight requests.
+      grants.close();
+      tunnels.closeAll();
       await app.close();
+      await audit.flush();
       await store.close();
     },
   };

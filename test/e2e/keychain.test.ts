@@ -44,7 +44,7 @@ describe.skipIf(!hasSecretService)('credentials in the OS keychain (gnome-keyrin
       `secret-tool lookup service gate username ${server} >/dev/null || echo '{"event":"keychain_entry_gone"}'`,
       `node ${GATE_BIN} whoami; echo "{\\"event\\":\\"whoami_after_logout\\",\\"code\\":$?}"`,
     ].join('\n');
-    const run = startProcess(['dbus-run-session', '--', 'bash', '-c', script], env);
+    const run = startProcess(['dbus-run-session', '--', 'bash', '-c', script], { env });
     const code = JSON.parse(await run.waitFor(/"event":"device_code"/, 'stdout'));
     await completeDeviceLogin({ url: code.verification_uri_complete, username: 'alice', password: 'alice' });
     await run.waitFor(/"event":"whoami_after_logout"/, 'stdout');

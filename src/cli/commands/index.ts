@@ -1,12 +1,25 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerApprove } from './approve.js';
+import { registerAudit } from './audit.js';
+import { registerCancel } from './cancel.js';
+import { registerComplete } from './complete.js';
 import { registerCompletion } from './completion.js';
+import { registerConnect } from './connect.js';
+import { registerExec, registerKubectl, registerPsql } from './exec.js';
+import { registerDeny } from './deny.js';
+import { registerGrants } from './grants.js';
+import { registerRequest } from './request.js';
+import { registerRevoke } from './revoke.js';
+import { registerTargets } from './targets.js';
 import { registerDev } from './dev.js';
 import { registerHelp } from './help.js';
 import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
 import { registerServer } from './server.js';
+import { registerSessions } from './sessions.js';
 import { registerStatus } from './status.js';
+import { registerToken } from './token.js';
 import { registerVersion } from './version.js';
 import { registerWhoami } from './whoami.js';
 
@@ -16,9 +29,24 @@ export const COMMANDS: ((program: Command, ctx: CliContext) => void)[] = [
   registerLogout,
   registerWhoami,
   registerStatus,
+  registerTargets,
+  registerRequest,
+  registerGrants,
+  registerApprove,
+  registerDeny,
+  registerRevoke,
+  registerCancel,
+  registerConnect,
+  registerPsql,
+  registerKubectl,
+  registerExec,
+  registerAudit,
+  registerSessions,
   registerDev,
   registerServer,
+  registerToken,
   registerCompletion,
+  registerComplete,
   registerVersion,
   registerHelp,
 ];

@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
-import { buildServer } from '../../server/app.js';
-import { createLogger, type LogLevel } from '../../server/log.js';
+import type { LogLevel } from '../../server/log.js';
 import type { CliContext } from '../context.js';
 import { parsePort } from '../parse.js';
 
@@ -37,6 +36,7 @@ export function registerServer(program: Command, ctx: CliContext): void {
       if (!config.identity.oidc) {
         throw new UsageError(`${opts.config} has no identity.oidc section.`, { hint: 'Configure your IdP (issuer, client_id), or use `gate dev`.' });
       }
+      const [{ buildServer }, { createLogger }] = await Promise.all([import('../../server/app.js'), import('../../server/log.js')]);
       const log = createLogger({ level: opts.logLevel });
       const dataDir = resolve(opts.dataDir ?? ctx.env.dataDir ?? config.server.data_dir ?? 'gate-data');
       const server = await buildServer({ config, dataDir, logger: log });

@@ -1,0 +1,133 @@
+import { rm } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { TargetSummary } from '../../api/wire-grants.js';
+import { ExitCode } from '../../errors.js';
+import type { CliContext } from '../context.js';
+import { ensureGrant } from '../grant-flow.js';
+import { grantProgress } from '../grant-progress.js';
+import { targetInfo } from '../target-info.js';
+import { emitEvent, say } from '../output.js';
+import { parseDurationFlag, parsePort } from '../parse.js';
+import { connectionDetails, type ConnectionDetails } from '../connection-details.js';
+import { openTunnel, type TunnelEnd } from '../tunnel-session.js';
+
+export interface ConnectOptions {
+  role?: string;
+  for?: string;
+  reason?: string;
+  port?: string;
+  socket?: string | boolean;
+  localPassword?: boolean;
+  timeout?: string;
+  json?: boolean;
+  server?: string;
+}
+
+export function registerConnect(program: Command, ctx: CliContext): void {
+  program
+    .command('connect')
+    .summary('open a local tunnel to a target that any client can use')
+    .description(
+      'Get (or request and wait for) a grant, then listen on 127.0.0.1 (or a Unix socket in a\n' +
+        '0700 directory) and carry every connection to the target through the gateway. The\n' +
+        "target's secret never reaches this machine. Runs until Ctrl-C or the grant ends.\n" +
+        'For a Kubernetes target it writes a kubeconfig without credentials and prints\n' +
+        '`export KUBECONFIG=…`.\n\n' +
+        'Examples:\n' +
+        '  $ gate connect db-prod --role read\n' +
+        '  $ gate connect db-prod --port 15432 --for 2h --reason INC-42\n' +
+        '  $ gate connect db-prod --socket --json\n' +
+        '  $ gate connect k8s-prod',
+    )
+    .argument('<target>', 'target name (see `gate targets`)')
+    .option('-r, --role <role>', 'role to use (default: the only one you may request)')
+    .option('--for <duration>', 'grant duration when a new grant is requested, e.g. 30m')
+    .option('--reason <text>', 'why you need access (required by some policies)')
+    .option('-p, --port <port>', 'local TCP port on 127.0.0.1 (default: a free one)')
+    .option('--socket [dir]', 'listen on a Unix socket in a new 0700 directory instead of TCP')
+    .option('--local-password', 'require a one-time password on the local listener')
+    .option('--timeout <duration>', 'how long to wait for an approval', '1h')
+    .option('--server <url>', 'gate server URL')
+    .option('--json', 'write NDJSON events on stdout')
+    .action(async (target: string, opts: ConnectOptions) => {
+      ctx.exitCode = await connect(ctx, target, opts);
+    });
+}
+
+/** Runs the tunnel until the grant ends or the user stops it; returns the exit code. */
+export async function connect(ctx: CliContext, targetName: string, opts: ConnectOptions): Promise<number> {
+  const server = await ctx.server(opts.server);
+  const port = opts.port === undefined ? 0 : parsePort(opts.port);
+  const emit = (event: string, fields: Record<string, unknown>) => {
+    if (opts.json) emitEvent(ctx.io, event, fields);
+  };
+  if (opts.for) parseDurationFlag(opts.for, '--for');
+  const target = await targetInfo(ctx, server, targetName);
+  const grant = await ensureGrant(ctx, {
+    server,
+    target: targetName,
+    role: opts.role,
+    duration: opts.for,
+    reason: opts.reason,
+    wait: true,
+    timeoutMs: parseDurationFlag(opts.timeout ?? '1h', '--timeout'),
+    onEvent: grantProgress(ctx, Boolean(opts.json)),
+  });
+  const socketDir = opts.socket === undefined || opts.socket === false ? undefined : opts.socket === true ? true : opts.socket;
+  const tunnel = await openTunnel(ctx, {
+    server,
+    grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
+    port,
+    socketDir,
+    socketName: target.type === 'postgres' ? '.s.PGSQL.5432' : undefined,
+    localPassword: opts.localPassword,
+    onEvent: (event, fields) => {
+      if (opts.json) emit(event, fields);
+      else if (event === 'expiring') say(ctx.io, ctx.style.yellow(`! grant ${grant.id} expires in ${fields.minutes_left} minute(s)`));
+      else if (event === 'connection_error') say(ctx.io, `${ctx.style.red('connection refused by gate:')} ${fields.message}`);
+    },
+  });
+  let details: ConnectionDetails | undefined;
+  try {
+    details = await connectionDetails(ctx, target, grant.role, tunnel);
+    if (opts.json) {
+      emit('ready', { ...details.fields, grant_id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at });
+    } else {
+      printReady(ctx, target, details, grant.expires_at!);
+    }
+    const end = await tunnel.ended;
+    await tunnel.close();
+    emit('closed', { reason: end.reason, message: end.message });
+    if (!opts.json) say(ctx.io, closedLine(end));
+    return exitCodeFor(end);
+  } finally {
+    await tunnel.close();
+    if (details?.cleanup) await rm(details.cleanup, { recursive: true, force: true });
+  }
+}
+
+function printReady(ctx: CliContext, target: TargetSummary, d: ConnectionDetails, expiresAt: string): void {
+  const { style } = ctx;
+  say(ctx.io, `${style.green('✓')} Tunnel to ${style.bold(target.name)} is open until ${expiresAt}`);
+  for (const line of d.lines) say(ctx.io, `  ${line}`);
+  say(ctx.io, style.dim('Press Ctrl-C to close it.'));
+}
+
+function closedLine(end: TunnelEnd): string {
+  switch (end.reason) {
+    case 'expired':
+      return `Tunnel closed: the ${end.message}.`;
+    case 'revoked':
+      return `Tunnel closed: the ${end.message}.`;
+    case 'interrupted':
+      return 'Tunnel closed.';
+    default:
+      return `Tunnel closed: ${end.message}.`;
+  }
+}
+
+function exitCodeFor(end: TunnelEnd): number {
+  if (end.reason === 'interrupted') return ExitCode.cancelled;
+  if (end.reason === 'revoked') return ExitCode.accessDenied;
+  return ExitCode.ok;
+}

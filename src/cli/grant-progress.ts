@@ -1,0 +1,32 @@
+import type { GrantWire } from '../api/wire-grants.js';
+import type { CliContext } from './context.js';
+import type { GrantEventName } from './grant-flow.js';
+import { emitEvent, say } from './output.js';
+
+/**
+ * The `onEvent` for ensureGrant used by connect, exec, psql and kubectl:
+ * NDJSON events with --json, otherwise short lines on stderr (stdout belongs
+ * to the data or to the wrapped tool).
+ */
+export function grantProgress(ctx: CliContext, json: boolean): (name: GrantEventName, fields: Record<string, unknown>) => void {
+  return (name, fields) => {
+    if (json) {
+      emitEvent(ctx.io, name, fields);
+      return;
+    }
+    const g = fields.grant as GrantWire | undefined;
+    switch (name) {
+      case 'requested':
+        if (g?.duration_capped) say(ctx.io, ctx.style.yellow(`Duration capped at ${g.duration}s by policy ${g.policy}.`));
+        break;
+      case 'waiting_approval':
+        say(ctx.io, `Grant ${fields.grant_id} needs approval by ${(fields.approvers as string[]).join(', ')}; waiting (an approver runs \`gate approve ${fields.grant_id}\`)…`);
+        break;
+      case 'approved':
+        say(ctx.io, `${ctx.style.green('✓')} Access granted: ${g?.target}/${g?.role} until ${g?.expires_at}`);
+        break;
+      default:
+        break;
+    }
+  };
+}

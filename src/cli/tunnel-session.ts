@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { z } from 'zod';
+import { grantSchema } from '../api/wire-grants.js';
+import { GateError } from '../errors.js';
+import { type LocalListener, startLocalListener } from '../tunnel/listener.js';
+import { dialTunnel } from '../tunnel/dialer.js';
+import { relay } from '../tunnel/relay.js';
+import type { CliContext } from './context.js';
+
+export interface TunnelGrantInfo {
+  id: string;
+  target: string;
+  role: string;
+  expires_at: string;
+}
+
+export interface TunnelOptions {
+  server: string;
+  grant: TunnelGrantInfo;
+  /** TCP port on 127.0.0.1 (0 = free). */
+  port?: number;
+  /** Listen on a Unix socket in a fresh 0700 dir under this dir (true = OS temp dir). */
+  socketDir?: string | true;
+  socketName?: string;
+  localPassword?: boolean;
+  sessionId?: string;
+  onEvent?(event: string, fields: Record<string, unknown>): void;
+}
+
+export interface OpenTunnel {
+  listener: LocalListener;
+  localPassword?: string;
+  /** Resolves with why the tunnel ended: the grant expired or was revoked, or close() was called. */
+  ended: Promise<TunnelEnd>;
+  close(reason?: TunnelEnd): Promise<void>;
+}
+
+export interface TunnelEnd {
+  reason: 'expired' | 'revoked' | 'interrupted' | 'closed' | 'error';
+  message: string;
+}
+
+/**
+ * The CLI side of `gate connect` / `psql` / `exec` / `kubectl`: a loopback
+ * listener where every accepted connection becomes one tunnel to the server.
+ * Watches the grant so it can say why it closed.
+ */
+export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promise<OpenTunnel> {
+  const { grant, server } = options;
+  const emit = options.onEvent ?? (() => {});
+  const localPassword = options.localPassword ? randomBytes(18).toString('base64url') : undefined;
+  const sockets = new Set<Socket>();
+  let nextId = 1;
+
+  const listener = await startLocalListener({
+    port: options.port,
+    socketDir: options.socketDir,
+    socketName: options.socketName,
+    onConnection(local) {
+      const id = nextId++;
+      sockets.add(local);
+      local.pause();
+      emit('connection_opened', { connection: id, grant_id: grant.id });
+      void (async () => {
+        let stats = { bytesIn: 0, bytesOut: 0 };
+        try {
+          const remote = await dialTunnel({
+            server,
+            token: await ctx.token(server),
+            grantId: grant.id,
+            sessionId: options.sessionId,
+            correlationId: ctx.env.correlationId,
+            localPassword,
+            signal: ctx.signal,
+          });
+          local.resume();
+          stats = await relay(local, remote);
+        } catch (err) {
+          local.destroy();
+          emit('connection_error', { connection: id, message: err instanceof GateError ? err.message : String(err) });
+        } finally {
+          sockets.delete(local);
+          emit('connection_closed', { connection: id, bytes_in: stats.bytesIn, bytes_out: stats.bytesOut });
+        }
+      })();
+    },
+  });
+
+  let resolveEnded!: (end: TunnelEnd) => void;
+  const ended = new Promise<TunnelEnd>((r) => {
+    resolveEnded = r;
+  });
+  const watcher = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  const expiresAt = Date.parse(grant.expires_at);
+  for (const minutes of [5, 1]) {
+    const at = expiresAt - minutes * 60_000;
+    if (at > Date.now()) {
+      timers.push(setTimeout(() => emit('expiring', { grant_id: grant.id, expires_at: grant.expires_at, minutes_left: minutes }), at - Date.now()));
+    }
+  }
+  timers.push(
+    setTimeout(() => resolveEnded({ reason: 'expired', message: `grant ${grant.id} expired at ${grant.expires_at}` }), Math.max(0, expiresAt - Date.now())),
+  );
+  void watchGrant(ctx, server, grant.id, watcher.signal).then((end) => end && resolveEnded(end));
+  const onAbort = () => resolveEnded({ reason: 'interrupted', message: 'interrupted' });
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+  let closing: Promise<void> | undefined;
+  const close = (reason: TunnelEnd = { reason: 'closed', message: 'closed' }) => {
+    resolveEnded(reason);
+    closing ??= (async () => {
+      watcher.abort();
+      for (const t of timers) clearTimeout(t);
+      ctx.signal.removeEventListener('abort', onAbort);
+      for (const s of sockets) s.destroy();
+      await listener.close();
+    })();
+    return closing;
+  };
+  void ended.then((end) => close(end));
+  return { listener, localPassword, ended, close };
+}
+
+const grantResponse = z.object({ grant: grantSchema });
+
+/** Long-polls the grant so a revocation reaches the user at once, not at the next connection. */
+async function watchGrant(ctx: CliContext, server: string, id: string, signal: AbortSignal): Promise<TunnelEnd | undefined> {
+  const client = ctx.client(server);
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      const { grant: g } = await client.call('GET', `/v1/grants/${encodeURIComponent(id)}`, grantResponse, {
+        query: { wait: 50, state: 'active' },
+        signal,
+        timeoutMs: 65_000,
+      });
+      failures = 0;
+      if (g.state === 'revoked') return { reason: 'revoked', message: `grant ${id} was revoked` };
+      if (g.state === 'expired') return { reason: 'expired', message: `grant ${id} expired` };
+      if (g.state !== 'active') return { reason: 'closed', message: `grant ${id} is ${g.state}` };
+    } catch {
+      if (signal.aborted) return undefined;
+      // The server may be restarting; the gateway still cuts tunnels on its side.
+      failures += 1;
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** failures)).unref());
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { createHttpSessionApi } from '../api/sessions-client.js';
+import { recordSession } from '../record/index.js';
+import { connectionDetails } from './connection-details.js';
+import type { CliContext } from './context.js';
+import { ensureGrant } from './grant-flow.js';
+import { grantProgress } from './grant-progress.js';
+import { say } from './output.js';
+import { parseDurationFlag } from './parse.js';
+import { flushPendingRecordings } from './pending-recordings.js';
+import { targetInfo } from './target-info.js';
+import { openTunnel } from './tunnel-session.js';
+
+export interface WrappedOptions {
+  role?: string;
+  for?: string;
+  reason?: string;
+  timeout?: string;
+  server?: string;
+}
+
+/** Variables never passed to a wrapped tool: gate's own token, and client secrets the tunnel makes pointless. */
+const STRIPPED = ['GATE_TOKEN', 'PGPASSWORD', 'PGPASSFILE', 'PGSERVICEFILE', 'KUBECONFIG'];
+
+/**
+ * `gate exec|psql|kubectl`: get the grant, open the tunnel in-process, run the
+ * tool with an environment that points at it (and holds no secret), record the
+ * terminal, and return the tool's own exit code.
+ */
+export async function runWrapped(
+  ctx: CliContext,
+  targetName: string,
+  tool: { file: string; args: string[] },
+  opts: WrappedOptions,
+): Promise<number> {
+  const server = await ctx.server(opts.server);
+  if (opts.for) parseDurationFlag(opts.for, '--for');
+  await flushPendingRecordings(ctx, server);
+  const target = await targetInfo(ctx, server, targetName);
+  const grant = await ensureGrant(ctx, {
+    server,
+    target: targetName,
+    role: opts.role,
+    duration: opts.for,
+    reason: opts.reason,
+    wait: true,
+    timeoutMs: opts.timeout ? parseDurationFlag(opts.timeout, '--timeout') : undefined,
+    onEvent: grantProgress(ctx, false),
+  });
+  const sessionId = randomUUID();
+  const tunnel = await openTunnel(ctx, {
+    server,
+    grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
+    port: 0,
+    sessionId,
+    onEvent: (event, fields) => {
+      if (event === 'connection_error') say(ctx.io, `${ctx.style.red('gate:')} ${fields.message}`);
+    },
+  });
+  const details = await connectionDetails(ctx, target, grant.role, tunnel);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ctx.rawEnv)) if (v !== undefined && !STRIPPED.includes(k)) env[k] = v;
+  Object.assign(env, details.env, { GATE_SESSION_ID: sessionId, GATE_GRANT_ID: grant.id });
+
+  const { stdin, stdout, stderr } = ctx.io;
+  const tty = Boolean(stdin.isTTY && stdout.isTTY);
+  // While the tool runs, Ctrl-C belongs to it: in pipe mode the terminal sends
+  // SIGINT to the whole process group, and gate must outlive the tool.
+  const restoreInterrupts = ctx.deferInterrupts();
+  try {
+    const result = await recordSession({
+      configDir: ctx.env.configDir,
+      api: createHttpSessionApi(ctx.client(server)),
+      meta: {
+        id: sessionId,
+        target: targetName,
+        user: grant.requester,
+        grant: grant.id,
+        command: [tool.file, ...tool.args].map(shellQuote).join(' '),
+        recordInput: target.record_input ?? false,
+      },
+      run: { file: tool.file, args: tool.args, env, stdin, stdout, stderr, tty, signal: ctx.signal },
+      required: target.recording === 'required',
+      shell: env.SHELL,
+    });
+    if (result.upload.status === 'pending') {
+      say(ctx.io, ctx.style.dim(`gate: the recording of session ${sessionId} is kept locally and will be uploaded by the next gate command.`));
+    }
+    return result.exitCode;
+  } finally {
+    restoreInterrupts();
+    await tunnel.close();
+    if (details.cleanup) await rm(details.cleanup, { recursive: true, force: true });
+  }
+}
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

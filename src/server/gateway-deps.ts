@@ -1,0 +1,50 @@
+import { authenticate } from './auth.js';
+import type { ServerContext } from './context.js';
+import type { TunnelDeps } from './tunnel-endpoint.js';
+
+/**
+ * Connects the tunnel endpoint to the rest of the server: authentication, the
+ * grant service (active check, end-of-grant push, command approvals) and the
+ * audit log.
+ */
+export function tunnelDeps(ctx: ServerContext): TunnelDeps {
+  return {
+    log: ctx.log,
+    env: ctx.env,
+    targets: ctx.config.targets,
+    authenticate: (header) => authenticate(ctx, header),
+    async activeGrant(id, caller) {
+      const grant = await ctx.grants.activeGrant(id);
+      // Someone else's grant id reveals nothing: same answer as a missing one.
+      if (!grant || grant.requester !== caller.sub) {
+        let state: string | undefined;
+        try {
+          state = (await ctx.grants.get(caller, id)).state;
+        } catch {
+          state = undefined;
+        }
+        if (state && state !== 'active') return { refused: `Grant ${id} is ${state}; request a new one with \`gate request\`.`, status: 403 };
+        return { refused: `No active grant ${id} of yours.`, status: 404 };
+      }
+      return {
+        id: grant.id,
+        target: grant.target,
+        role: grant.role,
+        user: grant.requester,
+        email: grant.requester_email,
+        expiresAt: new Date(grant.expires_at!),
+      };
+    },
+    onGrantEnded(id, cb) {
+      return ctx.grants.onEnded(id, (reason, grant) =>
+        cb({ reason, message: `gate grant ${grant.id} ${reason === 'revoked' ? 'was revoked' : 'expired'}` }),
+      );
+    },
+    audit(_caller, grant, meta, event) {
+      void ctx.audit.fromGateway(event, { grant, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip }).catch((err) => {
+        ctx.log.error('audit append failed', { action: event.action, error: String((err as Error)?.message ?? err) });
+      });
+    },
+    requestApproval: (_caller, grant, input) => ctx.grants.requestCommandApproval({ grant, ...input }),
+  };
+}

@@ -1,0 +1,137 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { ApiError } from '../api/errors.js';
+import { resolveSecret } from '../config/secrets.js';
+import type { TargetConfig } from '../config/schema.js';
+import { handlerFor } from '../gateway/index.js';
+import type { ApprovalCheck, GatewayAuditEvent, GrantEnded, TunnelGrant } from '../gateway/types.js';
+import { TUNNEL_PATH, TUNNEL_PROTOCOL, TunnelHeader } from '../tunnel/protocol.js';
+import type { Caller } from './context.js';
+import type { Logger } from './log.js';
+
+/** What the tunnel endpoint needs from the rest of the server. */
+export interface TunnelDeps {
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  targets: Record<string, TargetConfig>;
+  authenticate(authorization: string | undefined): Promise<Caller>;
+  /** The grant if it is active and belongs to `caller`; otherwise a reason. */
+  activeGrant(id: string, caller: Caller): Promise<TunnelGrant | { refused: string; status: number }>;
+  /** Calls back once when the grant ends; returns an unsubscribe function. */
+  onGrantEnded(id: string, cb: (ended: GrantEnded) => void): () => void;
+  audit(caller: Caller, grant: TunnelGrant, meta: TunnelMeta, event: GatewayAuditEvent): void;
+  requestApproval(caller: Caller, grant: TunnelGrant, input: { text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+}
+
+export interface TunnelMeta {
+  sessionId?: string;
+  correlationId?: string;
+  ip: string;
+}
+
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Ends every tunnel: checks the token and the grant, answers `101`, then
+ * hands the socket to the target's protocol handler, and cuts it when the
+ * grant ends. Refusals are plain HTTP answers with the JSON error body, so the
+ * CLI can show the reason.
+ */
+export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeAll(): void } {
+  const open = new Set<AbortController>();
+
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== TUNNEL_PATH || (req.headers.upgrade ?? '').toLowerCase() !== TUNNEL_PROTOCOL) {
+      refuse(socket, new ApiError('not_found', `No upgrade endpoint ${path} for protocol ${req.headers.upgrade ?? '(none)'}.`));
+      return;
+    }
+    void accept(req, socket, head).catch((err) => {
+      if (err instanceof ApiError) refuse(socket, err);
+      else {
+        deps.log.error('tunnel failed', { error: String((err as Error)?.message ?? err) });
+        refuse(socket, new ApiError('internal', 'The tunnel could not be opened.'));
+      }
+    });
+  });
+
+  async function accept(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const caller = await deps.authenticate(req.headers.authorization);
+    const grantId = header(req, TunnelHeader.grant);
+    if (!grantId) throw new ApiError('bad_request', `The tunnel request has no ${TunnelHeader.grant} header.`);
+    const found = await deps.activeGrant(grantId, caller);
+    if ('refused' in found) {
+      deps.log.warn('tunnel refused', { sub: caller.sub, grant: grantId, reason: found.refused });
+      throw new ApiError(found.status === 404 ? 'not_found' : 'forbidden', found.refused, { grant_id: grantId });
+    }
+    const grant = found;
+    const target = deps.targets[grant.target];
+    if (!target) throw new ApiError('not_found', `Target ${grant.target} is no longer configured.`);
+    const sessionId = header(req, TunnelHeader.session);
+    if (sessionId && !SESSION_ID.test(sessionId)) throw new ApiError('bad_request', 'Invalid session id.');
+    const meta: TunnelMeta = { sessionId, correlationId: header(req, TunnelHeader.correlation) ?? caller.correlationId, ip: req.socket.remoteAddress ?? '' };
+
+    const controller = new AbortController();
+    open.add(controller);
+    const unsubscribe = deps.onGrantEnded(grant.id, (ended) => controller.abort(ended));
+    // A grant can end between the check above and the subscription.
+    const expiresIn = grant.expiresAt.getTime() - Date.now();
+    const timer = setTimeout(
+      () => controller.abort({ reason: 'expired', message: `gate grant ${grant.id} expired` } satisfies GrantEnded),
+      Math.max(0, expiresIn),
+    );
+    timer.unref();
+
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`);
+    socket.setNoDelay(true);
+    if (head.length > 0) socket.unshift(head);
+    const audit = (event: GatewayAuditEvent) => deps.audit(caller, grant, meta, event);
+    const started = Date.now();
+    audit({ action: 'tunnel.open', result: 'ok', details: { target: grant.target, role: grant.role, type: target.type } });
+    try {
+      await handlerFor(target)(socket, {
+        targetName: grant.target,
+        target,
+        grant,
+        sessionId: meta.sessionId,
+        correlationId: meta.correlationId,
+        localPassword: header(req, TunnelHeader.localPassword),
+        secret: (ref) => resolveSecret(ref, deps.env),
+        audit,
+        requestApproval: (input) => deps.requestApproval(caller, grant, input),
+        signal: controller.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+      unsubscribe();
+      open.delete(controller);
+      socket.destroy();
+      const reason = controller.signal.aborted ? (controller.signal.reason as GrantEnded).reason : 'closed';
+      audit({ action: 'tunnel.close', result: 'ok', details: { reason, duration_ms: Date.now() - started } });
+    }
+  }
+
+  return {
+    closeAll() {
+      for (const c of open) c.abort({ reason: 'server_shutdown', message: 'the gate server is shutting down' } satisfies GrantEnded);
+    },
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v || undefined;
+}
+
+function refuse(socket: Socket, err: ApiError): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } });
+  socket.end(
+    `HTTP/1.1 ${err.status} ${statusText(err.status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function statusText(status: number): string {
+  return { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 410: 'Gone', 500: 'Internal Server Error' }[status] ?? 'Error';
+}

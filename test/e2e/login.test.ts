@@ -86,9 +86,13 @@ describe('gate dev with embedded defaults, then login, whoami, logout', () => {
   });
 
   test('a server that is not running gets one clear line naming the URL', async () => {
-    const res = await runGate(['whoami', '--server', 'http://127.0.0.1:9'], { env });
+    const res = await runGate(['whoami', '--server', 'http://127.0.0.1:9'], { env: { ...env, GATE_TOKEN: 'some-token' } });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('Cannot reach the gate server at http://127.0.0.1:9');
+    expect(res.stderr).not.toContain('some-token');
+    const status = await runGate(['status', '--json', '--server', 'http://127.0.0.1:9'], { env });
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ server: 'http://127.0.0.1:9', reachable: false });
   });
 });
 

@@ -32,6 +32,8 @@ export const identity = z.object({
   groups: z.array(z.string()),
   /** `user`, `workload` or `service`. */
   kind: z.enum(['user', 'workload', 'service']),
+  /** For `workload` identities: the name of the trust rule that admitted the job. */
+  workload: z.string().optional(),
 });
 export type Identity = z.infer<typeof identity>;
 

@@ -128,9 +128,26 @@ const devUser = z.strictObject({
   groups: z.array(z.string()).default([]),
 });
 
+/**
+ * A workload issuer must be https: its JWKS decides who gets in. Plain http is
+ * allowed only on loopback (127.0.0.0/8, localhost, [::1]) for tests and dev.
+ */
+export function isTrustedIssuerUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const workloadRule = z.strictObject({
   name,
-  issuer: z.url(),
+  issuer: z.url().refine(isTrustedIssuerUrl, 'must be an https:// URL (plain http is allowed only on loopback: 127.0.0.1, localhost, [::1])'),
   audience: z.string().min(1),
   match: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
   groups: z.array(z.string()).default([]),

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.js';
 import type { Caller, ServerContext } from './context.js';
+import { authenticateServiceToken, looksLikeServiceToken } from './service-tokens.js';
 import { verifyGateToken } from './tokens.js';
 
 declare module 'fastify' {
@@ -17,12 +18,14 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Resolves the caller from a bearer token (a gate JWT). Throws ApiError 401
+ * Resolves the caller from a bearer token (a gate JWT or a service token). Throws ApiError 401
  * with a reason that names no token.
  */
 export async function authenticate(ctx: ServerContext, header: string | undefined): Promise<Caller> {
   const token = bearerToken(header);
   if (!token) throw new ApiError('unauthenticated', 'Authentication required: send a gate token as `Authorization: Bearer …`.');
+  // A service token (`gst_…`) is its own bearer: no exchange, checked against the store on every request.
+  if (looksLikeServiceToken(token)) return authenticateServiceToken(ctx, token);
   try {
     const v = await verifyGateToken(ctx.key, ctx.tokenIssuer, token);
     return { ...v, expiresAt: v.expiresAt };

@@ -23,6 +23,7 @@ export async function issueGateToken(
     name: who.name,
     groups: who.groups,
     kind: who.kind,
+    ...(who.workload ? { wl: who.workload } : {}),
     ...(who.correlationId ? { cid: who.correlationId } : {}),
   })
     .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'JWT' })
@@ -54,6 +55,7 @@ export async function verifyGateToken(key: SigningKey, issuer: string, token: st
       name: typeof payload.name === 'string' ? payload.name : undefined,
       groups: Array.isArray(payload.groups) ? payload.groups.map(String) : [],
       kind: payload.kind === 'workload' || payload.kind === 'service' ? payload.kind : 'user',
+      ...(typeof payload.wl === 'string' ? { workload: payload.wl } : {}),
       expiresAt: new Date((payload.exp ?? 0) * 1000),
       correlationId: typeof payload.cid === 'string' ? payload.cid : undefined,
     };

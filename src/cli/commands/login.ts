@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { serverConfigResponse } from '../../api/wire.js';
 import { createClient } from '../../api/client.js';
-import type { Credentials } from '../../auth/credentials.js';
+import { type CredentialStore, type Credentials, fileStore, openCredentialStore } from '../../auth/credentials.js';
 import { type DeviceCode, deviceLogin } from '../../auth/device-login.js';
 import { exchangeIdToken } from '../../auth/exchange.js';
+import { githubActionsLogin, readIdToken } from '../../auth/workload.js';
+import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { canPrompt } from '../io.js';
 import { emitEvent, say } from '../output.js';
@@ -16,6 +18,19 @@ export interface LoginOptions {
   json: boolean;
 }
 
+/** Flags of the non-interactive workload login (`--id-token`, `--github-actions`). */
+export interface WorkloadLoginOptions {
+  server?: string;
+  json?: boolean;
+  /** A file holding the job's OIDC token, or `-` for stdin. */
+  idToken?: string;
+  githubActions?: boolean;
+  audience?: string;
+  /** Print only the gate token on stdout and store nothing (unless `store` is given too). */
+  printToken?: boolean;
+  store?: 'file' | 'keychain';
+}
+
 export function registerLogin(program: Command, ctx: CliContext): void {
   program
     .command('login')
@@ -24,14 +39,32 @@ export function registerLogin(program: Command, ctx: CliContext): void {
       'Sign in with an OIDC device-code login (RFC 8628): gate shows a one-time code and a URL,\n' +
         'you confirm in any browser, and the credentials go to the OS keychain\n' +
         '(or a 0600 file where no keychain exists).\n\n' +
+        'CI jobs log in without a person: --github-actions asks the runner for the job\'s OIDC token,\n' +
+        '--id-token reads one your platform already gave the job (a file, or - for stdin). The server\n' +
+        'accepts it under an identity.workloads trust rule. With --print-token only the gate token is\n' +
+        'printed (nothing stored); otherwise it goes to --store (in CI: the 0600 file store).\n\n' +
         'Examples:\n' +
         '  $ gate login --server https://gate.example.com\n' +
-        '  $ gate login --no-browser --json',
+        '  $ gate login --no-browser --json\n' +
+        '  $ export GATE_TOKEN=$(gate login --github-actions --print-token)\n' +
+        '  $ gate login --id-token "$CI_JOB_JWT_FILE" --store file',
     )
     .option('--server <url>', 'gate server URL (default: GATE_SERVER, then the last one used)')
     .option('--no-browser', 'do not offer to open a browser')
     .option('--json', 'write NDJSON events on stdout')
-    .action(async (opts: LoginOptions) => {
+    .option('--id-token <file>', "exchange a CI job's OIDC token read from FILE (- for stdin)")
+    .option('--github-actions', "fetch the GitHub Actions job's OIDC token and exchange it")
+    .option('--audience <aud>', 'audience to request with --github-actions (default: the server\'s workload audience)')
+    .option('--print-token', 'print only the gate token on stdout; store nothing')
+    .addOption(new Option('--store <where>', 'where --id-token/--github-actions keep the gate token').choices(['file', 'keychain']))
+    .action(async (opts: LoginOptions & WorkloadLoginOptions) => {
+      if (opts.idToken !== undefined || opts.githubActions) {
+        await workloadLogin(ctx, opts);
+        return;
+      }
+      for (const flag of ['audience', 'printToken', 'store'] as const) {
+        if (opts[flag] !== undefined) throw new UsageError(`--${flag === 'printToken' ? 'print-token' : flag} goes with --id-token or --github-actions.`);
+      }
       await login(ctx, opts);
     });
 }
@@ -41,7 +74,7 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<Creden
   const server = await ctx.server(opts.server);
   const anon = createClient({ server });
   const config = await anon.call('GET', '/v1/config', serverConfigResponse, { anonymous: true, signal: ctx.signal });
-  const interactive = canPrompt(ctx.io, ctx.env) && !opts.json;
+  const interactive = canPrompt(ctx.io, ctx.env, ctx.noInput) && !opts.json;
   let stopWaiting: (() => void) | undefined;
   const result = await deviceLogin({
     issuer: config.issuer,
@@ -81,6 +114,49 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<Creden
   } else {
     say(ctx.io, `${ctx.style.green('✓')} Logged in as ${ctx.style.bold(user.sub)}${user.email ? ` (${user.email})` : ''} to ${server}`);
   }
+  return creds;
+}
+
+/**
+ * Logs a workload in: its platform's OIDC token in, a gate token out. No
+ * refresh token exists, so the next login is simply another exchange.
+ */
+export async function workloadLogin(ctx: CliContext, opts: WorkloadLoginOptions): Promise<Credentials> {
+  if (opts.idToken !== undefined && opts.githubActions) throw new UsageError('Pass either --id-token or --github-actions, not both.');
+  if (opts.audience !== undefined && !opts.githubActions) throw new UsageError('--audience goes with --github-actions (an --id-token already names its audience).');
+  const server = await ctx.server(opts.server);
+  const exchanged = opts.githubActions
+    ? await githubActionsLogin({
+        server,
+        requestUrl: ctx.env.actionsTokenUrl,
+        requestToken: ctx.env.actionsTokenRequest,
+        audience: opts.audience,
+        signal: ctx.signal,
+      })
+    : await exchangeIdToken(createClient({ server }), await readIdToken(opts.idToken!, ctx.io.stdin), ctx.signal);
+  const creds: Credentials = {
+    server,
+    access_token: exchanged.access_token,
+    expires_at: new Date(ctx.now().getTime() + exchanged.expires_in * 1000).toISOString(),
+    user: exchanged.user,
+  };
+  const user = exchanged.user;
+  if (opts.printToken) ctx.io.stdout.write(`${exchanged.access_token}\n`);
+  let store: CredentialStore | undefined;
+  if (opts.store === 'file') store = fileStore(ctx.env.configDir);
+  else if (opts.store === 'keychain') store = await openCredentialStore({ configDir: ctx.env.configDir, mode: 'keychain', warn: () => {} });
+  else if (!opts.printToken && (ctx.env.ci || ctx.env.credentialStore === 'file')) {
+    // A CI runner has no keychain worth probing; the file dies with the runner.
+    store = fileStore(ctx.env.configDir);
+    if (ctx.env.credentialStore !== 'file') say(ctx.io, `note: CI is set, so the gate token is kept in ${store.location} (pass --print-token to keep it out of files).`);
+  } else if (!opts.printToken) store = await ctx.credentials();
+  if (store) {
+    await store.set(creds);
+    await writeSettings(ctx.env.configDir, { server });
+  }
+  const label = `${user.sub}${user.workload ? ` (workload rule ${user.workload})` : ''}`;
+  if (opts.json && !opts.printToken) emitEvent(ctx.io, 'logged_in', { user, server, expires_at: creds.expires_at, stored: store?.kind ?? null });
+  else say(ctx.io, `${ctx.style.green('✓')} Logged in as ${ctx.style.bold(label)} to ${server}, until ${creds.expires_at}`);
   return creds;
 }
 

@@ -18,6 +18,7 @@ export interface WrappedOptions {
   reason?: string;
   timeout?: string;
   server?: string;
+  correlationId?: string;
 }
 
 /** Variables never passed to a wrapped tool: gate's own token, and client secrets the tunnel makes pointless. */
@@ -35,6 +36,7 @@ export async function runWrapped(
   opts: WrappedOptions,
 ): Promise<number> {
   const server = await ctx.server(opts.server);
+  if (opts.correlationId) ctx.env.correlationId = opts.correlationId;
   if (opts.for) parseDurationFlag(opts.for, '--for');
   await flushPendingRecordings(ctx, server);
   const target = await targetInfo(ctx, server, targetName);

@@ -21,6 +21,7 @@ export interface ConnectOptions {
   timeout?: string;
   json?: boolean;
   server?: string;
+  correlationId?: string;
 }
 
 export function registerConnect(program: Command, ctx: CliContext): void {
@@ -47,6 +48,7 @@ export function registerConnect(program: Command, ctx: CliContext): void {
     .option('--socket [dir]', 'listen on a Unix socket in a new 0700 directory instead of TCP')
     .option('--local-password', 'require a one-time password on the local listener')
     .option('--timeout <duration>', 'how long to wait for an approval', '1h')
+    .option('--correlation-id <id>', 'stored on the grant and audit events (default: the CI run id)')
     .option('--server <url>', 'gate server URL')
     .option('--json', 'write NDJSON events on stdout')
     .action(async (target: string, opts: ConnectOptions) => {
@@ -57,6 +59,7 @@ export function registerConnect(program: Command, ctx: CliContext): void {
 /** Runs the tunnel until the grant ends or the user stops it; returns the exit code. */
 export async function connect(ctx: CliContext, targetName: string, opts: ConnectOptions): Promise<number> {
   const server = await ctx.server(opts.server);
+  if (opts.correlationId) ctx.env.correlationId = opts.correlationId;
   const port = opts.port === undefined ? 0 : parsePort(opts.port);
   const emit = (event: string, fields: Record<string, unknown>) => {
     if (opts.json) emitEvent(ctx.io, event, fields);

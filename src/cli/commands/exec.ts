@@ -10,6 +10,7 @@ export function grantFlags(cmd: Command): Command {
     .option('--for <duration>', 'grant duration if a new grant is requested, e.g. 30m')
     .option('--reason <text>', 'why you need access (required by some policies)')
     .option('--timeout <duration>', 'how long to wait for an approval before exiting 8')
+    .option('--correlation-id <id>', 'stored on the grant, session and audit events (default: the CI run id)')
     .option('--server <url>', 'gate server URL');
 }
 

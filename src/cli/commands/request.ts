@@ -14,6 +14,7 @@ interface RequestOptions {
   timeout?: string;
   server?: string;
   json?: boolean;
+  correlationId?: string;
 }
 
 export function registerRequest(program: Command, ctx: CliContext): void {
@@ -34,6 +35,7 @@ export function registerRequest(program: Command, ctx: CliContext): void {
     .option('--wait', 'wait for approval (default)')
     .option('--no-wait', 'return at once when approval is needed (exit 8)')
     .option('--timeout <duration>', 'stop waiting after this long (exit 8)')
+    .option('--correlation-id <id>', 'stored on the grant and its audit events (default: the CI run id)')
     .option('--server <url>', 'gate server URL')
     .option('--json', 'write NDJSON events on stdout')
     .action(async (target: string, opts: RequestOptions) => {
@@ -94,6 +96,7 @@ async function request(ctx: CliContext, target: string, opts: RequestOptions): P
       wait: opts.wait !== false,
       timeoutMs,
       reuse: false,
+      correlationId: opts.correlationId,
       onEvent,
     });
     if (!opts.json) printGrant(ctx, grant);

@@ -1,7 +1,9 @@
 import { ENVIRONMENT } from '../../env.js';
+import { AGENTS_TOPIC } from './agents.js';
 
 /** `gate help TOPIC` pages. Each is plain text, kept next to the code it documents. */
 export const TOPICS: Record<string, { summary: string; text: () => string }> = {
+  agents: { summary: 'how scripts and AI agents should drive gate', text: () => AGENTS_TOPIC },
   environment: {
     summary: 'environment variables gate reads',
     text: () => {

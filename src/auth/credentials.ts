@@ -46,8 +46,22 @@ export async function openCredentialStore(options: {
   if (options.mode === 'keychain') {
     throw new Error('No OS keychain is reachable (GATE_CREDENTIAL_STORE=keychain). On Linux, start a Secret Service such as gnome-keyring.');
   }
-  options.warn(`warning: no OS keychain is available; credentials are kept in ${file.location} (mode 0600).`);
+  await warnOnce(options.configDir, () =>
+    options.warn(`warning: no OS keychain is available; credentials are kept in ${file.location} (mode 0600).`),
+  );
   return file;
+}
+
+/** The fallback warning is said once per config dir, not on every command. */
+async function warnOnce(configDir: string, warn: () => void): Promise<void> {
+  const marker = join(configDir, '.keychain-fallback-noted');
+  try {
+    await mkdir(configDir, { recursive: true, mode: 0o700 });
+    await writeFile(marker, '', { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+  }
+  warn();
 }
 
 async function probeKeychain(): Promise<CredentialStore | undefined> {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { completeDeviceLogin } from '../helpers/browser.js';
-import { GATE_BIN, gateEnv, type RunningGate, startGate, startProcess } from '../helpers/gate-bin.js';
+import { GATE_BIN, gateEnv, type RunningGate, runGate, startGate, startProcess } from '../helpers/gate-bin.js';
 
 const hasSecretService = ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'].every(
   (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0,
@@ -67,5 +67,9 @@ describe.skipIf(!hasSecretService)('credentials in the OS keychain (gnome-keyrin
     const warnings = login.lines.stderr.filter((l) => l.includes('no OS keychain'));
     expect(warnings).toHaveLength(1);
     expect(existsSync(join(fileEnv.GATE_CONFIG_DIR!, 'credentials.json'))).toBe(true);
+    // Said once, not on every command.
+    const who = await runGate(['whoami', '--json'], { env: fileEnv });
+    expect(who.code).toBe(0);
+    expect(who.stderr).not.toContain('no OS keychain');
   });
 });

@@ -117,6 +117,11 @@ const cases = [
   ['recordSession, API drops chunks', () => recorded(false)],
   ['recordSession, recording store in-process', () => recorded(true)],
 ];
+// BENCH_CASES=0,3 runs only those cases (by index), e.g. for `node --cpu-prof`.
+if (process.env.BENCH_CASES) {
+  const keep = new Set(process.env.BENCH_CASES.split(',').map(Number));
+  for (let i = cases.length - 1; i >= 0; i--) if (!keep.has(i)) cases.splice(i, 1);
+}
 const times = new Map(cases.map(([name]) => [name, []]));
 const info = new Map();
 for (let round = 0; round < ROUNDS; round++) {

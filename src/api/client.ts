@@ -19,6 +19,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   anonymous?: boolean;
   timeoutMs?: number;
+  /** Extra request headers (e.g. a recording chunk's hashes); never an authorization header. */
+  headers?: Record<string, string>;
 }
 
 /** A thin JSON client for the /v1 API that turns every failure into one GateError. */
@@ -36,7 +38,7 @@ export function createClient(options: ClientOptions): GateClient {
   async function send(method: string, path: string, opts: CallOptions & { contentType?: string; rawBody?: Buffer | string }) {
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'gate-cli' };
+    const headers: Record<string, string> = { ...opts.headers, accept: 'application/json', 'user-agent': 'gate-cli' };
     const token = opts.anonymous ? undefined : await options.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
     let body: string | Buffer | undefined;

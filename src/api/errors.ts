@@ -14,6 +14,11 @@ export const API_ERRORS = {
   chain_broken: 422,
   policy_denied: 403,
   payload_too_large: 413,
+  // Refused recording chunks (PUT /v1/sessions/:id/chunks/:seq); none is worth retrying unchanged.
+  bad_hash: 422,
+  seq_conflict: 409,
+  seq_gap: 409,
+  chain_mismatch: 409,
   internal: 500,
   unavailable: 503,
 } as const;

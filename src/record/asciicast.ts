@@ -29,7 +29,7 @@ export interface CastWriterOptions {
    * not millions. Default 10.
    */
   coalesceMs?: number;
-  /** Pending output of this many UTF-16 units is written at once. Default 16384. */
+  /** Pending output of this many UTF-16 units is written at once. Default 65536 (a flood makes fewer, larger events). */
   maxEventChars?: number;
 }
 
@@ -53,7 +53,7 @@ export interface CastWriter {
 export function createCastWriter(header: CastHeader, options: CastWriterOptions): CastWriter {
   const now = options.now ?? (() => performance.now());
   const coalesceMs = options.coalesceMs ?? 10;
-  const maxChars = options.maxEventChars ?? 16_384;
+  const maxChars = options.maxEventChars ?? 65_536;
   const { write } = options;
   const t0 = now();
   let pending = '';

@@ -8,6 +8,7 @@ export { createSpool, listPendingSpools, openSpool, type PendingSpool, removeSpo
 export type { ApiCallOptions, SessionApi, SessionEnd, SessionMeta } from './types.js';
 export {
   drainSpool,
+  isPermanentUploadError,
   MAX_CHUNK_BYTES,
   type PendingUploadResult,
   startLiveUpload,

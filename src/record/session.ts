@@ -60,7 +60,9 @@ export async function recordSession(opts: RecordSessionOptions): Promise<RecordS
       });
     }
   }
-  const spool = await createSpool(opts.configDir, meta);
+  // The uploader hears of bytes once they reach the file it reads from.
+  let notify: (bytes: number) => void = () => {};
+  const spool = await createSpool(opts.configDir, meta, { onWritten: (bytes) => notify(bytes) });
   if (opts.required) await spool.update({ created: true });
 
   const header: CastHeader = {
@@ -74,12 +76,8 @@ export async function recordSession(opts: RecordSessionOptions): Promise<RecordS
     gate: { target: meta.target, user: meta.user, grant: meta.grant, session_id: meta.id },
   };
   const uploader = startLiveUpload(spool, opts.api, opts.upload);
-  const writer = createCastWriter(header, {
-    write(line) {
-      spool.append(line);
-      uploader.notify(line.length);
-    },
-  });
+  notify = (bytes) => uploader.notify(bytes);
+  const writer = createCastWriter(header, { write: (line) => spool.append(line) });
   const t0 = performance.now();
   let result: RunToolResult;
   let lastSize = '';

@@ -91,15 +91,39 @@ async function ensureSpoolDir(configDir: string): Promise<string> {
 
 /** A spool opened for writing by the running session. */
 export interface SpoolWriter extends Spool {
-  /** Appends a line to the .cast file. Never blocks; the OS write happens asynchronously. */
+  /**
+   * Appends a line to the .cast file. Never blocks: lines are batched in
+   * memory and written in large writes (see createSpool's options).
+   */
   append(line: string): void;
+  /** Writes what is batched now (asynchronously). */
+  flush(): void;
   /** Ends the .cast file and waits until every appended byte is on disk. */
   end(): Promise<void>;
 }
 
+export interface SpoolWriterOptions {
+  /**
+   * Batched lines are written once this many UTF-16 units are waiting.
+   * Default 256 Ki: an output flood costs a few hundred writes, not a hundred
+   * thousand (each fs write is a trip through libuv's small thread pool,
+   * which the terminal's own writes share).
+   */
+  batchChars?: number;
+  /**
+   * ...or once the oldest waiting line is this old. Default 50 ms: what a
+   * killed gate can lose beyond what the tool had printed.
+   */
+  batchMs?: number;
+  /** Called with the byte count of each batch once it is handed to the OS (for the uploader). */
+  onWritten?(bytes: number): void;
+}
+
 /** Creates a new spool for a session (state written before the first byte of .cast). */
-export async function createSpool(configDir: string, meta: SessionMeta): Promise<SpoolWriter> {
+export async function createSpool(configDir: string, meta: SessionMeta, options: SpoolWriterOptions = {}): Promise<SpoolWriter> {
   if (!ID_RE.test(meta.id)) throw new GateError('GATE_ERR_RECORDING', `Invalid session id ${JSON.stringify(meta.id)}.`);
+  const batchChars = options.batchChars ?? 256 * 1024;
+  const batchMs = options.batchMs ?? 50;
   await ensureSpoolDir(configDir);
   const spool = makeSpool(configDir, meta.id, {
     version: 1,
@@ -118,16 +142,40 @@ export async function createSpool(configDir: string, meta: SessionMeta): Promise
   await spool.update({});
   // 'wx': a spool for this id must not exist yet.
   const fh = await open(spool.castPath, 'wx', 0o600);
-  const stream: WriteStream = fh.createWriteStream();
+  const stream: WriteStream = fh.createWriteStream({ highWaterMark: 1024 * 1024 });
   let streamError: Error | undefined;
   stream.on('error', (err) => {
     streamError = err;
   });
+  let batch: string[] = [];
+  let batchLength = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (batchLength === 0 || streamError) return;
+    // One join and one encode per batch rather than per line.
+    const data = Buffer.from(batch.length === 1 ? batch[0]! : batch.join(''), 'utf8');
+    batch = [];
+    batchLength = 0;
+    stream.write(data, (err) => {
+      if (!err) options.onWritten?.(data.length);
+    });
+  };
   return Object.assign(spool, {
     append(line: string) {
-      if (!streamError) stream.write(line);
+      if (streamError) return;
+      batch.push(line);
+      batchLength += line.length;
+      if (batchLength >= batchChars) flush();
+      else if (!timer) {
+        timer = setTimeout(flush, batchMs);
+        timer.unref();
+      }
     },
+    flush,
     end() {
+      flush();
       return new Promise<void>((resolve, reject) => {
         if (streamError) return reject(streamError);
         stream.end(() => (streamError ? reject(streamError) : resolve()));

@@ -37,7 +37,10 @@ export interface SessionEnd {
  * down, server restarting); the uploader retries. All three must be
  * idempotent: `create` for an existing id is a no-op, a `putChunk` the server
  * already stored (same seq and hash) succeeds without change, and `close` of a
- * closed session succeeds.
+ * closed session succeeds. An error a retry cannot fix (the server refused
+ * the request itself: a chunk that fails its hash, a chain conflict, no such
+ * session) carries `permanent: true`; the uploader then stops retrying that
+ * session for the current run and leaves its spool in place.
  */
 export interface SessionApi {
   create(meta: SessionMeta, options?: ApiCallOptions): Promise<void>;

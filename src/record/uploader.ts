@@ -7,8 +7,12 @@ import type { SessionApi, SessionEnd } from './types.js';
 
 const debug = debuglog('gate');
 
-/** Chunks are at most this many bytes (256 KiB). */
-export const MAX_CHUNK_BYTES = 256 * 1024;
+/**
+ * Chunks are at most this many bytes (1 MiB, the server's limit): during an
+ * output flood each chunk costs a state write, a read, a hash and a request
+ * on the client and two synced appends on the server, so fewer is cheaper.
+ */
+export const MAX_CHUNK_BYTES = 1024 * 1024;
 
 export interface DrainOptions {
   /**
@@ -92,6 +96,11 @@ export interface BackoffOptions {
   maxMs?: number;
 }
 
+/** True for an error a SessionApi marked `permanent` (see SessionApi): retrying the same request cannot help. */
+export function isPermanentUploadError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
+}
+
 function backoffDelay(failures: number, { initialMs = 250, maxMs = 10_000 }: BackoffOptions): number {
   const base = Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 20));
   return base * (0.8 + Math.random() * 0.4);
@@ -122,7 +131,7 @@ function napper() {
 export interface LiveUploadOptions {
   /** Send what has accumulated at least this often. Default 1000 ms. */
   intervalMs?: number;
-  /** Send early once this many new bytes are in the spool. Default 64 KiB. */
+  /** Send early once this many new bytes are in the spool. Default 512 KiB. */
   eagerBytes?: number;
   chunkBytes?: number;
   backoff?: BackoffOptions;
@@ -157,7 +166,7 @@ export interface LiveUpload {
  */
 export function startLiveUpload(spool: Spool, api: SessionApi, options: LiveUploadOptions = {}): LiveUpload {
   const intervalMs = options.intervalMs ?? 1000;
-  const eagerBytes = options.eagerBytes ?? 64 * 1024;
+  const eagerBytes = options.eagerBytes ?? 512 * 1024;
   const stop = new AbortController();
   const nap = napper();
   let unsent = 0;
@@ -185,6 +194,7 @@ export function startLiveUpload(spool: Spool, api: SessionApi, options: LiveUplo
         failures++;
         debug('recording upload of %s failed (attempt %d): %s', spool.id, failures, (err as Error)?.message);
         options.onError?.(err);
+        if (isPermanentUploadError(err)) break;
         await nap.sleep(backoffDelay(failures, options.backoff ?? {}), stop.signal);
       }
     }
@@ -326,7 +336,7 @@ export async function uploadPendingSpools(
           lastError = err;
           failures++;
           options.onError?.(pending.id, err);
-          if (stop.signal.aborted) break;
+          if (stop.signal.aborted || isPermanentUploadError(err)) break;
           await nap.sleep(backoffDelay(failures, options.backoff ?? {}), stop.signal);
         }
       }

@@ -81,7 +81,7 @@ export class RecordingChunkError extends GateError {
 /** Session ids are UUIDs (any version); nothing else reaches the file system. */
 export const SESSION_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Largest chunk accepted (the CLI sends at most 256 KiB). */
+/** Largest chunk accepted (the CLI sends at most this much: MAX_CHUNK_BYTES in src/record/uploader.ts). */
 export const MAX_STORED_CHUNK_BYTES = 1024 * 1024;
 
 const REC = 103; // 10 + 1 + 64 + 1 + 15 + 1 + 10 + 1

@@ -22,8 +22,26 @@ export function buildProgram(ctx: CliContext): Command {
       outputError: (s, write) => write(ctx.style.red(s)),
     });
   for (const register of COMMANDS) register(program, ctx);
-  for (const cmd of program.commands) cmd.exitOverride();
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    reflowDescriptions(cmd);
+  }
   return program;
+}
+
+/**
+ * Help texts are written with line breaks for the source's sake; commander
+ * wraps them again to the terminal. Prose paragraphs are joined so they wrap
+ * once, cleanly; indented lines (examples, tables) stay as written.
+ */
+function reflowDescriptions(cmd: Command): void {
+  const text = cmd.description();
+  const reflowed = text
+    .split('\n\n')
+    .map((para) => (/^\s|\n\s/.test(para) || para.startsWith('Examples:') ? para : para.replace(/\n/g, ' ')))
+    .join('\n\n');
+  if (reflowed !== text) cmd.description(reflowed);
+  for (const sub of cmd.commands) reflowDescriptions(sub);
 }
 
 /** Runs gate with the given arguments and returns the process exit code. Never calls process.exit. */

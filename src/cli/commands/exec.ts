@@ -25,7 +25,7 @@ export function registerExec(program: Command, ctx: CliContext): void {
           "terminal is recorded and uploaded. gate exits with the command's own exit code.\n\n" +
           'Examples:\n' +
           "  $ gate exec db-prod -- psql -c 'select 1'\n" +
-          "  $ gate exec redis-prod -- sh -c 'redis-cli -u \"$GATE_TARGET_URL\" ping'\n" +
+          "  $ gate exec redis -- sh -c 'redis-cli -h $GATE_TARGET_HOST -p $GATE_TARGET_PORT ping'\n" +
           '  $ CI=true gate exec db-prod --role read --timeout 10m -- ./migrate-check.sh',
       )
       .argument('<target>', 'target name')

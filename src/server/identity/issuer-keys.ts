@@ -1,6 +1,6 @@
 import { createRemoteJWKSet } from 'jose';
 import { isTrustedIssuerUrl } from '../../config/schema.js';
-import { TokenRejected } from './oidc.js';
+import { TokenRejected } from './rejected.js';
 
 export type RemoteKeys = ReturnType<typeof createRemoteJWKSet>;
 

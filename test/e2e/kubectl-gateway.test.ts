@@ -1,0 +1,260 @@
+import { execFile } from 'node:child_process';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createTestPki, type TestPki } from '../helpers/certs.js';
+import { type FakeKube, startFakeKube } from '../helpers/fake-kube.js';
+import { gateEnv, type GateResult, runGate, startGate } from '../helpers/gate-bin.js';
+import { type Stack, startStack } from '../helpers/stack.js';
+
+// The built CLI and the real kubectl, through a real gate server's gateway,
+// against an HTTPS fake Kubernetes API that accepts only the role's token.
+
+const TOKEN = 'k8s-role-token-e2e-6c0f2a9b71';
+
+let pki: TestPki;
+let kube: FakeKube;
+let stack: Stack;
+let alice: string;
+let carol: string;
+let env: NodeJS.ProcessEnv;
+let carolEnv: NodeJS.ProcessEnv;
+const dirs: string[] = [];
+/** Everything a user could see (CLI output, kubeconfigs, env, recordings, API answers), checked for secrets at the end. */
+const visible: string[] = [];
+
+async function gate(args: string[], e = env): Promise<GateResult> {
+  const r = await runGate(args, { env: e });
+  visible.push(r.stdout, r.stderr);
+  return r;
+}
+
+function kubectl(args: string[], kubeconfig: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      'kubectl',
+      ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args],
+      { env: { PATH: process.env.PATH, HOME: env.GATE_CONFIG_DIR } },
+      (err, stdout, stderr) => {
+        visible.push(stdout, stderr);
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  kube = await startFakeKube({ token: TOKEN, pki });
+  process.env.E2E_K8S_TOKEN = TOKEN;
+  process.env.E2E_K8S_CA = kube.caPem;
+  process.env.E2E_K8S_CERT = pki.client.cert;
+  process.env.E2E_K8S_KEY = pki.client.key;
+  stack = await startStack({
+    configYaml: `
+admins: [platform]
+targets:
+  k8s:
+    type: kubernetes
+    address: ${kube.url}
+    tls: { ca: env:E2E_K8S_CA }
+    roles:
+      view: { token: env:E2E_K8S_TOKEN }
+    guardrails:
+      - { deny: { verbs: [delete], resources: [namespaces] }, message: 'Deleting namespaces is never allowed on k8s.' }
+      - { require_approval: { verbs: [delete], resources: [pods] } }
+  k8s-cert:
+    type: kubernetes
+    address: ${kube.url}
+    tls: { ca: env:E2E_K8S_CA }
+    roles:
+      admin: { client_cert: env:E2E_K8S_CERT, client_key: env:E2E_K8S_KEY }
+  k8s-short:
+    type: kubernetes
+    address: ${kube.url}
+    tls: { ca: env:E2E_K8S_CA }
+    roles:
+      view: { token: env:E2E_K8S_TOKEN }
+policies:
+  - { name: eng-k8s, groups: [engineering], targets: [k8s], roles: [view], max_duration: 1h, approval: auto }
+  - { name: eng-k8s-cert, groups: [engineering], targets: [k8s-cert], roles: [admin], max_duration: 1h, approval: auto }
+  - { name: eng-k8s-short, groups: [engineering], targets: [k8s-short], roles: [view], max_duration: 6s, approval: auto }
+`,
+  });
+  alice = await stack.loginAs('alice');
+  carol = await stack.loginAs('carol');
+  env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: alice });
+  carolEnv = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: carol });
+  dirs.push(env.GATE_CONFIG_DIR!, carolEnv.GATE_CONFIG_DIR!);
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await kube?.close();
+  await pki?.cleanup?.();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('gate kubectl', () => {
+  test('get pods works through the gateway, which alone holds the token', async () => {
+    const before = kube.seen.length;
+    const r = await gate(['kubectl', 'k8s', '--', 'get', 'pods']);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/NAME\s+READY\s+STATUS/);
+    expect(r.stdout).toContain('web-1');
+    expect(r.stdout).toContain('web-2');
+    const seen = kube.seen.slice(before);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const s of seen) {
+      expect(s.auth).toBe('bearer');
+      expect(s.authorization).toBe(`Bearer ${TOKEN}`);
+      expect(s.impersonation).toEqual([]);
+    }
+  });
+
+  test("a credential the user passes to kubectl never reaches the API server", async () => {
+    const before = kube.seen.length;
+    const r = await gate(['kubectl', 'k8s', '--', '--token', 'users-own-token-must-not-arrive', 'get', 'pods', '-n', 'prod']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('db-0');
+    for (const s of kube.seen.slice(before)) expect(s.authorization).toBe(`Bearer ${TOKEN}`);
+  });
+
+  test('a client-certificate role: the gateway presents the certificate, kubectl never sees the key', async () => {
+    const before = kube.seen.length;
+    const r = await gate(['kubectl', 'k8s-cert', '--', 'get', 'pods']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('web-1');
+    const seen = kube.seen.slice(before);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const s of seen) expect(s.auth).toBe('cert');
+    const envDump = await gate(['exec', 'k8s-cert', '--', 'sh', '-c', 'env; cat "$KUBECONFIG"']);
+    expect(envDump.code).toBe(0);
+    expect(envDump.stdout).not.toContain('PRIVATE KEY');
+  });
+
+  test('the temporary kubeconfig is 0600, holds no credential, and is gone after exit', async () => {
+    const r = await gate(['exec', 'k8s', '--', 'sh', '-c', 'echo "kubeconfig=$KUBECONFIG"; stat -c "mode=%a" "$KUBECONFIG"; cat "$KUBECONFIG"; env']);
+    expect(r.code).toBe(0);
+    const path = /kubeconfig=(\S+)/.exec(r.stdout)![1]!;
+    expect(r.stdout).toContain('mode=600');
+    expect(r.stdout).toMatch(/server: http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.stdout).not.toMatch(/token:|client-key|client-certificate|password:/);
+    expect(r.stdout).not.toContain('GATE_TOKEN=');
+    await expect(stat(path)).rejects.toThrow(/ENOENT/);
+  });
+
+  test('a guardrail-denied verb prints the rule message through kubectl and exits non-zero', async () => {
+    const r = await gate(['kubectl', 'k8s', '--', 'delete', 'namespace', 'prod']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Error from server (Forbidden)');
+    expect(r.stderr).toContain('Deleting namespaces is never allowed on k8s.');
+    expect(kube.namespaces).toContain('prod');
+  });
+
+  test('an approval-held request passes after an approver runs gate approve', async () => {
+    const held = await gate(['kubectl', 'k8s', '--', 'delete', 'pod', 'web-2']);
+    expect(held.code).not.toBe(0);
+    const id = /approval request (a_\S+?) is pending/.exec(held.stderr)?.[1];
+    expect(id, held.stderr).toBeDefined();
+    expect(held.stderr).toContain(`gate approve ${id}`);
+    expect(kube.pods.map((p) => p.name)).toContain('web-2');
+
+    // The requester cannot approve their own request.
+    const self = await gate(['approve', id!]);
+    expect(self.code).not.toBe(0);
+
+    const approved = await gate(['approve', id!], carolEnv);
+    expect(approved.stderr + approved.stdout).not.toMatch(/error/i);
+    expect(approved.code).toBe(0);
+
+    const again = await gate(['kubectl', 'k8s', '--', 'delete', 'pod', 'web-2']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('pod "web-2" deleted');
+    expect(kube.pods.map((p) => p.name)).not.toContain('web-2');
+  });
+
+  test('audit events carry the verb, resource and namespace of each request kubectl made', async () => {
+    const run = await gate(['exec', 'k8s', '--', 'sh', '-c', 'echo "session=$GATE_SESSION_ID"; kubectl get pods -n prod; kubectl get namespaces']);
+    expect(run.code).toBe(0);
+    const sessionId = /session=(\S+)/.exec(run.stdout)![1]!;
+    const audit = await gate(['audit', '--json', '--target', 'k8s'], carolEnv);
+    expect(audit.code).toBe(0);
+    const { events } = JSON.parse(audit.stdout) as {
+      events: { action: string; session_id: string | null; result: string; details: Record<string, unknown> }[];
+    };
+    const mine = events.filter((e) => e.action === 'k8s.request' && e.session_id === sessionId);
+    expect(mine).toContainEqual(expect.objectContaining({ details: expect.objectContaining({ verb: 'list', resource: 'pods', namespace: 'prod' }) }));
+    expect(mine).toContainEqual(expect.objectContaining({ details: expect.objectContaining({ verb: 'list', resource: 'namespaces' }) }));
+    const denied = events.find((e) => e.action === 'k8s.request' && e.details.resource === 'namespaces' && e.details.verb === 'delete');
+    expect(denied).toMatchObject({ result: 'denied', details: { namespace: 'prod' } });
+
+    const shown = await gate(['sessions', 'show', sessionId, '--json']);
+    const body = JSON.parse(shown.stdout) as { events: { session_id: string; details: Record<string, unknown> }[] };
+    expect(body.events.filter((e) => e.details.resource === 'pods')).not.toHaveLength(0);
+    const cast = await gate(['sessions', 'export', sessionId]);
+    expect(cast.stdout).toContain('db-0');
+  });
+});
+
+describe('gate connect k8s', () => {
+  test('--json: the ready event names a credential-free kubeconfig that the real kubectl uses', async () => {
+    const c = startGate(['connect', 'k8s', '--json'], { env });
+    const ready = JSON.parse(await c.waitFor(/"event":"ready"/, 'stdout')) as { kubeconfig: string; url: string };
+    const text = await readFile(ready.kubeconfig, 'utf8');
+    visible.push(text);
+    expect((await stat(ready.kubeconfig)).mode & 0o777).toBe(0o600);
+    expect(text).toContain(ready.url);
+    expect(text).not.toMatch(/token:|client-key|client-certificate|password:/);
+    const r = await kubectl(['get', 'pods', '-n', 'prod'], ready.kubeconfig);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('db-0');
+    await c.stop('SIGINT');
+    visible.push(...c.lines.stdout, ...c.lines.stderr);
+    expect(c.lines.stdout.map((l) => JSON.parse(l).event)).toContain('closed');
+    await expect(stat(ready.kubeconfig)).rejects.toThrow(/ENOENT/);
+  });
+
+  test('human mode prints export KUBECONFIG=…', async () => {
+    const c = startGate(['connect', 'k8s'], { env });
+    const line = await c.waitFor(/export KUBECONFIG=/);
+    const path = /export KUBECONFIG=(\S+)/.exec(line)![1]!;
+    const r = await kubectl(['get', 'namespaces'], path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('kube-system');
+    await c.stop('SIGINT');
+    visible.push(...c.lines.stdout, ...c.lines.stderr);
+  });
+});
+
+describe('grant expiry', () => {
+  test('closes a kubectl get pods --watch, and gate says why', async () => {
+    const w = startGate(['kubectl', 'k8s-short', '--', 'get', 'pods', '--watch'], { env });
+    await w.waitFor(/web-1/, 'stdout');
+    const code = await w.exited;
+    visible.push(...w.lines.stdout, ...w.lines.stderr);
+    // kubectl prints the gateway's final watch event (a Status) and exits on its own; gate passes its code on.
+    expect(w.lines.stdout.join('\n')).toMatch(/Forbidden\s+gate: access to target "k8s-short" has ended: .*expired/);
+    expect(w.lines.stderr.join('\n')).toMatch(/gate: access to k8s-short has ended: the grant g_\S+ expired/);
+    expect(code).toBe(0);
+    expect(kube.openWatches()).toBe(0);
+  });
+});
+
+describe('secrets', () => {
+  test('the token never appears in kubeconfigs, environments, recordings, CLI output or API answers', async () => {
+    const list = await gate(['sessions', '--json']);
+    for (const s of (JSON.parse(list.stdout) as { sessions: { id: string }[] }).sessions) {
+      await gate(['sessions', 'export', s.id]);
+      await gate(['sessions', 'show', s.id, '--json']);
+    }
+    await gate(['audit', '--json'], carolEnv);
+    await gate(['targets', '--json']);
+    const all = visible.join('\n');
+    expect(all).not.toContain(TOKEN);
+    expect(all).not.toContain(pki.client.key.trim());
+    expect(all).not.toContain(pki.client.key.split('\n')[1]!);
+    for (const part of alice.split('.')) expect(all).not.toContain(part);
+    for (const part of carol.split('.')) expect(all).not.toContain(part);
+  }, 180_000);
+});

@@ -101,7 +101,14 @@ export function startProcess(argv: string[], options: { env: NodeJS.ProcessEnv; 
       if (seen) return Promise.resolve(seen);
       return new Promise((res, rej) => {
         const timer = setTimeout(() => rej(new Error(`timed out waiting for ${re}; output:\n${[...lines.stdout, ...lines.stderr].join('\n')}`)), timeoutMs);
-        waiters.push({ re, stream, resolve: (l) => (clearTimeout(timer), res(l)) });
+        waiters.push({
+          re,
+          stream,
+          resolve: (l) => {
+            clearTimeout(timer);
+            res(l);
+          },
+        });
         void exit.then((code) => {
           clearTimeout(timer);
           rej(new Error(`gate exited (${code}) before printing ${re}; output:\n${[...lines.stdout, ...lines.stderr].join('\n')}`));

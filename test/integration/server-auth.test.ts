@@ -54,17 +54,17 @@ admins: [platform]
         subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
       }),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> & { scopes: string[]; issuer: string; client_id: string; error: { code: string; message: string }; access_token: string; expires_in: number } };
   }
 
   test('/v1/config tells the CLI where to log in', async () => {
-    const body = (await (await fetch(`${base}/v1/config`)).json()) as Record<string, any>;
+    const body = (await (await fetch(`${base}/v1/config`)).json()) as Record<string, unknown> & { scopes: string[]; issuer: string; client_id: string; error: { code: string; message: string }; access_token: string; expires_in: number };
     expect(body).toMatchObject({ issuer: idp.issuer, client_id: 'gate-cli' });
     expect(body.scopes).toContain('openid');
   });
 
   test('device login in Chromium, token exchange, then /v1/me', async () => {
-    const cfg = (await (await fetch(`${base}/v1/config`)).json()) as Record<string, any>;
+    const cfg = (await (await fetch(`${base}/v1/config`)).json()) as Record<string, unknown> & { scopes: string[]; issuer: string; client_id: string; error: { code: string; message: string }; access_token: string; expires_in: number };
     const discovered = await oidc.discovery(new URL(cfg.issuer), cfg.client_id, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     const device = await oidc.initiateDeviceAuthorization(discovered, { scope: cfg.scopes.join(' ') });
     const polling = oidc.pollDeviceAuthorizationGrant(discovered, { ...device, interval: 0.2 });
@@ -116,14 +116,14 @@ admins: [platform]
   test('a malformed body is a 400 naming the field; /v1/me without a token is a 401', async () => {
     const bad = await fetch(`${base}/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"grant_type":' });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as any).error.message).toContain('not valid JSON');
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('not valid JSON');
     const missing = await fetch(`${base}/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(missing.status).toBe(400);
-    expect(((await missing.json()) as any).error.message).toContain('grant_type');
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toContain('grant_type');
     const me = await fetch(`${base}/v1/me`);
     expect(me.status).toBe(401);
     const forged = await fetch(`${base}/v1/me`, { headers: { authorization: 'Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.AAAA' } });
     expect(forged.status).toBe(401);
-    expect(((await forged.json()) as any).error.code).toBe('invalid_token');
+    expect(((await forged.json()) as { error: { code: string } }).error.code).toBe('invalid_token');
   });
 });

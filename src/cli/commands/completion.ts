@@ -14,6 +14,7 @@ export function registerCompletion(program: Command, ctx: CliContext): void {
     .description(
       'Print the completion script for bash, zsh or fish.\n\n' +
         'Examples:\n  $ gate completion bash > /etc/bash_completion.d/gate\n' +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a zsh expression shown to the user, not a template.
         '  $ gate completion zsh > "${fpath[1]}/_gate"\n  $ gate completion fish > ~/.config/fish/completions/gate.fish',
     )
     .addArgument(new Argument('[shell]', 'bash, zsh or fish').choices(SHELLS))

@@ -61,7 +61,7 @@ export function createCommandApprovals(deps: Deps) {
     return exclusive(async () => {
       const g = await loadGrant(input.grant.id);
       const at = now();
-      if (!g || g.state !== 'active' || !g.expires_at || new Date(g.expires_at) <= at) {
+      if (g?.state !== 'active' || !g.expires_at || new Date(g.expires_at) <= at) {
         return { status: 'denied', id: '' };
       }
       const normalized = normalizeCommand(input.text);

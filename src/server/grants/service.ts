@@ -156,7 +156,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
   async function expire(id: string): Promise<void> {
     await exclusive(async () => {
       const g = await load(id);
-      if (!g || g.state !== 'active' || !g.expires_at) return;
+      if (g?.state !== 'active' || !g.expires_at) return;
       const due = new Date(g.expires_at);
       if (now() < due) {
         timers.arm(id, due);
@@ -370,7 +370,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
 
     async activeGrant(id) {
       const g = await load(id);
-      if (!g || g.state !== 'active' || !g.expires_at || new Date(g.expires_at) <= now()) return undefined;
+      if (g?.state !== 'active' || !g.expires_at || new Date(g.expires_at) <= now()) return undefined;
       return g;
     },
 

@@ -20,10 +20,11 @@ export function registerWhoami(program: Command, ctx: CliContext): void {
     });
 }
 
-export async function whoami(ctx: CliContext, serverFlag?: string): Promise<MeResponse & { server: string }> {
+export async function whoami(ctx: CliContext, serverFlag?: string): Promise<MeResponse & { subject: string; server: string }> {
   const server = await ctx.server(serverFlag);
   const me = await ctx.client(server).call('GET', '/v1/me', meResponse, { signal: ctx.signal });
-  return { ...me, server };
+  // `subject` spells out `sub` for readers of the JSON who do not speak JWT.
+  return { ...me, subject: me.sub, server };
 }
 
 function printIdentity(ctx: CliContext, me: MeResponse & { server: string }): void {

@@ -51,6 +51,8 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
   const emit = options.onEvent ?? (() => {});
   const localPassword = options.localPassword ? randomBytes(18).toString('base64url') : undefined;
   const sockets = new Set<Socket>();
+  /** One entry per local connection, settled once its relay ended and `connection_closed` went out. */
+  const relays = new Set<Promise<void>>();
   let nextId = 1;
 
   const listener = await startLocalListener({
@@ -62,7 +64,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
       sockets.add(local);
       local.pause();
       emit('connection_opened', { connection: id, grant_id: grant.id });
-      void (async () => {
+      const done: Promise<void> = (async () => {
         let stats = { bytesIn: 0, bytesOut: 0 };
         try {
           const remote = await dialTunnel({
@@ -84,6 +86,8 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
           emit('connection_closed', { connection: id, bytes_in: stats.bytesIn, bytes_out: stats.bytesOut });
         }
       })();
+      relays.add(done);
+      void done.finally(() => relays.delete(done));
     },
   });
 
@@ -114,14 +118,27 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
       watcher.abort();
       for (const t of timers) clearTimeout(t);
       ctx.signal.removeEventListener('abort', onAbort);
+      const closed = listener.close();
+      // When the grant ended, the gateway is sending each client its reason
+      // (FATAL 57P01 "gate grant … expired"): cutting the local sockets now
+      // would race it and leave the client with "connection terminated
+      // unexpectedly". Let open connections drain for a moment first.
+      const end = await ended;
+      const drained = (ms: number) => Promise.race([Promise.all([...relays]), new Promise((r) => setTimeout(r, ms).unref())]);
+      if (end.reason === 'expired' || end.reason === 'revoked') await drained(GRANT_END_GRACE_MS);
       for (const s of sockets) s.destroy();
-      await listener.close();
+      // So every `connection_closed` goes out before the caller's `closed`; bounded, a stuck dial must not hold Ctrl-C.
+      await drained(1_000);
+      await closed;
     })();
     return closing;
   };
   void ended.then((end) => close(end));
   return { listener, localPassword, ended, close };
 }
+
+/** How long open connections may take to receive the gateway's goodbye after the grant ended. */
+const GRANT_END_GRACE_MS = 3_000;
 
 const grantResponse = z.object({ grant: grantSchema });
 

@@ -14,7 +14,7 @@ import { main } from '../../src/cli/main.js';
 import { parseConfig } from '../../src/config/load.js';
 import { type GateServer, buildServer } from '../../src/server/app.js';
 import { createDevIdp, type DevIdp } from '../../src/server/dev-idp/index.js';
-import { createLogger } from '../../src/server/log.js';
+import { createLogger, type Logger } from '../../src/server/log.js';
 import { completeDeviceLogin } from './browser.js';
 
 const CLIENT_ID = 'gate-cli';
@@ -65,7 +65,7 @@ export async function runCli(args: string[], options: { env?: Record<string, str
 }
 
 /** Starts a stack; `configYaml` without `dev:` gets DEFAULT_USERS_YAML's users. */
-export async function startStack(options: { configYaml?: string; dataDir?: string } = {}): Promise<Stack> {
+export async function startStack(options: { configYaml?: string; dataDir?: string; logger?: Logger } = {}): Promise<Stack> {
   const yaml = options.configYaml ?? '';
   const config = parseConfig(/^dev:/m.test(yaml) ? yaml : `${DEFAULT_USERS_YAML}${yaml}`, '(test config)');
   const ownDir = !options.dataDir;
@@ -75,7 +75,7 @@ export async function startStack(options: { configYaml?: string; dataDir?: strin
   let url = '';
 
   async function boot(port: number): Promise<void> {
-    server = await buildServer({ config, dataDir, logger: createLogger({ level: 'silent' }) });
+    server = await buildServer({ config, dataDir, logger: options.logger ?? createLogger({ level: 'silent' }) });
     url = await server.listen({ host: '127.0.0.1', port });
     const issuer = `${url}/idp`;
     idp = await createDevIdp({ issuer, clientId: CLIENT_ID, users: config.dev?.users ?? [] });

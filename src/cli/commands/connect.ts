@@ -31,7 +31,8 @@ export function registerConnect(program: Command, ctx: CliContext): void {
     .description(
       'Get (or request and wait for) a grant, then listen on 127.0.0.1 (or a Unix socket in a\n' +
         '0700 directory) and carry every connection to the target through the gateway. The\n' +
-        "target's secret never reaches this machine. Runs until Ctrl-C or the grant ends.\n" +
+        "target's secret never reaches this machine. Runs until Ctrl-C (exit 2) or the grant\n" +
+        'ends: expired exits 0, revoked exits 5; either way each client is told why first.\n' +
         'For a Kubernetes target it writes a kubeconfig without credentials and prints\n' +
         '`export KUBECONFIG=…`.\n\n' +
         'Examples:\n' +

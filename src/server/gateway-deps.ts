@@ -40,8 +40,8 @@ export function tunnelDeps(ctx: ServerContext): TunnelDeps {
         cb({ reason, message: `gate grant ${grant.id} ${reason === 'revoked' ? 'was revoked' : 'expired'}` }),
       );
     },
-    audit(_caller, grant, meta, event) {
-      void ctx.audit.fromGateway(event, { grant, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip }).catch((err) => {
+    audit(caller, grant, meta, event) {
+      void ctx.audit.fromGateway(event, { grant, actorKind: caller.kind, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip }).catch((err) => {
         ctx.log.error('audit append failed', { action: event.action, error: String((err as Error)?.message ?? err) });
       });
     },

@@ -16,7 +16,53 @@ export interface Store {
   readonly audit: AuditRepository;
   /** Recorded terminal sessions' metadata (src/store/sqlite/sessions.ts); the recordings are files. */
   readonly sessions: SessionRepository;
+  /** Service tokens (`gate token create`), kept hashed. */
+  readonly serviceTokens: ServiceTokenRepository;
+  /**
+   * Changes other server replicas made to grants and command approvals, as
+   * they commit (PostgreSQL: LISTEN/NOTIFY). Absent on a single-process store
+   * (SQLite), where the grant service's own events are the whole truth.
+   * Changes made through this very Store are never reported back.
+   */
+  watch?(listener: StoreWatcher): () => void;
   close(): Promise<void>;
+}
+
+/** Something another replica changed: re-read it from the store. */
+export interface StoreChange {
+  kind: 'grant' | 'approval';
+  id: string;
+}
+
+export interface StoreWatcher {
+  change(change: StoreChange): void;
+  /** The change feed was interrupted and is back: changes may have been missed meanwhile. */
+  resync(): void;
+}
+
+/** A service token as stored: never the secret, only its SHA-256. */
+export interface StoredServiceToken {
+  id: string;
+  name: string;
+  groups: string[];
+  /** Hex SHA-256 of the secret part. */
+  secretHash: string;
+  creator: string;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
+export interface ServiceTokenRepository {
+  insert(token: StoredServiceToken): Promise<void>;
+  get(id: string): Promise<StoredServiceToken | undefined>;
+  /** Newest first. */
+  list(): Promise<StoredServiceToken[]>;
+  /** Marks the token revoked; false when it does not exist or was revoked already. */
+  revoke(id: string, by: string, at: string): Promise<boolean>;
+  touch(id: string, at: string): Promise<void>;
 }
 
 /** A grant as stored: the indexed columns plus the whole record as JSON (see src/server/grants/types.ts). */
@@ -83,6 +129,12 @@ export interface AuditRepository {
    * exclusive transaction, so two writers never chain onto the same row.
    */
   appendAtomically(build: (prevHash: string | undefined) => AuditRow): Promise<AuditRow>;
+  /**
+   * The same for a batch: `build` gets the last row's hash and returns rows
+   * already chained to it and to each other, all inserted in one transaction.
+   * Optional: without it the log appends one row per transaction.
+   */
+  appendMany?(build: (prevHash: string | undefined) => AuditRow[]): Promise<AuditRow[]>;
   /** `sessionId`: only events that carry this session id (a recorded session's gateway events). */
   list(filter: { since?: string; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
   /** Every row in chain order, in pages (for verify). */

@@ -39,6 +39,28 @@ describe('audit log on SQLite', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('batches gateway events without breaking the chain or their order', async () => {
+    const grant = { id: 'g_1', target: 'db', role: 'read', user: 'alice', expiresAt: new Date(Date.now() + 60_000) };
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < 1500; i++) {
+      pending.push(log.fromGateway({ action: 'pg.query', result: 'ok', details: { statement: `select ${i}` } }, { grant, sessionId: 's1' }));
+      if (i === 700) pending.push(log.append({ action: 'grant.revoked', actor: 'bob', grantId: 'g_1' }));
+    }
+    await Promise.all(pending);
+    const result = await log.verify();
+    expect(result).toMatchObject({ ok: true, events: 1501 });
+    const rows = await log.list({ limit: 2000 });
+    const statements = rows.filter((r) => r.action === 'pg.query').map((r) => JSON.parse(r.details).statement);
+    expect(statements).toEqual(Array.from({ length: 1500 }, (_, i) => `select ${i}`));
+  });
+
+  it('a listing right after a statement already shows it', async () => {
+    const grant = { id: 'g_2', target: 'db', role: 'read', user: 'alice', expiresAt: new Date(Date.now() + 60_000) };
+    void log.fromGateway({ action: 'pg.query', result: 'ok', details: { statement: 'select now()' } }, { grant, actorKind: 'workload' });
+    const rows = await log.list({});
+    expect(rows.at(-1)).toMatchObject({ action: 'pg.query', actor: 'alice', actor_kind: 'workload' });
+  });
+
   it('chains concurrent appends in order and verifies', async () => {
     const rows = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ action: 'test.event', actor: `u${i}`, details: { i } })));
     expect(rows[0]!.prev_hash).toBe(GENESIS_HASH);

@@ -25,6 +25,8 @@ export interface AuditInput {
 /** Who a gateway event belongs to. */
 export interface GatewayAuditSource {
   grant: TunnelGrant;
+  /** The caller's kind (`user`, `workload`, `service`); defaults to `user`. */
+  actorKind?: string;
   sessionId?: string;
   correlationId?: string;
   ip?: string;
@@ -54,44 +56,99 @@ export function auditId(): string {
   return `ev_${randomBytes(10).toString('hex')}`;
 }
 
+/**
+ * Gateway events (one per statement or API call) are written in batches: at
+ * most every BATCH_WINDOW_MS, in one transaction, so the audit log costs the
+ * data path a queue push rather than a database transaction per statement.
+ * Other events (logins, grant changes) are written on the next turn of the
+ * event loop.
+ */
+const BATCH_WINDOW_MS = 10;
+const MAX_BATCH = 1000;
+
+interface Pending {
+  input: AuditInput;
+  resolve(row: AuditRow): void;
+  reject(err: unknown): void;
+}
+
 export function createAuditLog(repo: AuditRepository, now: () => Date = () => new Date()): AuditLog {
   // One queue: a store whose append awaits I/O (PostgreSQL) must still chain in order.
   let tail: Promise<unknown> = Promise.resolve();
+  let queue: Pending[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
 
-  function append(input: AuditInput): Promise<AuditRow> {
-    const run = () =>
-      repo.appendAtomically((prev) => {
-        const row: Omit<AuditRow, 'hash'> = {
-          id: auditId(),
-          time: now().toISOString(),
-          actor: input.actor ?? null,
-          actor_kind: input.actorKind ?? null,
-          action: input.action,
-          target: input.target ?? null,
-          role: input.role ?? null,
-          grant_id: input.grantId ?? null,
-          session_id: input.sessionId ?? null,
-          correlation_id: input.correlationId ?? null,
-          ip: input.ip ?? null,
-          result: input.result ?? 'ok',
-          details: JSON.stringify(input.details ?? {}),
-          prev_hash: prev ?? GENESIS_HASH,
-        };
-        return { ...row, hash: eventHash(row) };
-      });
-    const next = tail.then(run, run);
-    tail = next.catch(() => {});
-    return next;
+  function rowFor(input: AuditInput, prev: string | undefined): AuditRow {
+    const row: Omit<AuditRow, 'hash'> = {
+      id: auditId(),
+      time: now().toISOString(),
+      actor: input.actor ?? null,
+      actor_kind: input.actorKind ?? null,
+      action: input.action,
+      target: input.target ?? null,
+      role: input.role ?? null,
+      grant_id: input.grantId ?? null,
+      session_id: input.sessionId ?? null,
+      correlation_id: input.correlationId ?? null,
+      ip: input.ip ?? null,
+      result: input.result ?? 'ok',
+      details: JSON.stringify(input.details ?? {}),
+      prev_hash: prev ?? GENESIS_HASH,
+    };
+    return { ...row, hash: eventHash(row) };
   }
+
+  async function write(batch: Pending[]): Promise<void> {
+    try {
+      if (repo.appendMany) {
+        const rows = await repo.appendMany((prev) => {
+          let hash = prev;
+          return batch.map((p) => {
+            const row = rowFor(p.input, hash);
+            hash = row.hash;
+            return row;
+          });
+        });
+        batch.forEach((p, i) => p.resolve(rows[i]!));
+      } else {
+        for (const p of batch) p.resolve(await repo.appendAtomically((prev) => rowFor(p.input, prev)));
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  function flushQueue(): void {
+    clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+    timer = undefined;
+    immediate = undefined;
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    tail = tail.then(() => write(batch));
+  }
+
+  function enqueue(input: AuditInput, urgent: boolean): Promise<AuditRow> {
+    return new Promise<AuditRow>((resolve, reject) => {
+      queue.push({ input, resolve, reject });
+      if (queue.length >= MAX_BATCH) flushQueue();
+      else if (urgent) immediate ??= setImmediate(flushQueue);
+      else timer ??= setTimeout(flushQueue, BATCH_WINDOW_MS);
+    });
+  }
+
+  const append = (input: AuditInput) => enqueue(input, true);
 
   return {
     append,
     fromGateway(event, source) {
-      return append({
+      return enqueue({
         action: event.action,
         result: event.result,
         actor: source.grant.user,
-        actorKind: 'user',
+        actorKind: source.actorKind ?? 'user',
         target: source.grant.target,
         role: source.grant.role,
         grantId: source.grant.id,
@@ -99,12 +156,16 @@ export function createAuditLog(repo: AuditRepository, now: () => Date = () => ne
         correlationId: source.correlationId,
         ip: source.ip,
         details: event.details,
-      });
+      }, false);
     },
-    list(filter) {
+    async list(filter) {
+      flushQueue();
+      await tail;
       return repo.list({ since: filter.since?.toISOString(), targets: filter.targets, sessionId: filter.sessionId, limit: filter.limit });
     },
     async verify() {
+      flushQueue();
+      await tail;
       let expected = GENESIS_HASH;
       let seq = 0;
       let events = 0;
@@ -121,6 +182,7 @@ export function createAuditLog(repo: AuditRepository, now: () => Date = () => ne
       }
     },
     async flush() {
+      flushQueue();
       await tail;
     },
   };

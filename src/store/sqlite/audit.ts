@@ -32,9 +32,18 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
     insert.run(row);
     return row;
   });
+  const appendManyTx = db.transaction((build: (prev: string | undefined) => AuditRow[]) => {
+    const prev = (last.get() as { hash: string } | undefined)?.hash;
+    const rows = build(prev);
+    for (const row of rows) insert.run(row);
+    return rows;
+  });
   return {
     async appendAtomically(build) {
       return appendTx.immediate(build);
+    },
+    async appendMany(build) {
+      return appendManyTx.immediate(build);
     },
     async list(filter) {
       const where: string[] = [];

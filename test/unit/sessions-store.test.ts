@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEvent } from '../../src/cli/commands/sessions.js';
+import { describeEvent } from '../../src/cli/describe-event.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/store.js';
 import type { StoredSession } from '../../src/store/store.js';
 

@@ -3,6 +3,7 @@ import { auditListResponse, auditVerifyResponse } from '../../api/wire-grants.js
 import { parseDuration } from '../../config/schema.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
+import { describeEvent } from '../describe-event.js';
 import { printJson, printTable, say } from '../output.js';
 
 /** `--since 1h` (ago) or an ISO time. */
@@ -38,8 +39,8 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         printJson(ctx.io, { events });
         return;
       }
-      const rows = events.map((e) => [e.time, e.actor ?? '-', e.action, e.target ?? '-', e.role ?? '-', e.grant_id ?? '-', e.result, e.id]);
-      printTable(ctx.io, ['time', 'actor', 'action', 'target', 'role', 'grant', 'result', 'id'], rows);
+      const rows = events.map((e) => [e.time, e.actor ?? '-', e.action, e.target ?? '-', e.role ?? '-', e.grant_id ?? '-', e.result, describeEvent(e.details)]);
+      printTable(ctx.io, ['time', 'actor', 'action', 'target', 'role', 'grant', 'result', 'what'], rows);
     });
 
   audit

@@ -3,6 +3,7 @@ import { sessionListResponse, type SessionShowResponse, sessionShowResponse, typ
 import { UsageError } from '../../errors.js';
 import { playCast } from '../../record/player.js';
 import type { CliContext } from '../context.js';
+import { describeEvent } from '../describe-event.js';
 import { printJson, printTable, say } from '../output.js';
 import { flushPendingRecordings } from '../pending-recordings.js';
 import { parseSince } from './audit.js';
@@ -36,17 +37,6 @@ export async function fetchRecording(ctx: CliContext, server: string, id: string
 
 const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
 const exitOf = (s: SessionWire) => (!s.closed ? 'running' : s.exit_code === null ? '?' : String(s.exit_code));
-
-/** What a gateway event did, in one line: the statement, the API request, or the event's own summary. */
-export function describeEvent(details: unknown): string {
-  if (!details || typeof details !== 'object') return typeof details === 'string' ? details : '';
-  const d = details as Record<string, unknown>;
-  if (typeof d.statement === 'string') return d.statement.replace(/\s+/g, ' ').trim();
-  if (typeof d.verb === 'string') return [d.verb, d.path ?? d.resource, d.status].filter((x) => x !== undefined).join(' ');
-  if (typeof d.command === 'string') return d.command;
-  if (typeof d.error === 'string') return d.error;
-  return '';
-}
 
 function positiveNumber(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

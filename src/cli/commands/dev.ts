@@ -42,11 +42,10 @@ export function registerDev(program: Command, ctx: CliContext): void {
 
 async function dev(ctx: CliContext, opts: DevOptions): Promise<void> {
   // Loaded here, not at the top: every other command starts faster without the server stack.
-  const [{ buildServer }, { createDevIdp }, { createLogger }] = await Promise.all([
-    import('../../server/app.js'),
-    import('../../server/dev-idp/index.js'),
-    import('../../server/log.js'),
-  ]);
+  const { quietOidcProvider } = await import('../../server/dev-idp/quiet.js');
+  const [{ buildServer }, { createDevIdp }, { createLogger }] = await quietOidcProvider(() =>
+    Promise.all([import('../../server/app.js'), import('../../server/dev-idp/index.js'), import('../../server/log.js')]),
+  );
   const dataDir = resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const stops: (() => Promise<void>)[] = [];
@@ -79,7 +78,7 @@ async function dev(ctx: CliContext, opts: DevOptions): Promise<void> {
     stops.unshift(() => server.close());
     const url = await server.listen({ host: '127.0.0.1', port: parsePort(opts.port) });
     const issuer = `${url}/idp`;
-    const idp = await createDevIdp({ issuer, clientId: DEV_CLIENT_ID, users });
+    const idp = await quietOidcProvider(() => createDevIdp({ issuer, clientId: DEV_CLIENT_ID, users }));
     stops.unshift(() => idp.close());
     server.mount('/idp', idp.handle);
     server.setOidc({

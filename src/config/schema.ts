@@ -154,6 +154,52 @@ const workloadRule = z.strictObject({
   subject_claim: z.string().default('sub'),
 });
 
+/**
+ * A PostgreSQL URL for the store, refused when it carries a password (in the
+ * user-info part or as `?password=`): the password is a reference instead.
+ */
+const storeString = z.string().superRefine((value, ctx) => {
+  if (value === 'sqlite') return;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be `sqlite` or a postgres://user@host:5432/database URL' });
+    return;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    ctx.addIssue({ code: 'custom', message: 'must be `sqlite` or a postgres:// (or postgresql://) URL' });
+  } else if (url.password !== '' || url.searchParams.has('password')) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must not hold a password: write store: { url: postgres://user@host/db, password: env:NAME } (or url: env:NAME)',
+    });
+  }
+});
+
+const storeObject = z.strictObject({
+  url: z.string().superRefine((value, ctx) => {
+    // A reference (resolved when the server starts) or a password-less URL.
+    if (/^(env|file):/.test(value)) {
+      const r = secretRef.safeParse(value);
+      if (!r.success) ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message });
+      return;
+    }
+    if (value === 'sqlite') ctx.addIssue({ code: 'custom', message: 'must be a postgres:// URL or a secret reference (env:NAME, file:/path)' });
+    else for (const issue of storeString.safeParse(value).error?.issues ?? []) ctx.addIssue({ code: 'custom', message: issue.message });
+  }),
+  password: secretRef.optional(),
+});
+
+/** `store:`: `sqlite` (default), a password-less PostgreSQL URL, or `{ url, password }` with secret references. */
+export type StoreSetting = z.infer<typeof storeString> | z.infer<typeof storeObject>;
+
+// A string and a map are told apart before validating, so each gets its own errors (a union reports the wrong branch's).
+const storeSetting = z.custom<StoreSetting>().superRefine((value, ctx) => {
+  const r = typeof value === 'string' ? storeString.safeParse(value) : storeObject.safeParse(value);
+  for (const issue of r.error?.issues ?? []) ctx.addIssue({ ...issue } as Parameters<typeof ctx.addIssue>[0]);
+});
+
 export const gateConfig = z.strictObject({
   server: z
     .strictObject({
@@ -164,7 +210,7 @@ export const gateConfig = z.strictObject({
       token_ttl: duration.default('1h'),
     })
     .default({ token_ttl: '1h' }),
-  store: z.string().optional(),
+  store: storeSetting.optional(),
   identity: z
     .strictObject({
       oidc: z

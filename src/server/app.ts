@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError } from '../api/errors.js';
 import { type GateConfig, parseDuration } from '../config/schema.js';
-import { createSqliteStore, type SqliteStore } from '../store/sqlite/store.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
 import type { ServerContext } from './context.js';
 import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
 import { loadOrCreateSigningKey } from './keys.js';
@@ -24,7 +25,8 @@ import { attachTunnelEndpoint } from './tunnel-endpoint.js';
 export interface ServerOptions {
   config: GateConfig;
   dataDir: string;
-  store?: SqliteStore;
+  /** Default: what `config.store` names (SQLite in `dataDir` unless `store: postgres://…`). */
+  store?: Store;
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
@@ -55,8 +57,11 @@ const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRou
  */
 export async function buildServer(options: ServerOptions): Promise<GateServer> {
   const log = options.logger ?? createLogger();
-  const store = options.store ?? createSqliteStore(options.dataDir);
-  const key = await loadOrCreateSigningKey(options.dataDir);
+  const store = options.store ?? (await openStore(options.config, options.dataDir, { env: options.env, log }));
+  const key = await loadOrCreateSigningKey(options.dataDir).catch(async (err) => {
+    if (!options.store) await store.close().catch(() => {});
+    throw err;
+  });
   const mounts: { prefix: string; handler: MountedHandler }[] = [];
 
   const now = options.now ?? (() => new Date());

@@ -1,6 +1,6 @@
 import type { GateConfig } from '../config/schema.js';
 import type { Identity } from '../api/wire.js';
-import type { SqliteStore } from '../store/sqlite/store.js';
+import type { Store } from '../store/store.js';
 import type { AuditLog } from './audit/log.js';
 import type { GrantService } from './grants/service.js';
 import type { TokenVerifier } from './identity/oidc.js';
@@ -12,7 +12,8 @@ import type { Logger } from './log.js';
 export interface ServerContext {
   config: GateConfig;
   dataDir: string;
-  store: SqliteStore;
+  /** SQLite or PostgreSQL (src/store/open.ts); tests that tamper with rows narrow it by `kind`. */
+  store: Store;
   key: SigningKey;
   log: Logger;
   /** Issuer string of gate tokens this server signs. */

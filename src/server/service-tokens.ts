@@ -2,8 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ApiError } from '../api/errors.js';
 import type { ServiceTokenInfo } from '../api/wire-tokens.js';
 import { parseDuration } from '../config/schema.js';
-import type { SqliteDb } from '../store/sqlite/database.js';
-import { type ServiceTokenRepository, type StoredServiceToken, sqliteServiceTokens } from '../store/sqlite/service-tokens.js';
+import type { ServiceTokenRepository, StoredServiceToken } from '../store/store.js';
 import type { Caller, ServerContext } from './context.js';
 
 /**
@@ -18,16 +17,9 @@ const FORMAT = /^gst_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** Longest lifetime a service token may be given. */
 export const MAX_SERVICE_TOKEN_TTL_MS = 366 * 86_400_000;
 
-const repos = new WeakMap<SqliteDb, ServiceTokenRepository>();
-
 /** The service-token repository of this server's store. */
 export function serviceTokenRepo(ctx: Pick<ServerContext, 'store'>): ServiceTokenRepository {
-  let repo = repos.get(ctx.store.db);
-  if (!repo) {
-    repo = sqliteServiceTokens(ctx.store.db);
-    repos.set(ctx.store.db, repo);
-  }
-  return repo;
+  return ctx.store.serviceTokens;
 }
 
 /** True when `token` has the shape of a service token (not that it is valid). */

@@ -6,6 +6,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TargetSummary } from '../../src/api/wire-grants.js';
 import type { Grant } from '../../src/server/grants/types.js';
+import type { SqliteStore } from '../../src/store/sqlite/store.js';
 import { type CliResult, runCli as run, type Stack, startStack } from '../helpers/stack.js';
 
 const CONFIG = `
@@ -79,7 +80,7 @@ function nextChange(pred: (g: Grant) => boolean): Promise<Grant> {
 }
 
 async function grantCount(): Promise<number> {
-  return (stack.server.ctx.store.db.prepare('SELECT count(*) AS n FROM grants').get() as { n: number }).n;
+  return ((stack.server.ctx.store as SqliteStore).db.prepare('SELECT count(*) AS n FROM grants').get() as { n: number }).n;
 }
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { ApiError } from '../../api/errors.js';
 import type { CreateGrantRequest } from '../../api/wire-grants.js';
 import type { GateConfig } from '../../config/schema.js';
 import type { ApprovalCheck, TunnelGrant } from '../../gateway/types.js';
-import type { Store, StoredGrant } from '../../store/store.js';
+import type { Store, StoreChange, StoredGrant } from '../../store/store.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Logger } from '../log.js';
 import { type Actor, canRevoke, canSeeGrant, isAdminActor, isGrantApprover, targetsApprovedByActor } from './access.js';
@@ -164,9 +164,60 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
       }
       g.state = 'expired';
       g.ended_at = iso();
-      await save('active', g, 'grant.expired', undefined, { expires_at: g.expires_at });
+      try {
+        await save('active', g, 'grant.expired', undefined, { expires_at: g.expires_at });
+      } catch (err) {
+        // Another replica (shared PostgreSQL store) ended it first: its change reaches us through the store.
+        if (err instanceof ApiError && err.code === 'invalid_state') return;
+        throw err;
+      }
     });
   }
+
+  // Grants with an onEnded subscriber here: re-checked when the store's change feed was interrupted.
+  const watched = new Map<string, number>();
+  const watchGrant = (id: string, delta: 1 | -1) => {
+    const n = (watched.get(id) ?? 0) + delta;
+    if (n > 0) watched.set(id, n);
+    else watched.delete(id);
+  };
+
+  /** A grant another replica changed: arm or disarm its timer here and push it like a local change. */
+  async function applyRemote(change: StoreChange): Promise<void> {
+    if (closed) return;
+    if (change.kind === 'approval') {
+      const a = await store.approvals.get(change.id);
+      if (a && !closed) events.emit('approval', a.data);
+      return;
+    }
+    const g = await load(change.id);
+    if (!g || closed) return;
+    if (g.state === 'active' && g.expires_at) timers.arm(g.id, new Date(g.expires_at));
+    else timers.disarm(g.id);
+    events.emit('change', g);
+  }
+
+  /** After a gap in the change feed: re-arm every timer and re-push the grants someone here waits on. */
+  async function resync(): Promise<void> {
+    if (closed) return;
+    await service.start();
+    for (const id of [...watched.keys()]) {
+      const g = await load(id);
+      if (g && !closed) events.emit('change', g);
+    }
+  }
+
+  // Only a shared store (PostgreSQL) has a feed; SQLite's changes all happen in this process.
+  const remote = createMutex();
+  const report = (what: string) => (err: unknown) => log.error(what, { error: String(err) });
+  const unwatch = store.watch?.({
+    change: (c) => {
+      remote(() => applyRemote(c)).catch(report(`store change of ${c.kind} ${c.id} failed`));
+    },
+    resync: () => {
+      remote(resync).catch(report('store resync failed'));
+    },
+  });
 
   /** The role to use when the request names none: the caller's only requestable one. */
   function onlyRole(who: Actor, target: string): string {
@@ -376,9 +427,11 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
 
     onEnded(id, cb) {
       let fired = false;
+      watchGrant(id, 1);
       const fire = (g: Grant) => {
         if (fired || (g.state !== 'expired' && g.state !== 'revoked')) return;
         fired = true;
+        watchGrant(id, -1);
         events.off('change', onChange);
         cb(g.state, g);
       };
@@ -393,6 +446,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
         (err) => log.error('grant lookup failed', { grant_id: id, error: String(err) }),
       );
       return () => {
+        if (!fired) watchGrant(id, -1);
         fired = true;
         events.off('change', onChange);
       };
@@ -415,6 +469,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
 
     close() {
       closed = true;
+      unwatch?.();
       timers.clear();
       closing.emit('close');
     },

@@ -1,29 +1,7 @@
+import type { ServiceTokenRepository, StoredServiceToken } from '../store.js';
 import type { SqliteDb } from './database.js';
 
-/** A service token as stored: never the secret, only its SHA-256. */
-export interface StoredServiceToken {
-  id: string;
-  name: string;
-  groups: string[];
-  /** Hex SHA-256 of the secret part. */
-  secretHash: string;
-  creator: string;
-  createdAt: string;
-  expiresAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  revokedBy: string | null;
-}
-
-export interface ServiceTokenRepository {
-  insert(token: StoredServiceToken): Promise<void>;
-  get(id: string): Promise<StoredServiceToken | undefined>;
-  /** Newest first. */
-  list(): Promise<StoredServiceToken[]>;
-  /** Marks the token revoked; false when it does not exist or was revoked already. */
-  revoke(id: string, by: string, at: string): Promise<boolean>;
-  touch(id: string, at: string): Promise<void>;
-}
+export type { ServiceTokenRepository, StoredServiceToken } from '../store.js';
 
 interface Row {
   id: string;

@@ -1,0 +1,81 @@
+import type pg from 'pg';
+import type { AuditRepository, AuditRow } from '../store.js';
+import { inTransaction, LOCK_AUDIT_CHAIN, LOCK_NAMESPACE } from './database.js';
+
+const COLUMNS = [
+  'id',
+  'time',
+  'actor',
+  'actor_kind',
+  'action',
+  'target',
+  'role',
+  'grant_id',
+  'session_id',
+  'correlation_id',
+  'ip',
+  'result',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
+const LIST = COLUMNS.join(', ');
+/** 15 parameters a row: well under PostgreSQL's 65535 per statement. */
+const ROWS_PER_INSERT = 500;
+
+type SeqRow = AuditRow & { seq: string };
+
+const strip = ({ seq: _seq, ...row }: SeqRow): AuditRow => row;
+
+/**
+ * The audit log in PostgreSQL. Appends from every replica take one
+ * transaction-scoped advisory lock before reading the chain head, so the chain
+ * stays one line however many servers write; `seq` (taken under the same lock)
+ * fixes the order.
+ */
+export function postgresAudit(pool: pg.Pool): AuditRepository {
+  /** Takes the chain lock, hands `build` the head's hash and inserts its rows, in chain order. */
+  function append(build: (prev: string | undefined) => AuditRow[]): Promise<AuditRow[]> {
+    return inTransaction(pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, LOCK_AUDIT_CHAIN]);
+      const { rows } = await client.query<{ hash: string }>('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+      const built = build(rows[0]?.hash);
+      // Multi-row INSERTs keep a batch to a few round trips; VALUES lists number seq in order.
+      for (let i = 0; i < built.length; i += ROWS_PER_INSERT) {
+        const chunk = built.slice(i, i + ROWS_PER_INSERT);
+        const values = chunk.map((_, r) => `(${COLUMNS.map((_c, c) => `$${r * COLUMNS.length + c + 1}`).join(', ')})`);
+        await client.query(
+          `INSERT INTO audit_events (${LIST}) VALUES ${values.join(', ')}`,
+          chunk.flatMap((row) => COLUMNS.map((c) => row[c])),
+        );
+      }
+      return built;
+    });
+  }
+
+  return {
+    async appendAtomically(build) {
+      return (await append((prev) => [build(prev)]))[0]!;
+    },
+    appendMany: append,
+    async list(filter) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      const arg = (v: unknown) => {
+        args.push(v);
+        return `$${args.length}`;
+      };
+      if (filter.since) where.push(`time >= ${arg(filter.since)}`);
+      if (filter.sessionId) where.push(`session_id = ${arg(filter.sessionId)}`);
+      if (filter.targets) where.push(filter.targets.length === 0 ? 'FALSE' : `target = ANY(${arg(filter.targets)}::text[])`);
+      // Newest N, returned oldest first so a listing reads in order.
+      const sql = `SELECT * FROM (SELECT seq, ${LIST} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY seq DESC LIMIT ${arg(filter.limit ?? 1000)}) newest ORDER BY seq`;
+      return (await pool.query<SeqRow>(sql, args)).rows.map(strip);
+    },
+    async scan(afterSeq, limit) {
+      const { rows } = await pool.query<SeqRow>(`SELECT seq, ${LIST} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit]);
+      return rows.map((r) => ({ seq: Number(r.seq), row: strip(r) }));
+    },
+  };
+}

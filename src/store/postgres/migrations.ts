@@ -1,0 +1,119 @@
+/**
+ * PostgreSQL schema migrations: the same logical schema as SQLite's
+ * (src/store/sqlite/migrations.ts), same version numbers, applied in order and
+ * never edited once released. Times stay ISO-8601 text, as in SQLite, so both
+ * stores compare and sort them the same way; `COLLATE "C"` keeps that byte
+ * order whatever the database's locale.
+ */
+export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'logins',
+    sql: `CREATE TABLE logins (
+      sub TEXT PRIMARY KEY,
+      email TEXT,
+      name TEXT,
+      groups_json TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      last_login_at TEXT NOT NULL
+    );`,
+  },
+  {
+    version: 20,
+    name: 'grants',
+    sql: `CREATE TABLE grants (
+      id TEXT COLLATE "C" PRIMARY KEY,
+      requester TEXT NOT NULL,
+      target TEXT NOT NULL,
+      state TEXT NOT NULL,
+      created_at TEXT COLLATE "C" NOT NULL,
+      expires_at TEXT COLLATE "C",
+      data TEXT NOT NULL
+    );
+    CREATE INDEX grants_requester ON grants (requester, created_at);
+    CREATE INDEX grants_state ON grants (state);`,
+  },
+  {
+    version: 21,
+    name: 'command_approvals',
+    // seq stands in for SQLite's rowid: the tie-break between approvals created in the same millisecond.
+    sql: `CREATE TABLE command_approvals (
+      seq BIGSERIAL NOT NULL UNIQUE,
+      id TEXT COLLATE "C" PRIMARY KEY,
+      grant_id TEXT NOT NULL,
+      text_hash TEXT NOT NULL,
+      state TEXT NOT NULL,
+      created_at TEXT COLLATE "C" NOT NULL,
+      data TEXT NOT NULL
+    );
+    CREATE INDEX command_approvals_text ON command_approvals (grant_id, text_hash, created_at);`,
+  },
+  {
+    version: 22,
+    name: 'audit_events',
+    sql: `CREATE TABLE audit_events (
+      seq BIGSERIAL PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      time TEXT COLLATE "C" NOT NULL,
+      actor TEXT,
+      actor_kind TEXT,
+      action TEXT NOT NULL,
+      target TEXT,
+      role TEXT,
+      grant_id TEXT,
+      session_id TEXT,
+      correlation_id TEXT,
+      ip TEXT,
+      result TEXT NOT NULL,
+      details TEXT NOT NULL,
+      prev_hash TEXT NOT NULL,
+      hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_time ON audit_events (time);
+    CREATE INDEX audit_events_target ON audit_events (target, time);`,
+  },
+  {
+    version: 50,
+    name: 'service_tokens',
+    sql: `CREATE TABLE service_tokens (
+      id TEXT COLLATE "C" PRIMARY KEY,
+      name TEXT NOT NULL,
+      groups_json TEXT NOT NULL,
+      secret_hash TEXT NOT NULL,
+      creator TEXT NOT NULL,
+      created_at TEXT COLLATE "C" NOT NULL,
+      expires_at TEXT NOT NULL,
+      last_used_at TEXT,
+      revoked_at TEXT,
+      revoked_by TEXT
+    );`,
+  },
+  {
+    version: 70,
+    name: 'sessions',
+    sql: `CREATE TABLE sessions (
+      id TEXT COLLATE "C" PRIMARY KEY,
+      target TEXT NOT NULL,
+      user_sub TEXT NOT NULL,
+      grant_id TEXT NOT NULL,
+      command TEXT NOT NULL,
+      title TEXT,
+      width INTEGER NOT NULL,
+      height INTEGER NOT NULL,
+      record_input BOOLEAN NOT NULL,
+      started_at TEXT COLLATE "C" NOT NULL,
+      ended_at TEXT,
+      exit_code INTEGER,
+      duration_ms BIGINT,
+      incomplete BOOLEAN NOT NULL DEFAULT FALSE,
+      closed BOOLEAN NOT NULL DEFAULT FALSE,
+      chunks INTEGER NOT NULL DEFAULT 0,
+      bytes BIGINT NOT NULL DEFAULT 0,
+      correlation_id TEXT,
+      created_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_sub, started_at);
+    CREATE INDEX sessions_target ON sessions (target, started_at);
+    CREATE INDEX audit_events_session ON audit_events (session_id) WHERE session_id IS NOT NULL;`,
+  },
+];

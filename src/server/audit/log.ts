@@ -110,7 +110,7 @@ export function createAuditLog(repo: AuditRepository, now: () => Date = () => ne
             return row;
           });
         });
-        batch.forEach((p, i) => p.resolve(rows[i]!));
+        for (const [i, p] of batch.entries()) p.resolve(rows[i]!);
       } else {
         for (const p of batch) p.resolve(await repo.appendAtomically((prev) => rowFor(p.input, prev)));
       }

@@ -1,58 +1,133 @@
 #!/usr/bin/env node
-// Recording overhead: `seq 1 N` (about 100 MB of terminal output) under plain
-// node-pty, under runTool, and under recordSession (asciicast writer + spool +
-// live upload into a real recording store), each measured in the same run.
-// It bundles src/record with esbuild itself, so it needs no `npm run build`.
+// Recording overhead as a user meets it: `seq 1 N` (about 100 MB of terminal
+// output) spawned directly under node-pty, against the same command run as
+// `gate exec bench -- seq 1 N` under node-pty, through a real `gate server`
+// (its own process) with a tcp target and recording on. The gate wall time
+// includes everything the user waits for: node start-up, the grant, the
+// tunnel, the recorded run, and the upload of the recording's tail before
+// gate exits. A third case, `gate exec bench -- true`, shows the fixed cost.
+// Cases are interleaved per round; medians are printed.
 //
-//   node bench/record.js              # N=12000000, 3 rounds
+//   npm run build && node bench/record.js
 //   BENCH_N=2000000 BENCH_ROUNDS=5 node bench/record.js
+//   BENCH_CASES=1 GATE_NODE_ARGS=--cpu-prof node bench/record.js   # only the gate case, the CLI profiled
+//   GATE_SERVER_NODE_ARGS=--cpu-prof node bench/record.js           # the server profiled
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import pty from 'node-pty';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const GATE_BIN = join(root, 'bin', 'gate.js');
 const N = Number(process.env.BENCH_N ?? 12_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const AUDIENCE = 'gate-bench';
 
-// The bundle lives under node_modules/ so that its `import 'node-pty'` resolves.
-const outDir = join(root, 'node_modules', '.cache', 'gate-bench');
-await mkdir(outDir, { recursive: true });
-const entry = join(outDir, 'entry.ts');
-await writeFile(
-  entry,
-  `export * from ${JSON.stringify(join(root, 'src/record/index.ts'))};\n` +
-    `export { createRecordingStore } from ${JSON.stringify(join(root, 'src/server/recordings.ts'))};\n`,
-);
-const esbuild = await import('esbuild');
-await esbuild.build({
-  entryPoints: [entry],
-  outfile: join(outDir, 'record.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['node-pty'],
-  logLevel: 'warning',
+const work = await mkdtemp(join(tmpdir(), 'gate-bench-record-'));
+const cleanups = [];
+process.on('exit', () => {
+  for (const c of cleanups.reverse()) c();
 });
-const rec = await import(join(outDir, 'record.mjs'));
-const pty = (await import('node-pty')).default;
 
-const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TERM: 'xterm-256color', HOME: tmpdir() };
-const args = ['-c', `seq 1 ${N}`];
+// ---- a CI-style OIDC issuer so the bench can log in without a person ----------
+const { privateKey, publicKey } = await generateKeyPair('RS256');
+const kid = randomUUID();
+const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+const idp = createServer((req, res) => {
+  const body =
+    req.url === '/.well-known/openid-configuration'
+      ? { issuer: issuerUrl, jwks_uri: `${issuerUrl}/jwks`, id_token_signing_alg_values_supported: ['RS256'] }
+      : req.url === '/jwks'
+        ? { keys: [jwk] }
+        : null;
+  res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body ?? {}));
+});
+await new Promise((r) => idp.listen(0, '127.0.0.1', r));
+const issuerUrl = `http://127.0.0.1:${idp.address().port}`;
 
-/** A terminal stand-in that discards output through a real file descriptor, as a terminal would take it. */
-function devNull() {
-  return Object.assign(createWriteStream('/dev/null'), { columns: 120, rows: 40 });
+// The tcp target only has to exist: `seq` never connects to it.
+const sink = createTcpServer((s) => s.destroy());
+await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+
+// ---- the real gate server ----------------------------------------------------
+const configFile = join(work, 'gate.yaml');
+await writeFile(
+  configFile,
+  `identity:
+  oidc: { issuer: '${issuerUrl}', client_id: gate-cli }
+  workloads:
+    - { name: bench, issuer: '${issuerUrl}', audience: ${AUDIENCE}, groups: [bench] }
+targets:
+  bench: { type: tcp, address: '127.0.0.1:${sink.address().port}', recording: required }
+policies:
+  - { name: bench, groups: [bench], targets: [bench], roles: [default], max_duration: 8h, approval: auto }
+`,
+);
+const serverNodeArgs = (process.env.GATE_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const server = spawn(process.execPath, [...serverNodeArgs, GATE_BIN, 'server', '--config', configFile, '--port', '0', '--data-dir', join(work, 'data')], {
+  env: { PATH: process.env.PATH, HOME: work },
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
+cleanups.push(() => server.kill('SIGKILL'));
+const serverUrl = await new Promise((resolve, reject) => {
+  let log = '';
+  const onData = (d) => {
+    log += d;
+    const m = /"url":"(http:[^"]+)"/.exec(log);
+    if (m) {
+      // Keep reading (and dropping) the log so the server never blocks on it.
+      server.stderr.off('data', onData).resume();
+      resolve(m[1]);
+    }
+  };
+  server.stderr.on('data', onData);
+  server.on('exit', () => reject(new Error(`gate server exited:\n${log}`)));
+});
+
+const env = {
+  PATH: process.env.PATH,
+  HOME: work,
+  LANG: 'C.UTF-8',
+  TERM: 'xterm-256color',
+  NO_COLOR: '1',
+  GATE_SERVER: serverUrl,
+  GATE_CONFIG_DIR: join(work, 'config'),
+  GATE_CREDENTIAL_STORE: 'file',
+};
+
+function gateOut(args, input) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(process.execPath, [GATE_BIN, ...args], { env, maxBuffer: 1 << 26 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`gate ${args[0]} failed: ${stderr}`)) : resolve(stdout),
+    );
+    child.stdin.end(input ?? '');
+  });
 }
 
-async function plainPty() {
-  const out = devNull();
+const idToken = await new SignJWT({ sub: 'bench', aud: AUDIENCE })
+  .setProtectedHeader({ alg: 'RS256', kid })
+  .setIssuer(issuerUrl)
+  .setIssuedAt()
+  .setExpirationTime('8h')
+  .sign(privateKey);
+env.GATE_TOKEN = (await gateOut(['login', '--id-token', '-', '--print-token'], idToken)).trim();
+
+// ---- the cases -----------------------------------------------------------------
+
+/** Runs argv under a pty the size of a terminal, its output into /dev/null with back-pressure, as a terminal takes it. */
+function underPty(file, args) {
+  const out = createWriteStream('/dev/null');
   let bytes = 0;
-  await new Promise((resolve) => {
-    const p = pty.spawn('sh', args, { name: 'xterm-256color', cols: 120, rows: 40, env });
+  return new Promise((resolve) => {
+    const p = pty.spawn(file, args, { name: 'xterm-256color', cols: 120, rows: 40, env });
     p.onData((d) => {
       bytes += d.length;
       if (!out.write(d)) {
@@ -60,90 +135,67 @@ async function plainPty() {
         out.once('drain', () => p.resume());
       }
     });
-    p.onExit(resolve);
-  });
-  out.end();
-  return { bytes };
-}
-
-async function runToolOnly() {
-  let bytes = 0;
-  await rec.runTool({
-    file: 'sh',
-    args,
-    env,
-    stdin: new PassThrough(),
-    stdout: devNull(),
-    tty: true,
-    onOutput: (d) => (bytes += d.length),
-  });
-  return { bytes };
-}
-
-async function recorded(withServer) {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-bench-'));
-  try {
-    const store = rec.createRecordingStore(join(dir, 'server'));
-    let toolMs = 0;
-    const api = {
-      async create() {},
-      async putChunk(id, chunk) {
-        if (withServer) await store.appendChunk(id, chunk);
-      },
-      async close(_id, end) {
-        toolMs = end.durationMs;
-      },
-    };
-    const result = await rec.recordSession({
-      configDir: join(dir, 'config'),
-      api,
-      meta: { target: 'bench', user: 'bench', grant: 'bench', command: `seq 1 ${N}`, recordInput: false },
-      run: { file: 'sh', args, env, stdin: new PassThrough(), stdout: devNull(), tty: true },
-      finishTimeoutMs: 120_000,
+    p.onExit(({ exitCode }) => {
+      out.end();
+      resolve({ bytes, exitCode });
     });
-    if (!withServer) return { toolMs, note: 'chunks hashed, not stored' };
-    const state = await store.state(result.sessionId);
-    const verify = await store.verify(result.sessionId);
-    const ok = verify.ok && result.upload.status === 'complete';
-    return { toolMs, note: `${state.lastSeq} chunks, cast ${(state.bytes / 1e6).toFixed(1)} MB, chain ${ok ? 'ok' : 'BROKEN'}` };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
+const seqArgs = ['1', String(N)];
+// GATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gate under test (node refuses these in NODE_OPTIONS).
+const gateArgv = [...(process.env.GATE_NODE_ARGS ?? '').split(' ').filter(Boolean), GATE_BIN];
 const cases = [
-  ['node-pty alone (baseline)', plainPty],
-  ['runTool (no recording)', runToolOnly],
-  ['recordSession, API drops chunks', () => recorded(false)],
-  ['recordSession, recording store in-process', () => recorded(true)],
+  ['seq under node-pty (baseline)', () => underPty('seq', seqArgs)],
+  ['gate exec -- seq, recorded and uploaded', () => underPty(process.execPath, [...gateArgv, 'exec', 'bench', '--', 'seq', ...seqArgs])],
+  ['gate exec -- true (fixed cost)', () => underPty(process.execPath, [GATE_BIN, 'exec', 'bench', '--', 'true'])],
 ];
-// BENCH_CASES=0,3 runs only those cases (by index), e.g. for `node --cpu-prof`.
 if (process.env.BENCH_CASES) {
   const keep = new Set(process.env.BENCH_CASES.split(',').map(Number));
   for (let i = cases.length - 1; i >= 0; i--) if (!keep.has(i)) cases.splice(i, 1);
 }
+
+// Warm-up: the first grant request and node's compile cache are not what a run costs.
+await underPty(process.execPath, [GATE_BIN, 'exec', 'bench', '--', 'true']);
+
 const times = new Map(cases.map(([name]) => [name, []]));
 const info = new Map();
 for (let round = 0; round < ROUNDS; round++) {
-  // Interleave the cases so drift in machine load hits all of them alike.
   for (const [name, fn] of cases) {
     const t0 = performance.now();
     const r = await fn();
     times.get(name).push(performance.now() - t0);
+    if (r.exitCode !== 0) throw new Error(`${name} exited ${r.exitCode}`);
     info.set(name, r);
   }
 }
+
+// The recordings really reached the server: the newest seq session, closed, with its bytes.
+const { sessions } = JSON.parse(await gateOut(['sessions', '--target', 'bench', '--json']));
+const seqSessions = sessions.filter((s) => s.command.startsWith('seq'));
+const seqSession = seqSessions[0];
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = median(times.get(cases[0][0]));
-const rows = cases.map(([name]) => {
-  const t = median(times.get(name));
-  const r = info.get(name);
-  // toolMs: until the tool exited (what the user waits for at the prompt); wall adds the upload's tail.
-  const tool = r.toolMs ? `${(r.toolMs / 1000).toFixed(2)} s (${(r.toolMs / base).toFixed(2)})` : '';
-  const note = r.note ?? `${(r.bytes / 1e6).toFixed(1)} MB output`;
-  return [name, `${(t / 1000).toFixed(2)} s`, (t / base).toFixed(2), tool, note];
-});
-console.log(`seq 1 ${N}, median of ${ROUNDS} rounds, node ${process.version}\n`);
-console.log('| case | wall | ratio | tool exited at (ratio) | notes |');
+const load = (await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ');
+console.log(`seq 1 ${N}, median of ${ROUNDS} interleaved rounds, node ${process.version}, load average ${load}\n`);
+console.log('| case | wall (median) | runs | ratio | notes |');
 console.log('| --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+for (const [name] of cases) {
+  const t = median(times.get(name));
+  const runs = times.get(name).map((x) => (x / 1000).toFixed(2)).join(', ');
+  let note = `${(info.get(name).bytes / 1e6).toFixed(1)} MB to the terminal`;
+  if (name.startsWith('gate exec -- seq') && seqSession) {
+    // duration_ms: from the tool's start to its exit, what the user waits for at the prompt; wall adds start-up and the upload's tail.
+    const tool = median(seqSessions.map((x) => x.duration_ms ?? 0));
+    note += `; the tool ran ${(tool / 1000).toFixed(2)} s (${(tool / base).toFixed(2)}); recording ${seqSession.closed ? 'closed' : 'NOT closed'}, ${seqSession.chunks} chunks, ${(seqSession.bytes / 1e6).toFixed(1)} MB on the server`;
+  }
+  console.log(`| ${name} | ${(t / 1000).toFixed(2)} s | ${runs} | ${(t / base).toFixed(2)} | ${note} |`);
+}
+
+server.kill('SIGTERM');
+idp.close();
+sink.close();
+await new Promise((r) => server.once('exit', r));
+await rm(work, { recursive: true, force: true });
+process.exit(0);

@@ -29,8 +29,9 @@ function classify(err: unknown): never {
  * uploadPendingSpools. Every call is idempotent on the server: a repeated
  * create answers 200, a chunk already stored answers `duplicate`, a second
  * close changes nothing. Refusals a retry cannot fix carry `permanent: true`.
+ * `correlationId` (the CI run) is stored on the session and its audit events.
  */
-export function createHttpSessionApi(client: GateClient): SessionApi {
+export function createHttpSessionApi(client: GateClient, session: { correlationId?: string } = {}): SessionApi {
   const path = (id: string) => `/v1/sessions/${encodeURIComponent(id)}`;
   return {
     async create(meta, options) {
@@ -45,6 +46,8 @@ export function createHttpSessionApi(client: GateClient): SessionApi {
         startedAt: meta.startedAt,
         recordInput: meta.recordInput,
         ...(meta.title ? { title: meta.title } : {}),
+        // Sent explicitly: a reused grant carries the correlation id of the run that requested it.
+        ...(session.correlationId ? { correlation_id: session.correlationId } : {}),
       };
       await client.call('POST', '/v1/sessions', sessionResponse, { body, signal: options?.signal }).catch(classify);
     },

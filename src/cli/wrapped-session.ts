@@ -57,7 +57,11 @@ export async function runWrapped(
     port: 0,
     sessionId,
     onEvent: (event, fields) => {
-      if (event === 'connection_error') say(ctx.io, `${ctx.style.red('gate:')} ${fields.message}`);
+      if (event !== 'connection_error') return;
+      const line = `${ctx.style.red('gate:')} ${fields.message}`;
+      // While the tool runs the terminal passes output through untouched (stty -opost): \n alone does not return the cursor.
+      if (ctx.io.stdin.isTTY && ctx.io.stdout.isTTY) ctx.io.stderr.write(`\r\n${line}\r\n`);
+      else say(ctx.io, line);
     },
   });
   const details = await connectionDetails(ctx, target, grant.role, tunnel);
@@ -67,13 +71,23 @@ export async function runWrapped(
 
   const { stdin, stdout, stderr } = ctx.io;
   const tty = Boolean(stdin.isTTY && stdout.isTTY);
+  // The tool may outlive its access (an open psql, a watch that ignores the
+  // gateway's goodbye): say why its connection died. While the tool runs the
+  // terminal's output processing is off (see runTool), so a bare \n does not
+  // return the cursor, hence \r\n.
+  void tunnel.ended.then((end) => {
+    if (end.reason !== 'expired' && end.reason !== 'revoked') return;
+    const line = `${ctx.style.yellow('gate:')} access to ${targetName} has ended: the ${end.message}.`;
+    if (tty) ctx.io.stderr.write(`\r\n${line}\r\n`);
+    else say(ctx.io, line);
+  });
   // While the tool runs, Ctrl-C belongs to it: in pipe mode the terminal sends
   // SIGINT to the whole process group, and gate must outlive the tool.
   const restoreInterrupts = ctx.deferInterrupts();
   try {
     const result = await recordSession({
       configDir: ctx.env.configDir,
-      api: createHttpSessionApi(ctx.client(server)),
+      api: createHttpSessionApi(ctx.client(server), { correlationId: ctx.env.correlationId }),
       meta: {
         id: sessionId,
         target: targetName,

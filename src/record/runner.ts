@@ -1,4 +1,4 @@
-import { spawn as spawnChild } from 'node:child_process';
+import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -147,7 +147,9 @@ async function runPty(file: string, opts: RunToolOptions): Promise<RunToolResult
       const wasRaw = !!stdin.isRaw;
       stdin.setRawMode(true);
       rawSet = true;
+      const restorePost = passOutputThrough(stdout);
       cleanups.push(() => {
+        restorePost();
         if (rawSet) stdin.setRawMode!(wasRaw);
       });
     }
@@ -176,7 +178,11 @@ async function runPty(file: string, opts: RunToolOptions): Promise<RunToolResult
     stdout.on('resize', onResize);
     cleanups.push(() => stdout.off('resize', onResize));
 
-    // Back-pressure: a slow terminal pauses the tool rather than filling memory.
+    cleanups.push(relayWithoutBlocking(stdout));
+    // Back-pressure: a slow terminal pauses the tool rather than filling
+    // memory, but only once RELAY_BUFFER bytes wait: a pause at every 16 KiB
+    // (the stream's high-water mark) turns the relay into a ping-pong between
+    // the tool, gate and the terminal.
     let paused = false;
     const onDrain = () => {
       if (paused) {
@@ -187,7 +193,8 @@ async function runPty(file: string, opts: RunToolOptions): Promise<RunToolResult
     stdout.on('drain', onDrain);
     cleanups.push(() => stdout.off('drain', onDrain));
     const dataSub = pty.onData((data) => {
-      if (!stdout.write(data) && !paused) {
+      stdout.write(data);
+      if (!paused && stdout.writableLength > RELAY_BUFFER) {
         paused = true;
         pty.pause();
       }
@@ -207,6 +214,9 @@ async function runPty(file: string, opts: RunToolOptions): Promise<RunToolResult
         resolveExit(exitFromSignal(signal) ?? { exitCode });
       });
     });
+    // Up to RELAY_BUFFER may still be on its way to a slow terminal: the tool
+    // is done when the user has seen all of it (a write callback runs in order).
+    if (stdout.writableLength > 0 && !stdout.destroyed) await new Promise<void>((done) => stdout.write(Buffer.alloc(0), () => done()));
     return result;
   } finally {
     for (const cleanup of cleanups.reverse()) {
@@ -217,6 +227,52 @@ async function runPty(file: string, opts: RunToolOptions): Promise<RunToolResult
       }
     }
   }
+}
+
+/**
+ * Turns the terminal's output processing off (`stty -opost`) while the tool
+ * runs, as ssh and asciinema do: the tool's own pty already turned each \n into
+ * \r\n, and a second pass would make it \r\r\n and cost the kernel a
+ * byte-by-byte scan of everything relayed (libuv's raw mode leaves OPOST on).
+ * Returns the undo; does nothing when stty is not there.
+ */
+function passOutputThrough(stdout: Output): () => void {
+  // process.stdout has `fd`; other tty.WriteStreams only their handle's.
+  const s = stdout as { fd?: unknown; isTTY?: boolean; _handle?: { fd?: unknown } };
+  const fd = typeof s.fd === 'number' ? s.fd : s._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0 || !s.isTTY) return () => {};
+  const stty = (arg: string) => {
+    const r = spawnSync('stty', [arg], { stdio: [fd, 'pipe', 'ignore'], timeout: 2000 });
+    return r.status === 0 ? r.stdout.toString().trim() : undefined;
+  };
+  // Saved as a whole (`stty -g`) so the undo leaves a terminal that was -opost already as it was.
+  const saved = stty('-g');
+  if (!saved || stty('-opost') === undefined) return () => {};
+  return () => {
+    stty(saved);
+  };
+}
+
+/** How much of the tool's output may wait for a slow terminal before the tool is paused. */
+const RELAY_BUFFER = 1 << 20;
+
+/**
+ * Node writes to a terminal synchronously: while the terminal is busy, gate's
+ * whole event loop stands still, so it neither reads the tool's next output
+ * nor records nor uploads, and a flood of output crawls through two ptys in
+ * lock-step. During the run stdout's handle is made non-blocking (libuv
+ * reopens a pty for it, so the user's shell does not share the flag; on other
+ * terminals the shell is waiting for gate meanwhile) and made blocking again
+ * once everything queued has been written.
+ * Streams without such a handle (pipes in tests, files) are left alone.
+ */
+function relayWithoutBlocking(stdout: Output): () => void {
+  const handle = (stdout as { _handle?: { setBlocking?(blocking: boolean): number } })._handle;
+  if (!(stdout as { isTTY?: boolean }).isTTY || typeof handle?.setBlocking !== 'function') return () => {};
+  if (handle.setBlocking(false) !== 0) return () => {};
+  return () => {
+    handle.setBlocking!(true);
+  };
 }
 
 /**

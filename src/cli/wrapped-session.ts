@@ -4,21 +4,13 @@ import { createHttpSessionApi } from '../api/sessions-client.js';
 import { recordSession } from '../record/index.js';
 import { connectionDetails } from './connection-details.js';
 import type { CliContext } from './context.js';
-import { ensureGrant } from './grant-flow.js';
-import { grantProgress } from './grant-progress.js';
 import { say } from './output.js';
-import { parseDurationFlag } from './parse.js';
 import { flushPendingRecordings } from './pending-recordings.js';
-import { targetInfo } from './target-info.js';
+import { type GrantFlags, grantForTarget } from './target-grant.js';
 import { openTunnel } from './tunnel-session.js';
 
-export interface WrappedOptions {
-  role?: string;
-  for?: string;
-  reason?: string;
-  timeout?: string;
+export interface WrappedOptions extends GrantFlags {
   server?: string;
-  correlationId?: string;
 }
 
 /** Variables never passed to a wrapped tool: gate's own token, and client secrets the tunnel makes pointless. */
@@ -36,20 +28,8 @@ export async function runWrapped(
   opts: WrappedOptions,
 ): Promise<number> {
   const server = await ctx.server(opts.server);
-  if (opts.correlationId) ctx.env.correlationId = opts.correlationId;
-  if (opts.for) parseDurationFlag(opts.for, '--for');
   await flushPendingRecordings(ctx, server);
-  const target = await targetInfo(ctx, server, targetName);
-  const grant = await ensureGrant(ctx, {
-    server,
-    target: targetName,
-    role: opts.role,
-    duration: opts.for,
-    reason: opts.reason,
-    wait: true,
-    timeoutMs: opts.timeout ? parseDurationFlag(opts.timeout, '--timeout') : undefined,
-    onEvent: grantProgress(ctx, false),
-  });
+  const { target, grant } = await grantForTarget(ctx, server, targetName, opts, { json: false });
   const sessionId = randomUUID();
   const tunnel = await openTunnel(ctx, {
     server,

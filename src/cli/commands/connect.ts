@@ -3,25 +3,18 @@ import type { Command } from 'commander';
 import type { TargetSummary } from '../../api/wire-grants.js';
 import { ExitCode } from '../../errors.js';
 import type { CliContext } from '../context.js';
-import { ensureGrant } from '../grant-flow.js';
-import { grantProgress } from '../grant-progress.js';
-import { targetInfo } from '../target-info.js';
+import { type GrantFlags, grantForTarget } from '../target-grant.js';
 import { emitEvent, say } from '../output.js';
-import { parseDurationFlag, parsePort } from '../parse.js';
+import { parsePort } from '../parse.js';
 import { connectionDetails, type ConnectionDetails } from '../connection-details.js';
 import { openTunnel, type TunnelEnd } from '../tunnel-session.js';
 
-export interface ConnectOptions {
-  role?: string;
-  for?: string;
-  reason?: string;
+export interface ConnectOptions extends GrantFlags {
   port?: string;
   socket?: string | boolean;
   localPassword?: boolean;
-  timeout?: string;
   json?: boolean;
   server?: string;
-  correlationId?: string;
 }
 
 export function registerConnect(program: Command, ctx: CliContext): void {
@@ -60,29 +53,16 @@ export function registerConnect(program: Command, ctx: CliContext): void {
 /** Runs the tunnel until the grant ends or the user stops it; returns the exit code. */
 export async function connect(ctx: CliContext, targetName: string, opts: ConnectOptions): Promise<number> {
   const server = await ctx.server(opts.server);
-  if (opts.correlationId) ctx.env.correlationId = opts.correlationId;
   const port = opts.port === undefined ? 0 : parsePort(opts.port);
   const emit = (event: string, fields: Record<string, unknown>) => {
     if (opts.json) emitEvent(ctx.io, event, fields);
   };
-  if (opts.for) parseDurationFlag(opts.for, '--for');
-  const target = await targetInfo(ctx, server, targetName);
-  const grant = await ensureGrant(ctx, {
-    server,
-    target: targetName,
-    role: opts.role,
-    duration: opts.for,
-    reason: opts.reason,
-    wait: true,
-    timeoutMs: parseDurationFlag(opts.timeout ?? '1h', '--timeout'),
-    onEvent: grantProgress(ctx, Boolean(opts.json)),
-  });
-  const socketDir = opts.socket === undefined || opts.socket === false ? undefined : opts.socket === true ? true : opts.socket;
+  const { target, grant } = await grantForTarget(ctx, server, targetName, opts, { json: Boolean(opts.json), defaultTimeout: '1h' });
   const tunnel = await openTunnel(ctx, {
     server,
     grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
     port,
-    socketDir,
+    socketDir: opts.socket || undefined,
     socketName: target.type === 'postgres' ? '.s.PGSQL.5432' : undefined,
     localPassword: opts.localPassword,
     onEvent: (event, fields) => {

@@ -10,8 +10,9 @@ export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
 export const serverConfigResponse = z.object({
-  issuer: z.string(),
-  client_id: z.string(),
+  /** The IdP people log in with; absent on a server that trusts only workloads and service tokens. */
+  issuer: z.string().optional(),
+  client_id: z.string().optional(),
   scopes: z.array(z.string()),
   /** Audience a workload's OIDC token should carry (the first workload rule's), if any. */
   workload_audience: z.string().optional(),

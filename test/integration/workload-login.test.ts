@@ -217,3 +217,34 @@ describe('workload identity: a CI job exchanges its OIDC token for a gate token'
     });
   });
 });
+
+describe('a server for CI only (workload rules, no identity provider for people)', () => {
+  let server: GateServer;
+  let url: string;
+
+  beforeAll(async () => {
+    const config = parseConfig(
+      `identity:\n  workloads:\n    - { name: ci, issuer: 'http://127.0.0.1:9/ci', audience: https://gate.example.com, groups: [ci] }\n`,
+      '(test config)',
+    );
+    server = await buildServer({ config, dataDir: await mkdtemp(join(tmpdir(), 'gate-ci-only-')), logger: createLogger({ level: 'silent' }) });
+    url = await server.listen({ port: 0 });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  test('/v1/config still names the workload audience', async () => {
+    const body = (await (await fetch(`${url}/v1/config`)).json()) as { issuer?: string; workload_audience?: string };
+    expect(body.workload_audience).toBe('https://gate.example.com');
+    expect(body.issuer).toBeUndefined();
+  });
+
+  test('a device login says people cannot log in here and what CI should do instead', async () => {
+    const res = await runCliWith(['login', '--server', url, '--no-browser'], { env: { GATE_CONFIG_DIR: await mkdtemp(join(tmpdir(), 'gate-cfg-')) } });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('has no identity provider for people');
+    expect(res.stderr).toContain('--github-actions');
+  });
+});

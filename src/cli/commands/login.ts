@@ -74,11 +74,17 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<Creden
   const server = await ctx.server(opts.server);
   const anon = createClient({ server });
   const config = await anon.call('GET', '/v1/config', serverConfigResponse, { anonymous: true, signal: ctx.signal });
+  const { issuer, client_id: clientId } = config;
+  if (!issuer || !clientId) {
+    throw new UsageError(`The gate server at ${server} has no identity provider for people (identity.oidc).`, {
+      hint: 'CI jobs log in with `gate login --github-actions` or `--id-token FILE`; scripts use a service token in GATE_TOKEN.',
+    });
+  }
   const interactive = canPrompt(ctx.io, ctx.env, ctx.noInput) && !opts.json;
   let stopWaiting: (() => void) | undefined;
   const result = await deviceLogin({
-    issuer: config.issuer,
-    clientId: config.client_id,
+    issuer,
+    clientId,
     scopes: config.scopes,
     signal: ctx.signal,
     onCode: (code) => {
@@ -102,8 +108,8 @@ export async function login(ctx: CliContext, opts: LoginOptions): Promise<Creden
     access_token: exchanged.access_token,
     expires_at: new Date(ctx.now().getTime() + exchanged.expires_in * 1000).toISOString(),
     refresh_token: result.refreshToken,
-    issuer: config.issuer,
-    client_id: config.client_id,
+    issuer,
+    client_id: clientId,
     user: exchanged.user,
   };
   await (await ctx.credentials()).set(creds);

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../api/errors.js';
 import { VERSION } from '../../version.js';
 import type { ServerContext } from '../context.js';
 
@@ -8,12 +7,13 @@ export function publicRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/v1/health', async () => ({ status: 'ok', version: VERSION }));
 
   app.get('/v1/config', async () => {
+    // A server for CI only (workload rules, service tokens) has no IdP for
+    // people, but still tells jobs which audience to ask their platform for.
     const oidc = ctx.oidc();
-    if (!oidc) throw new ApiError('unavailable', 'This server has no identity provider configured (identity.oidc).');
     return {
-      issuer: oidc.issuer,
-      client_id: oidc.client_id,
-      scopes: oidc.scopes,
+      issuer: oidc?.issuer,
+      client_id: oidc?.client_id,
+      scopes: oidc?.scopes ?? [],
       workload_audience: ctx.config.identity.workloads[0]?.audience,
       version: VERSION,
     };

@@ -1,20 +1,8 @@
 import type pg from 'pg';
-import type { ApprovalRepository, StoredApproval } from '../store.js';
+import { type ApprovalRow, approvalFromRow } from '../rows/approvals.js';
+import type { ApprovalRepository } from '../store.js';
 import { CHANGE_CHANNEL } from './database.js';
 import type { ChangePayload } from './notify.js';
-
-interface Row {
-  id: string;
-  grant_id: string;
-  text_hash: string;
-  state: string;
-  created_at: string;
-  data: string;
-}
-
-function toStored(r: Row): StoredApproval {
-  return { id: r.id, grantId: r.grant_id, textHash: r.text_hash, state: r.state, createdAt: r.created_at, data: JSON.parse(r.data) };
-}
 
 const COLUMNS = 'id, grant_id, text_hash, state, created_at, data';
 
@@ -37,24 +25,24 @@ export function postgresApprovals(pool: pg.Pool, payload: ChangePayload): Approv
       return r.rowCount === 1;
     },
     async get(id) {
-      const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM command_approvals WHERE id = $1`, [id]);
-      return rows[0] ? toStored(rows[0]) : undefined;
+      const { rows } = await pool.query<ApprovalRow>(`SELECT ${COLUMNS} FROM command_approvals WHERE id = $1`, [id]);
+      return rows[0] ? approvalFromRow(rows[0]) : undefined;
     },
     async findByText(grantId, textHash) {
-      const { rows } = await pool.query<Row>(
+      const { rows } = await pool.query<ApprovalRow>(
         `SELECT ${COLUMNS} FROM command_approvals WHERE grant_id = $1 AND text_hash = $2 ORDER BY created_at DESC, seq DESC`,
         [grantId, textHash],
       );
-      return rows.map(toStored);
+      return rows.map(approvalFromRow);
     },
     async list(filter) {
       const { rows } = filter.state
-        ? await pool.query<Row>(`SELECT ${COLUMNS} FROM command_approvals WHERE state = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`, [
+        ? await pool.query<ApprovalRow>(`SELECT ${COLUMNS} FROM command_approvals WHERE state = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`, [
             filter.state,
             filter.limit ?? 1000,
           ])
-        : await pool.query<Row>(`SELECT ${COLUMNS} FROM command_approvals ORDER BY created_at DESC, seq DESC LIMIT $1`, [filter.limit ?? 1000]);
-      return rows.map(toStored);
+        : await pool.query<ApprovalRow>(`SELECT ${COLUMNS} FROM command_approvals ORDER BY created_at DESC, seq DESC LIMIT $1`, [filter.limit ?? 1000]);
+      return rows.map(approvalFromRow);
     },
   };
 }

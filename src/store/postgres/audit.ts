@@ -1,31 +1,11 @@
 import type pg from 'pg';
+import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
 import type { AuditRepository, AuditRow } from '../store.js';
 import { inTransaction, LOCK_AUDIT_CHAIN, LOCK_NAMESPACE } from './database.js';
 
-const COLUMNS = [
-  'id',
-  'time',
-  'actor',
-  'actor_kind',
-  'action',
-  'target',
-  'role',
-  'grant_id',
-  'session_id',
-  'correlation_id',
-  'ip',
-  'result',
-  'details',
-  'prev_hash',
-  'hash',
-] as const;
-const LIST = COLUMNS.join(', ');
+const LIST = AUDIT_COLUMNS.join(', ');
 /** 15 parameters a row: well under PostgreSQL's 65535 per statement. */
 const ROWS_PER_INSERT = 500;
-
-type SeqRow = AuditRow & { seq: string };
-
-const strip = ({ seq: _seq, ...row }: SeqRow): AuditRow => row;
 
 /**
  * The audit log in PostgreSQL. Appends from every replica take one
@@ -43,10 +23,10 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
       // Multi-row INSERTs keep a batch to a few round trips; VALUES lists number seq in order.
       for (let i = 0; i < built.length; i += ROWS_PER_INSERT) {
         const chunk = built.slice(i, i + ROWS_PER_INSERT);
-        const values = chunk.map((_, r) => `(${COLUMNS.map((_c, c) => `$${r * COLUMNS.length + c + 1}`).join(', ')})`);
+        const values = chunk.map((_, r) => `(${AUDIT_COLUMNS.map((_c, c) => `$${r * AUDIT_COLUMNS.length + c + 1}`).join(', ')})`);
         await client.query(
           `INSERT INTO audit_events (${LIST}) VALUES ${values.join(', ')}`,
-          chunk.flatMap((row) => COLUMNS.map((c) => row[c])),
+          chunk.flatMap((row) => AUDIT_COLUMNS.map((c) => row[c])),
         );
       }
       return built;
@@ -71,11 +51,11 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
       // Newest N, returned oldest first so a listing reads in order.
       const sql = `SELECT * FROM (SELECT seq, ${LIST} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY seq DESC LIMIT ${arg(filter.limit ?? 1000)}) newest ORDER BY seq`;
-      return (await pool.query<SeqRow>(sql, args)).rows.map(strip);
+      return (await pool.query<AuditSeqRow>(sql, args)).rows.map(auditWithoutSeq);
     },
     async scan(afterSeq, limit) {
-      const { rows } = await pool.query<SeqRow>(`SELECT seq, ${LIST} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit]);
-      return rows.map((r) => ({ seq: Number(r.seq), row: strip(r) }));
+      const { rows } = await pool.query<AuditSeqRow>(`SELECT seq, ${LIST} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit]);
+      return rows.map(auditFromSeqRow);
     },
   };
 }

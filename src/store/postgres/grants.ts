@@ -1,29 +1,8 @@
 import type pg from 'pg';
-import type { GrantRepository, StoredGrant } from '../store.js';
+import { type GrantRow, grantFromRow } from '../rows/grants.js';
+import type { GrantRepository } from '../store.js';
 import { CHANGE_CHANNEL } from './database.js';
 import type { ChangePayload } from './notify.js';
-
-interface Row {
-  id: string;
-  requester: string;
-  target: string;
-  state: string;
-  created_at: string;
-  expires_at: string | null;
-  data: string;
-}
-
-function toStored(r: Row): StoredGrant {
-  return {
-    id: r.id,
-    requester: r.requester,
-    target: r.target,
-    state: r.state,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    data: JSON.parse(r.data),
-  };
-}
 
 /**
  * Grants in PostgreSQL, same semantics as src/store/sqlite/grants.ts. Every
@@ -49,8 +28,8 @@ export function postgresGrants(pool: pg.Pool, payload: ChangePayload): GrantRepo
       return r.rowCount === 1;
     },
     async get(id) {
-      const { rows } = await pool.query<Row>('SELECT * FROM grants WHERE id = $1', [id]);
-      return rows[0] ? toStored(rows[0]) : undefined;
+      const { rows } = await pool.query<GrantRow>('SELECT * FROM grants WHERE id = $1', [id]);
+      return rows[0] ? grantFromRow(rows[0]) : undefined;
     },
     async list(filter) {
       const where: string[] = [];
@@ -68,7 +47,7 @@ export function postgresGrants(pool: pg.Pool, payload: ChangePayload): GrantRepo
       }
       if (filter.state) where.push(`state = ${arg(filter.state)}`);
       const sql = `SELECT * FROM grants ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ${arg(filter.limit ?? 1000)}`;
-      return (await pool.query<Row>(sql, args)).rows.map(toStored);
+      return (await pool.query<GrantRow>(sql, args)).rows.map(grantFromRow);
     },
   };
 }

@@ -1,52 +1,6 @@
 import type pg from 'pg';
-import type { SessionRepository, StoredSession } from '../store.js';
-
-interface Row {
-  id: string;
-  target: string;
-  user_sub: string;
-  grant_id: string;
-  command: string;
-  title: string | null;
-  width: number;
-  height: number;
-  record_input: boolean;
-  started_at: string;
-  ended_at: string | null;
-  exit_code: number | null;
-  /** BIGINT: pg hands it over as text. */
-  duration_ms: string | null;
-  incomplete: boolean;
-  closed: boolean;
-  chunks: number;
-  bytes: string;
-  correlation_id: string | null;
-  created_at: string;
-}
-
-function fromRow(r: Row): StoredSession {
-  return {
-    id: r.id,
-    target: r.target,
-    user: r.user_sub,
-    grantId: r.grant_id,
-    command: r.command,
-    title: r.title,
-    width: r.width,
-    height: r.height,
-    recordInput: r.record_input,
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-    exitCode: r.exit_code,
-    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
-    incomplete: r.incomplete,
-    closed: r.closed,
-    chunks: r.chunks,
-    bytes: Number(r.bytes),
-    correlationId: r.correlation_id,
-    createdAt: r.created_at,
-  };
-}
+import { type SessionRow, sessionFromRow } from '../rows/sessions.js';
+import type { SessionRepository } from '../store.js';
 
 /** Recorded sessions' metadata in PostgreSQL (see src/store/sqlite/sessions.ts); the recordings stay files. */
 export function postgresSessions(pool: pg.Pool): SessionRepository {
@@ -82,8 +36,8 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
       return r.rowCount === 1;
     },
     async get(id) {
-      const { rows } = await pool.query<Row>('SELECT * FROM sessions WHERE id = $1', [id.toLowerCase()]);
-      return rows[0] ? fromRow(rows[0]) : undefined;
+      const { rows } = await pool.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id.toLowerCase()]);
+      return rows[0] ? sessionFromRow(rows[0]) : undefined;
     },
     async setProgress(id, p) {
       await pool.query('UPDATE sessions SET chunks = $1, bytes = $2 WHERE id = $3', [p.chunks, p.bytes, id.toLowerCase()]);
@@ -111,7 +65,7 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
         where.push(`(user_sub = ${arg(user)}${inTargets})`);
       }
       const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ${arg(filter.limit ?? 100)}`;
-      return (await pool.query<Row>(sql, args)).rows.map(fromRow);
+      return (await pool.query<SessionRow>(sql, args)).rows.map(sessionFromRow);
     },
   };
 }

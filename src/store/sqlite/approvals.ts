@@ -1,18 +1,6 @@
-import type { ApprovalRepository, StoredApproval } from '../store.js';
+import { type ApprovalRow, approvalFromRow } from '../rows/approvals.js';
+import type { ApprovalRepository } from '../store.js';
 import type { SqliteDb } from './database.js';
-
-interface Row {
-  id: string;
-  grant_id: string;
-  text_hash: string;
-  state: string;
-  created_at: string;
-  data: string;
-}
-
-function toStored(r: Row): StoredApproval {
-  return { id: r.id, grantId: r.grant_id, textHash: r.text_hash, state: r.state, createdAt: r.created_at, data: JSON.parse(r.data) };
-}
 
 /** Command approvals in SQLite, looked up by grant and the hash of the normalized command text. */
 export function sqliteApprovals(db: SqliteDb): ApprovalRepository {
@@ -32,17 +20,17 @@ export function sqliteApprovals(db: SqliteDb): ApprovalRepository {
       return update.run(a.state, JSON.stringify(a.data), a.id, fromState).changes === 1;
     },
     async get(id) {
-      const row = get.get(id) as Row | undefined;
-      return row ? toStored(row) : undefined;
+      const row = get.get(id) as ApprovalRow | undefined;
+      return row ? approvalFromRow(row) : undefined;
     },
     async findByText(grantId, textHash) {
-      return (byText.all(grantId, textHash) as Row[]).map(toStored);
+      return (byText.all(grantId, textHash) as ApprovalRow[]).map(approvalFromRow);
     },
     async list(filter) {
       const rows = filter.state
         ? db.prepare('SELECT * FROM command_approvals WHERE state = ? ORDER BY created_at DESC LIMIT ?').all(filter.state, filter.limit ?? 1000)
         : db.prepare('SELECT * FROM command_approvals ORDER BY created_at DESC LIMIT ?').all(filter.limit ?? 1000);
-      return (rows as Row[]).map(toStored);
+      return (rows as ApprovalRow[]).map(approvalFromRow);
     },
   };
 }

@@ -1,29 +1,12 @@
+import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
 import type { AuditRepository, AuditRow } from '../store.js';
 import type { SqliteDb } from './database.js';
-
-const COLUMNS = [
-  'id',
-  'time',
-  'actor',
-  'actor_kind',
-  'action',
-  'target',
-  'role',
-  'grant_id',
-  'session_id',
-  'correlation_id',
-  'ip',
-  'result',
-  'details',
-  'prev_hash',
-  'hash',
-] as const;
 
 /** The audit log in SQLite: an append-only table whose `seq` fixes the chain order. */
 export function sqliteAudit(db: SqliteDb): AuditRepository {
   const last = db.prepare('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-  const insert = db.prepare(`INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`);
-  const scan = db.prepare(`SELECT seq, ${COLUMNS.join(', ')} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`);
+  const insert = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map((c) => `@${c}`).join(', ')})`);
+  const scan = db.prepare(`SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`);
   // IMMEDIATE takes the write lock before reading the last hash, so another
   // process appending to the same file cannot chain onto the same row.
   const appendTx = db.transaction((build: (prev: string | undefined) => AuditRow) => {
@@ -65,11 +48,11 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
       }
       args.push(filter.limit ?? 1000);
       // Newest N, returned oldest first so a listing reads in order.
-      const sql = `SELECT * FROM (SELECT seq, ${COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
-      return (db.prepare(sql).all(...args) as (AuditRow & { seq: number })[]).map(({ seq: _seq, ...row }) => row);
+      const sql = `SELECT * FROM (SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
+      return (db.prepare(sql).all(...args) as AuditSeqRow[]).map(auditWithoutSeq);
     },
     async scan(afterSeq, limit) {
-      return (scan.all(afterSeq, limit) as (AuditRow & { seq: number })[]).map(({ seq, ...row }) => ({ seq, row }));
+      return (scan.all(afterSeq, limit) as AuditSeqRow[]).map(auditFromSeqRow);
     },
   };
 }

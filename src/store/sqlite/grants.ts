@@ -1,27 +1,6 @@
-import type { GrantRepository, StoredGrant } from '../store.js';
+import { type GrantRow, grantFromRow } from '../rows/grants.js';
+import type { GrantRepository } from '../store.js';
 import type { SqliteDb } from './database.js';
-
-interface Row {
-  id: string;
-  requester: string;
-  target: string;
-  state: string;
-  created_at: string;
-  expires_at: string | null;
-  data: string;
-}
-
-function toStored(r: Row): StoredGrant {
-  return {
-    id: r.id,
-    requester: r.requester,
-    target: r.target,
-    state: r.state,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    data: JSON.parse(r.data),
-  };
-}
 
 /** Grants in SQLite: indexed columns for the queries, the whole record as JSON. */
 export function sqliteGrants(db: SqliteDb): GrantRepository {
@@ -38,8 +17,8 @@ export function sqliteGrants(db: SqliteDb): GrantRepository {
       return update.run(g.state, g.expiresAt, JSON.stringify(g.data), g.id, fromState).changes === 1;
     },
     async get(id) {
-      const row = get.get(id) as Row | undefined;
-      return row ? toStored(row) : undefined;
+      const row = get.get(id) as GrantRow | undefined;
+      return row ? grantFromRow(row) : undefined;
     },
     async list(filter) {
       const where: string[] = [];
@@ -63,7 +42,7 @@ export function sqliteGrants(db: SqliteDb): GrantRepository {
       }
       const sql = `SELECT * FROM grants ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
       args.push(filter.limit ?? 1000);
-      return (db.prepare(sql).all(...args) as Row[]).map(toStored);
+      return (db.prepare(sql).all(...args) as GrantRow[]).map(grantFromRow);
     },
   };
 }

@@ -1,33 +1,8 @@
-import type { ServiceTokenRepository, StoredServiceToken } from '../store.js';
+import { type ServiceTokenRow, serviceTokenFromRow } from '../rows/service-tokens.js';
+import type { ServiceTokenRepository } from '../store.js';
 import type { SqliteDb } from './database.js';
 
 export type { ServiceTokenRepository, StoredServiceToken } from '../store.js';
-
-interface Row {
-  id: string;
-  name: string;
-  groups_json: string;
-  secret_hash: string;
-  creator: string;
-  created_at: string;
-  expires_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-  revoked_by: string | null;
-}
-
-const fromRow = (r: Row): StoredServiceToken => ({
-  id: r.id,
-  name: r.name,
-  groups: JSON.parse(r.groups_json) as string[],
-  secretHash: r.secret_hash,
-  creator: r.creator,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-  lastUsedAt: r.last_used_at,
-  revokedAt: r.revoked_at,
-  revokedBy: r.revoked_by,
-});
 
 /** Service tokens in the SQLite store (table from migration 50). */
 export function sqliteServiceTokens(db: SqliteDb): ServiceTokenRepository {
@@ -52,11 +27,11 @@ export function sqliteServiceTokens(db: SqliteDb): ServiceTokenRepository {
       });
     },
     async get(id) {
-      const row = get.get(id) as Row | undefined;
-      return row ? fromRow(row) : undefined;
+      const row = get.get(id) as ServiceTokenRow | undefined;
+      return row ? serviceTokenFromRow(row) : undefined;
     },
     async list() {
-      return (list.all() as Row[]).map(fromRow);
+      return (list.all() as ServiceTokenRow[]).map(serviceTokenFromRow);
     },
     async revoke(id, by, at) {
       return revoke.run(at, by, id).changes > 0;

@@ -1,51 +1,6 @@
-import type { SessionRepository, StoredSession } from '../store.js';
+import { type SessionRow, sessionFromRow } from '../rows/sessions.js';
+import type { SessionRepository } from '../store.js';
 import type { SqliteDb } from './database.js';
-
-interface Row {
-  id: string;
-  target: string;
-  user_sub: string;
-  grant_id: string;
-  command: string;
-  title: string | null;
-  width: number;
-  height: number;
-  record_input: number;
-  started_at: string;
-  ended_at: string | null;
-  exit_code: number | null;
-  duration_ms: number | null;
-  incomplete: number;
-  closed: number;
-  chunks: number;
-  bytes: number;
-  correlation_id: string | null;
-  created_at: string;
-}
-
-function fromRow(r: Row): StoredSession {
-  return {
-    id: r.id,
-    target: r.target,
-    user: r.user_sub,
-    grantId: r.grant_id,
-    command: r.command,
-    title: r.title,
-    width: r.width,
-    height: r.height,
-    recordInput: r.record_input === 1,
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-    exitCode: r.exit_code,
-    durationMs: r.duration_ms,
-    incomplete: r.incomplete === 1,
-    closed: r.closed === 1,
-    chunks: r.chunks,
-    bytes: r.bytes,
-    correlationId: r.correlation_id,
-    createdAt: r.created_at,
-  };
-}
 
 /** Recorded sessions' metadata in SQLite (the recordings themselves are files). */
 export function sqliteSessions(db: SqliteDb): SessionRepository {
@@ -68,8 +23,8 @@ export function sqliteSessions(db: SqliteDb): SessionRepository {
       return r.changes === 1;
     },
     async get(id) {
-      const r = get.get(id.toLowerCase()) as Row | undefined;
-      return r ? fromRow(r) : undefined;
+      const r = get.get(id.toLowerCase()) as SessionRow | undefined;
+      return r ? sessionFromRow(r) : undefined;
     },
     async setProgress(id, p) {
       progress.run(p.chunks, p.bytes, id.toLowerCase());
@@ -100,7 +55,7 @@ export function sqliteSessions(db: SqliteDb): SessionRepository {
       }
       args.push(filter.limit ?? 100);
       const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ?`;
-      return (db.prepare(sql).all(...args) as Row[]).map(fromRow);
+      return (db.prepare(sql).all(...args) as SessionRow[]).map(sessionFromRow);
     },
   };
 }

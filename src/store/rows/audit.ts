@@ -1,0 +1,29 @@
+import type { AuditRow } from '../store.js';
+
+/** The `audit_events` columns an AuditRow carries, in insert order (`seq` is the database's own). */
+export const AUDIT_COLUMNS = [
+  'id',
+  'time',
+  'actor',
+  'actor_kind',
+  'action',
+  'target',
+  'role',
+  'grant_id',
+  'session_id',
+  'correlation_id',
+  'ip',
+  'result',
+  'details',
+  'prev_hash',
+  'hash',
+] as const satisfies readonly (keyof AuditRow)[];
+
+/** An audit row read back with its `seq`: a number from SQLite, text from PostgreSQL (BIGINT). */
+export type AuditSeqRow = AuditRow & { seq: number | string };
+
+/** The row without the database's `seq`, as callers of `list` see it. */
+export const auditWithoutSeq = ({ seq: _seq, ...row }: AuditSeqRow): AuditRow => row;
+
+/** The `{ seq, row }` pair `scan` returns. */
+export const auditFromSeqRow = (r: AuditSeqRow): { seq: number; row: AuditRow } => ({ seq: Number(r.seq), row: auditWithoutSeq(r) });

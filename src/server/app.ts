@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError } from '../api/errors.js';
+import { UsageError } from '../errors.js';
 import { type GateConfig, parseDuration } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -149,7 +150,16 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       verifier = undefined;
     },
     async listen({ host = '127.0.0.1', port = 0 }) {
-      await app.listen({ host, port });
+      try {
+        await app.listen({ host, port });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges gate does not have' : 'is not an address of this machine';
+          throw new UsageError(`Cannot listen on ${host}:${port}: it ${why}.`, { hint: 'Pass another --port (or --host), or stop the process that holds it.', cause: err });
+        }
+        throw err;
+      }
       const addr = app.server.address();
       if (!addr || typeof addr === 'string') throw new Error('server has no TCP address');
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

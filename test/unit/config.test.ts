@@ -88,3 +88,13 @@ describe('gate.yaml validation', () => {
     expect(errorOf(GOOD.replace('min: 1', 'min: 0'))).toMatch(/policies\.1\.approval/);
   });
 });
+
+describe('server ports', () => {
+  test('a port browsers and fetch refuse is refused with the reason, others pass', async () => {
+    const { parseServerPort } = await import('../../src/cli/parse.js');
+    expect(() => parseServerPort('4190')).toThrow(/bad port/);
+    expect(() => parseServerPort('70000')).toThrow(/port number from 0 to 65535/);
+    expect(parseServerPort('4180')).toBe(4180);
+    expect(parseServerPort('0')).toBe(0);
+  });
+});

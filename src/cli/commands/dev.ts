@@ -8,7 +8,7 @@ import { fillDevConfig } from '../../server/dev-config.js';
 import type { LogLevel } from '../../server/log.js';
 import type { CliContext } from '../context.js';
 import { say } from '../output.js';
-import { parsePort } from '../parse.js';
+import { parseServerPort } from '../parse.js';
 import { waitForShutdown } from './server.js';
 
 export const DEV_CLIENT_ID = 'gate-cli';
@@ -46,6 +46,7 @@ async function dev(ctx: CliContext, opts: DevOptions): Promise<void> {
   const [{ buildServer }, { createDevIdp }, { createLogger }] = await quietOidcProvider(() =>
     Promise.all([import('../../server/app.js'), import('../../server/dev-idp/index.js'), import('../../server/log.js')]),
   );
+  const port = parseServerPort(opts.port);
   const dataDir = resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const stops: (() => Promise<void>)[] = [];
@@ -76,7 +77,7 @@ async function dev(ctx: CliContext, opts: DevOptions): Promise<void> {
     }
     const server = await buildServer({ config, dataDir, logger: createLogger({ level: opts.logLevel }) });
     stops.unshift(() => server.close());
-    const url = await server.listen({ host: '127.0.0.1', port: parsePort(opts.port) });
+    const url = await server.listen({ host: '127.0.0.1', port });
     const issuer = `${url}/idp`;
     const idp = await quietOidcProvider(() => createDevIdp({ issuer, clientId: DEV_CLIENT_ID, users }));
     stops.unshift(() => idp.close());

@@ -5,7 +5,7 @@ import { loadConfigFile } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import type { LogLevel } from '../../server/log.js';
 import type { CliContext } from '../context.js';
-import { parsePort } from '../parse.js';
+import { parseServerPort } from '../parse.js';
 
 interface ServerOptions {
   config?: string;
@@ -32,6 +32,7 @@ export function registerServer(program: Command, ctx: CliContext): void {
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (opts: ServerOptions) => {
       if (!opts.config) throw new UsageError('gate server needs a policy file.', { hint: 'Pass --config gate.yaml, or try `gate dev` for a local all-in-one setup.' });
+      const port = parseServerPort(opts.port);
       const config = await loadConfigFile(resolve(opts.config));
       if (!config.identity.oidc) {
         throw new UsageError(`${opts.config} has no identity.oidc section.`, { hint: 'Configure your IdP (issuer, client_id), or use `gate dev`.' });
@@ -40,7 +41,7 @@ export function registerServer(program: Command, ctx: CliContext): void {
       const log = createLogger({ level: opts.logLevel });
       const dataDir = resolve(opts.dataDir ?? ctx.env.dataDir ?? config.server.data_dir ?? 'gate-data');
       const server = await buildServer({ config, dataDir, logger: log });
-      const url = await server.listen({ host: opts.host, port: parsePort(opts.port) });
+      const url = await server.listen({ host: opts.host, port });
       log.info('listening', { url, data_dir: dataDir, targets: Object.keys(config.targets).length });
       await waitForShutdown(ctx);
       log.info('shutting down');

@@ -61,8 +61,8 @@ export async function recordSession(opts: RecordSessionOptions): Promise<RecordS
     }
   }
   // The uploader hears of bytes once they reach the file it reads from.
-  let notify: (bytes: number) => void = () => {};
-  const spool = await createSpool(opts.configDir, meta, { onWritten: (bytes) => notify(bytes) });
+  let notify: (data: Buffer, offset: number) => void = () => {};
+  const spool = await createSpool(opts.configDir, meta, { onWritten: (data, offset) => notify(data, offset) });
   if (opts.required) await spool.update({ created: true });
 
   const header: CastHeader = {
@@ -76,7 +76,7 @@ export async function recordSession(opts: RecordSessionOptions): Promise<RecordS
     gate: { target: meta.target, user: meta.user, grant: meta.grant, session_id: meta.id },
   };
   const uploader = startLiveUpload(spool, opts.api, opts.upload);
-  notify = (bytes) => uploader.notify(bytes);
+  notify = (data, offset) => uploader.notify(data, offset);
   const writer = createCastWriter(header, { write: (line) => spool.append(line) });
   const t0 = performance.now();
   let result: RunToolResult;

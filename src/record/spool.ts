@@ -52,6 +52,12 @@ export interface Spool {
   readonly state: SpoolState;
   /** Merges a patch into the state and writes it atomically; calls are serialized. */
   update(patch: Partial<SpoolState>): Promise<void>;
+  /**
+   * Merges a patch into the state in memory only; the next `update` writes it.
+   * For facts whose loss in a crash is harmless (an acknowledged chunk that is
+   * still `inflight` on disk is re-sent as a duplicate).
+   */
+  remember(patch: Partial<SpoolState>): void;
 }
 
 function makeSpool(configDir: string, id: string, initial: SpoolState): Spool {
@@ -71,6 +77,9 @@ function makeSpool(configDir: string, id: string, initial: SpoolState): Spool {
       const snapshot = JSON.stringify(state);
       queue = queue.then(() => writeAtomic(file, snapshot));
       return queue;
+    },
+    remember(patch) {
+      state = { ...state, ...patch };
     },
   };
 }
@@ -115,8 +124,12 @@ export interface SpoolWriterOptions {
    * killed gate can lose beyond what the tool had printed.
    */
   batchMs?: number;
-  /** Called with the byte count of each batch once it is handed to the OS (for the uploader). */
-  onWritten?(bytes: number): void;
+  /**
+   * Called with each batch once it is handed to the OS, in file order, with
+   * its byte offset in the .cast file: the uploader sends these bytes from
+   * memory instead of reading them back. Do not modify `data`.
+   */
+  onWritten?(data: Buffer, offset: number): void;
 }
 
 /** Creates a new spool for a session (state written before the first byte of .cast). */
@@ -149,17 +162,20 @@ export async function createSpool(configDir: string, meta: SessionMeta, options:
   });
   let batch: string[] = [];
   let batchLength = 0;
+  // Bytes handed to the stream so far: the next batch's offset in the file ('wx': it starts empty).
+  let written = 0;
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     clearTimeout(timer);
     timer = undefined;
     if (batchLength === 0 || streamError) return;
-    // One join and one encode per batch rather than per line.
-    const data = Buffer.from(batch.length === 1 ? batch[0]! : batch.join(''), 'utf8');
+    const data = encodeLines(batch);
     batch = [];
     batchLength = 0;
+    const offset = written;
+    written += data.length;
     stream.write(data, (err) => {
-      if (!err) options.onWritten?.(data.length);
+      if (!err) options.onWritten?.(data, offset);
     });
   };
   return Object.assign(spool, {
@@ -182,6 +198,20 @@ export async function createSpool(configDir: string, meta: SessionMeta, options:
       });
     },
   });
+}
+
+/**
+ * One buffer for a batch of lines, encoded straight into it: a join first
+ * would copy every byte of an output flood once more.
+ */
+function encodeLines(lines: string[]): Buffer {
+  if (lines.length === 1) return Buffer.from(lines[0]!, 'utf8');
+  let size = 0;
+  for (const line of lines) size += Buffer.byteLength(line, 'utf8');
+  const data = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const line of lines) at += data.write(line, at, 'utf8');
+  return data;
 }
 
 /** Opens an existing spool (for resuming an upload). */

@@ -9,8 +9,9 @@ const debug = debuglog('gate');
 
 /**
  * Chunks are at most this many bytes (1 MiB, the server's limit): during an
- * output flood each chunk costs a state write, a read, a hash and a request
- * on the client and two synced appends on the server, so fewer is cheaper.
+ * output flood each chunk costs a state write, a hash and a request on the
+ * client and a token check and two synced appends on the server, so fewer is
+ * cheaper.
  */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
 
@@ -22,32 +23,116 @@ export interface DrainOptions {
    */
   final: boolean;
   chunkBytes?: number;
+  /**
+   * While the tool runs: stop once fewer than this many bytes are waiting
+   * (capped at chunkBytes), so a flood goes out in full chunks. Default 0.
+   */
+  minBytes?: number;
   signal?: AbortSignal;
+  /** The bytes the running session just wrote, still in memory: chunks are cut from here when it has them, else read from the file. */
+  tail?: SpoolTail;
+}
+
+/** Recently written bytes of a spool's .cast file, by file offset. */
+export interface SpoolTail {
+  /**
+   * Up to `max` bytes from `offset`, as one buffer (a view when they sit in
+   * one write), or undefined when memory does not hold `offset`; an empty
+   * buffer when `offset` is the end of what was written.
+   */
+  read(offset: number, max: number): Buffer | undefined;
+  /** Everything before `offset` is on the server: forget it. */
+  release(offset: number): void;
+}
+
+/**
+ * Keeps what the spool writer hands to the OS (`SpoolWriterOptions.onWritten`)
+ * until it is uploaded, so a chunk is not read back from the file the moment
+ * after it was written. Bounded by `limitBytes`: when the upload falls behind
+ * (server slow or away) memory is dropped and those chunks come from the file.
+ */
+export function createSpoolTail(limitBytes = 8 * MAX_CHUNK_BYTES): SpoolTail & { add(data: Buffer, offset: number): void } {
+  let parts: { offset: number; data: Buffer }[] = [];
+  let start = -1; // offset of parts[0]; -1 until the first write is seen
+  let end = -1; // offset just after the last write seen
+  let held = 0;
+  return {
+    add(data, offset) {
+      if (start < 0) start = end = offset;
+      if (offset !== end || held + data.length > limitBytes) {
+        // Not contiguous (never expected) or over budget: restart after this write.
+        parts = [];
+        held = 0;
+        start = end = offset + data.length;
+        return;
+      }
+      if (data.length === 0) return;
+      parts.push({ offset, data });
+      held += data.length;
+      end = offset + data.length;
+    },
+    read(offset, max) {
+      if (start < 0 || offset < start || offset > end) return undefined;
+      const out: Buffer[] = [];
+      let want = Math.min(max, end - offset);
+      const total = want;
+      for (const part of parts) {
+        if (want === 0) break;
+        const partEnd = part.offset + part.data.length;
+        if (partEnd <= offset) continue;
+        const from = Math.max(0, offset - part.offset);
+        const take = Math.min(want, part.data.length - from);
+        out.push(part.data.subarray(from, from + take));
+        want -= take;
+        offset += take;
+      }
+      return out.length === 1 ? out[0]! : Buffer.concat(out, total);
+    },
+    release(offset) {
+      while (parts.length > 0 && parts[0]!.offset + parts[0]!.data.length <= offset) {
+        held -= parts.shift()!.data.length;
+      }
+      start = parts.length > 0 ? parts[0]!.offset : Math.max(start, Math.min(offset, end));
+    },
+  };
 }
 
 /**
  * Sends every chunk of the spool's .cast file the server does not have yet,
- * creating the session first when needed. Progress is persisted in the spool
- * state after each chunk, and the chunk about to be sent is persisted before
- * it is sent, so a crash at any point resumes without a conflict. Throws the
- * API's error on the first failure (the caller retries). Returns the number of
- * chunks sent.
+ * creating the session first when needed. The chunk about to be sent is
+ * persisted before it is sent (`inflight`), so a crash at any point resumes
+ * without a conflict: the same bytes go again under the same seq, a
+ * duplicate. That one state write per chunk also records the previous chunk
+ * as acknowledged; the last acknowledgement of a drain is kept in memory only
+ * (the next write carries it; after a crash that chunk is re-sent as a
+ * duplicate). Throws the API's error on the first failure (the caller
+ * retries). Returns the number of chunks sent.
  */
 export async function drainSpool(spool: Spool, api: SessionApi, options: DrainOptions): Promise<number> {
   const chunkBytes = Math.min(options.chunkBytes ?? MAX_CHUNK_BYTES, MAX_CHUNK_BYTES);
-  const { signal } = options;
+  const { signal, tail } = options;
   if (!spool.state.created) {
     await api.create(spool.state.meta, { signal });
     await spool.update({ created: true });
   }
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(spool.castPath, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
-  const buf = Buffer.allocUnsafe(chunkBytes);
+  // Opened only when memory does not have the bytes (resume, or an upload that fell behind).
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  const readFile = async (offset: number, length: number, exact = false): Promise<Buffer | undefined> => {
+    const fromMemory = tail?.read(offset, length);
+    if (fromMemory && (!exact || fromMemory.length === length)) return fromMemory;
+    if (!fh) {
+      try {
+        fh = await open(spool.castPath, 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+    }
+    // A fresh buffer per chunk: it goes to the API as is, no copy.
+    const buf = Buffer.allocUnsafe(length);
+    const { bytesRead } = await fh.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  };
   let sent = 0;
   try {
     while (!signal?.aborted) {
@@ -55,36 +140,34 @@ export async function drainSpool(spool: Spool, api: SessionApi, options: DrainOp
       let inflight = spool.state.inflight;
       let data: Buffer;
       if (inflight) {
-        const { bytesRead } = await fh.read(buf, 0, inflight.length, inflight.offset);
-        if (bytesRead !== inflight.length) throw new Error(`spool ${spool.id}: .cast file is shorter than its state`);
-        data = buf.subarray(0, bytesRead);
+        const read = await readFile(inflight.offset, inflight.length, true);
+        if (read === undefined) return sent;
+        if (read.length !== inflight.length) throw new Error(`spool ${spool.id}: .cast file is shorter than its state`);
+        data = read;
       } else {
-        const { bytesRead } = await fh.read(buf, 0, chunkBytes, uploaded.offset);
-        if (bytesRead === 0) break;
-        let length = bytesRead;
+        const read = await readFile(uploaded.offset, chunkBytes);
+        if (read === undefined || read.length === 0) break;
+        let length = read.length;
         if (!options.final) {
-          const nl = buf.lastIndexOf(0x0a, bytesRead - 1);
+          if (read.length < Math.min(options.minBytes ?? 0, chunkBytes)) break;
+          const nl = read.lastIndexOf(0x0a, read.length - 1);
           if (nl >= 0) length = nl + 1;
-          else if (bytesRead < chunkBytes) break; // a line still being written
+          else if (read.length < chunkBytes) break; // a line still being written
         }
-        data = buf.subarray(0, length);
+        data = read.subarray(0, length);
         const seq = uploaded.seq + 1;
         inflight = { seq, offset: uploaded.offset, length, hash: chunkHash(uploaded.hash, seq, data) };
+        // Also persists the acknowledgement of the chunk before, still in memory only.
         await spool.update({ inflight });
       }
-      await api.putChunk(
-        spool.id,
-        { seq: inflight.seq, data: Buffer.from(data), prevHash: uploaded.hash, hash: inflight.hash },
-        { signal },
-      );
-      await spool.update({
-        uploaded: { seq: inflight.seq, hash: inflight.hash, offset: inflight.offset + inflight.length },
-        inflight: null,
-      });
+      await api.putChunk(spool.id, { seq: inflight.seq, data, prevHash: uploaded.hash, hash: inflight.hash }, { signal });
+      const next = inflight.offset + inflight.length;
+      spool.remember({ uploaded: { seq: inflight.seq, hash: inflight.hash, offset: next }, inflight: null });
+      tail?.release(next);
       sent++;
     }
   } finally {
-    await fh.close();
+    await fh?.close();
   }
   return sent;
 }
@@ -131,7 +214,12 @@ function napper() {
 export interface LiveUploadOptions {
   /** Send what has accumulated at least this often. Default 1000 ms. */
   intervalMs?: number;
-  /** Send early once this many new bytes are in the spool. Default 512 KiB. */
+  /**
+   * Send early once this many new bytes are in the spool, in chunks of at least
+   * this size (the rest waits for the next interval). Default 1 MiB: an output
+   * flood goes out in full chunks, each a request, a state write and two
+   * synced appends on the server.
+   */
   eagerBytes?: number;
   chunkBytes?: number;
   backoff?: BackoffOptions;
@@ -146,8 +234,12 @@ export type UploadOutcome =
   | { status: 'pending'; error?: unknown };
 
 export interface LiveUpload {
-  /** Tells the uploader that `bytes` more were appended to the spool (cheap; call on every write). */
-  notify(bytes: number): void;
+  /**
+   * Hands the uploader what the spool just wrote at `offset` of the .cast
+   * file (cheap; call on every write, in order: `SpoolWriterOptions.onWritten`).
+   * Chunks are cut from these bytes; the file is read only when memory fell behind.
+   */
+  notify(data: Buffer, offset: number): void;
   /**
    * Call after the spool's .cast file is complete and its state is `closed`.
    * Sends the rest, closes the session on the server and deletes the spool.
@@ -161,14 +253,17 @@ export interface LiveUpload {
 /**
  * Streams a spool to the server while the tool runs. Everything happens in
  * the background: the tool's output path only appends to the spool file, so a
- * slow or absent server never slows the tool, and memory stays at one chunk.
- * API failures are retried with exponential backoff.
+ * slow or absent server never slows the tool. What was written and not yet
+ * sent stays in memory (up to 8 MiB, then the file is read instead), so a
+ * flood is not read back from disk. API failures are retried with
+ * exponential backoff.
  */
 export function startLiveUpload(spool: Spool, api: SessionApi, options: LiveUploadOptions = {}): LiveUpload {
   const intervalMs = options.intervalMs ?? 1000;
-  const eagerBytes = options.eagerBytes ?? 512 * 1024;
+  const eagerBytes = options.eagerBytes ?? MAX_CHUNK_BYTES;
   const stop = new AbortController();
   const nap = napper();
+  const tail = createSpoolTail();
   let unsent = 0;
   let end: Omit<SessionEnd, 'incomplete'> | undefined;
   let chunks = 0;
@@ -176,18 +271,28 @@ export function startLiveUpload(spool: Spool, api: SessionApi, options: LiveUplo
 
   const run = async (): Promise<UploadOutcome> => {
     let failures = 0;
+    // When everything waiting, however little, was last sent: that happens every intervalMs.
+    let lastDue = performance.now();
     while (!stop.signal.aborted) {
       try {
         const finishing = end;
+        const due = !!finishing || performance.now() - lastDue >= intervalMs;
+        if (due) lastDue = performance.now();
         unsent = 0;
-        chunks += await drainSpool(spool, api, { final: !!finishing, chunkBytes: options.chunkBytes, signal: stop.signal });
+        chunks += await drainSpool(spool, api, {
+          final: !!finishing,
+          chunkBytes: options.chunkBytes,
+          minBytes: due ? 0 : eagerBytes,
+          signal: stop.signal,
+          tail,
+        });
         failures = 0;
         if (finishing && !stop.signal.aborted) {
           await api.close(spool.id, { ...finishing, incomplete: false }, { signal: stop.signal });
           await removeSpool(spool.configDir, spool.id);
           return { status: 'complete', chunks };
         }
-        if (!end && unsent < eagerBytes) await nap.sleep(intervalMs, stop.signal);
+        if (!end && unsent < eagerBytes) await nap.sleep(Math.max(0, lastDue + intervalMs - performance.now()), stop.signal);
       } catch (err) {
         if (stop.signal.aborted) break;
         lastError = err;
@@ -203,8 +308,9 @@ export function startLiveUpload(spool: Spool, api: SessionApi, options: LiveUplo
   const running = run();
 
   return {
-    notify(bytes) {
-      unsent += bytes;
+    notify(data, offset) {
+      tail.add(data, offset);
+      unsent += data.length;
       if (unsent >= eagerBytes) nap.wake();
     },
     async finish(e, { timeoutMs = 10_000 } = {}) {

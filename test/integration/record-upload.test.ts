@@ -10,7 +10,7 @@ import { runTool } from '../../src/record/runner.js';
 import { recordSession } from '../../src/record/session.js';
 import { createSpool, listPendingSpools, openSpool } from '../../src/record/spool.js';
 import type { SessionApi, SessionEnd, SessionMeta } from '../../src/record/types.js';
-import { drainSpool, uploadPendingSpools } from '../../src/record/uploader.js';
+import { createSpoolTail, drainSpool, uploadPendingSpools } from '../../src/record/uploader.js';
 import { createRecordingStore, type RecordingStore } from '../../src/server/recordings.js';
 
 const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TERM: 'xterm-256color', HOME: process.env.HOME ?? '/tmp' };
@@ -213,6 +213,32 @@ describe('recordSession', () => {
     const stdout = term.text();
     expect(stdout).toContain('hello from gate');
     expect(stdout).toContain('\x1b[1mbold\x1b[0m done');
+  });
+});
+
+describe('uploading from memory', () => {
+  it('sends exactly the spooled bytes, from memory or from the file once the upload fell behind', async () => {
+    const meta: SessionMeta = { ...baseMeta, id: crypto.randomUUID(), width: 80, height: 24, startedAt: new Date().toISOString() };
+    // A budget of 3 KiB: most of this output overflows memory and must come back from the file.
+    const tail = createSpoolTail(3 * 1024);
+    const spool = await createSpool(configDir, meta, { batchChars: 700, onWritten: (data, offset) => tail.add(data, offset) });
+    const server = memoryApi(store);
+    spool.append(`${JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1 })}\n`);
+    for (let i = 0; i < 400; i++) {
+      spool.append(`${JSON.stringify([i / 100, 'o', `line ${i} ünïcödé ✓\r\n`])}\n`);
+      // Upload now and then while it is written, as the live uploader does.
+      if (i % 97 === 0) {
+        spool.flush();
+        await new Promise((r) => setTimeout(r, 5));
+        await drainSpool(spool, server.api, { final: false, chunkBytes: 1024, tail });
+      }
+    }
+    await spool.end();
+    await drainSpool(spool, server.api, { final: true, chunkBytes: 1024, tail });
+    const onServer = await store.read(meta.id);
+    expect(onServer.equals(await readFile(spool.castPath))).toBe(true);
+    expect(castOutput(onServer.toString())).toContain('line 399 ünïcödé ✓\r\n');
+    expect(await store.verify(meta.id)).toMatchObject({ ok: true });
   });
 });
 

@@ -18,6 +18,24 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
+ * Gate tokens already verified, until they expire. A signature check costs
+ * ~0.5 ms; a recorded session uploads a chunk per second and every tunnel
+ * authenticates, all with the same token. Gate tokens are immutable and
+ * short-lived (nothing revokes one), so the cache changes no answer.
+ */
+const VERIFIED_CACHE_SIZE = 1024;
+const verifiedCaches = new WeakMap<ServerContext, Map<string, Caller>>();
+
+function verifiedTokens(ctx: ServerContext): Map<string, Caller> {
+  let cache = verifiedCaches.get(ctx);
+  if (!cache) {
+    cache = new Map();
+    verifiedCaches.set(ctx, cache);
+  }
+  return cache;
+}
+
+/**
  * Resolves the caller from a bearer token (a gate JWT or a service token). Throws ApiError 401
  * with a reason that names no token.
  */
@@ -26,9 +44,15 @@ export async function authenticate(ctx: ServerContext, header: string | undefine
   if (!token) throw new ApiError('unauthenticated', 'Authentication required: send a gate token as `Authorization: Bearer …`.');
   // A service token (`gst_…`) is its own bearer: no exchange, checked against the store on every request.
   if (looksLikeServiceToken(token)) return authenticateServiceToken(ctx, token);
+  const cache = verifiedTokens(ctx);
+  const known = cache.get(token);
+  if (known?.expiresAt && known.expiresAt.getTime() > ctx.now().getTime()) return known;
   try {
-    const v = await verifyGateToken(ctx.key, ctx.tokenIssuer, token);
-    return { ...v, expiresAt: v.expiresAt };
+    const v = await verifyGateToken(ctx.key, ctx.tokenIssuer, token, ctx.now());
+    const caller: Caller = { ...v, expiresAt: v.expiresAt };
+    if (cache.size >= VERIFIED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(token, caller);
+    return caller;
   } catch (err) {
     ctx.log.warn('gate token rejected', { reason: (err as Error).message });
     throw new ApiError('invalid_token', `Gate token rejected: ${(err as Error).message}.`);

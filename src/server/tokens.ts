@@ -42,12 +42,13 @@ export interface VerifiedGateToken extends Identity {
 }
 
 /** Verifies a gate token; throws a short reason (never the token) when it is not valid. */
-export async function verifyGateToken(key: SigningKey, issuer: string, token: string): Promise<VerifiedGateToken> {
+export async function verifyGateToken(key: SigningKey, issuer: string, token: string, now = new Date()): Promise<VerifiedGateToken> {
   try {
     const { payload } = await jwtVerify(token, key.publicKey, {
       issuer,
       audience: GATE_AUDIENCE,
       algorithms: ['EdDSA'],
+      currentDate: now,
     });
     return {
       sub: String(payload.sub),

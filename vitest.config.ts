@@ -9,5 +9,6 @@ export default defineConfig({
     // Two cores: integration suites each start real servers; more workers only contend.
     maxWorkers: 2,
     setupFiles: ['test/helpers/strict-process.ts'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Identity } from '../api/wire.js';
 import type { SigningKey } from './keys.js';
@@ -28,6 +29,8 @@ export async function issueGateToken(
   })
     .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'JWT' })
     .setSubject(who.sub)
+    // A unique id: two tokens for the same person in the same second are still two tokens.
+    .setJti(randomUUID())
     .setIssuer(issuer)
     .setAudience(GATE_AUDIENCE)
     .setIssuedAt(Math.floor(now.getTime() / 1000))

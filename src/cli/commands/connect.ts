@@ -93,7 +93,8 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
 function printReady(ctx: CliContext, target: TargetSummary, d: ConnectionDetails, expiresAt: string): void {
   const { style } = ctx;
   say(ctx.io, `${style.green('✓')} Tunnel to ${style.bold(target.name)} is open until ${expiresAt}`);
-  for (const line of d.lines) say(ctx.io, `  ${line}`);
+  // How to connect is the command's output (stdout); the framing around it is prose (stderr).
+  for (const line of d.lines) ctx.io.stdout.write(`  ${line}\n`);
   say(ctx.io, style.dim('Press Ctrl-C to close it.'));
 }
 

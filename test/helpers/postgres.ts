@@ -3,7 +3,7 @@
  * gate's postgres protocol handler on a loopback port without the tunnel.
  */
 import { chmod, chown, copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -271,4 +271,19 @@ export async function serveHandler(
 /** The GrantEnded reason the server puts on the signal. */
 export function grantEnded(grantId: string): GrantEnded {
   return { reason: 'expired', message: `gate grant ${grantId} expired` };
+}
+
+/** Sends a raw CancelRequest (the way libpq does, on a fresh connection) for backend `pid` / `key`. */
+export function sendRawCancel(port: number, pid: number, key: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const msg = Buffer.alloc(16);
+    msg.writeInt32BE(16, 0);
+    msg.writeInt32BE(80877102, 4);
+    msg.writeInt32BE(pid, 8);
+    msg.writeInt32BE(key, 12);
+    const s = netConnect(port, '127.0.0.1', () => s.end(msg));
+    s.on('error', reject);
+    s.on('close', () => resolve());
+    s.resume();
+  });
 }

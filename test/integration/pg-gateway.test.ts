@@ -4,7 +4,6 @@
  * hands each socket straight to the handler (no tunnel).
  */
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresTarget } from '../../src/config/schema.js';
@@ -14,6 +13,7 @@ import {
   fakeApprovals,
   grantEnded,
   type HandlerHarness,
+  sendRawCancel,
   serveHandler,
   startPostgres,
   type TestPostgres,
@@ -63,20 +63,6 @@ async function pgClient(h: { port: number }, extra: pg.ClientConfig = {}): Promi
   c.on('error', () => {});
   await c.connect();
   return c;
-}
-
-function sendRawCancel(port: number, pid: number, key: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const msg = Buffer.alloc(16);
-    msg.writeInt32BE(16, 0);
-    msg.writeInt32BE(80877102, 4);
-    msg.writeInt32BE(pid, 8);
-    msg.writeInt32BE(key, 12);
-    const s = connect(port, '127.0.0.1', () => s.end(msg));
-    s.on('error', reject);
-    s.on('close', () => resolve());
-    s.resume();
-  });
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {

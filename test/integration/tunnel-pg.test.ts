@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -15,7 +14,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/server/log.js';
 import { gateEnv, type RunningGate, startGate } from '../helpers/gate-bin.js';
-import { freePort, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { freePort, sendRawCancel, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 const SECRET = `upstream-Pw-${Math.random().toString(36).slice(2)}-9c1e`;
@@ -61,20 +60,6 @@ async function waitFor(check: () => Promise<boolean> | boolean, what: string): P
 async function sleeping(): Promise<boolean> {
   const rows = await db.query(`select 1 from pg_stat_activity where query like 'select pg_sleep(30)%' and state = 'active'`);
   return rows.length > 0;
-}
-
-function sendRawCancel(port: number, pid: number, key: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const msg = Buffer.alloc(16);
-    msg.writeInt32BE(16, 0);
-    msg.writeInt32BE(80877102, 4);
-    msg.writeInt32BE(pid, 8);
-    msg.writeInt32BE(key, 12);
-    const s = netConnect(port, '127.0.0.1', () => s.end(msg));
-    s.on('error', reject);
-    s.on('close', () => resolve());
-    s.resume();
-  });
 }
 
 interface Connected {

@@ -44,7 +44,9 @@ function describeIssue(issue: z.core.$ZodIssue, root: unknown, lc: LineCounter, 
   const key = path.length > 0 ? path.join('.') : '(top level)';
   const line = lineOf(root, issue.path, lc);
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') {
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
+    message = `is required (${issue.expected})`;
+  } else if (issue.code === 'unrecognized_keys') {
     message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   } else if (issue.code === 'invalid_union' && 'errors' in issue) {
     // Pick the branch that got furthest: its first message is the useful one.

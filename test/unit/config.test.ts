@@ -76,6 +76,11 @@ describe('gate.yaml validation', () => {
     expect(message).toContain('targets.k8s-prod.type');
   });
 
+  test('a missing required key says so', () => {
+    const message = errorOf('targets:\n  db:\n    type: postgres\n    address: db:5432\n    roles: {}\n');
+    expect(message).toMatch(/gate\.yaml:\d+: targets\.db\.database: is required \(string\)/);
+  });
+
   test('YAML syntax errors name the line', () => {
     expect(errorOf('targets:\n  a: [1, 2\n')).toMatch(/Invalid YAML in gate\.yaml:\n {2}gate\.yaml:\d+:/);
   });

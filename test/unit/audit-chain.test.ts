@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { canonicalJson, eventHash, GENESIS_HASH } from '../../src/server/audit/chain.js';
+import { canonicalJson, eventHash, GENESIS_HASH, newEventHash } from '../../src/server/audit/chain.js';
 import { type AuditLog, createAuditLog } from '../../src/server/audit/log.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/store.js';
 
@@ -10,6 +10,22 @@ describe('canonical encoding', () => {
   it('sorts keys at every depth, keeps array order, drops undefined', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, 1], c: null }, u: undefined })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
     expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
+  });
+
+  it('writes what JSON.stringify would for dates, functions and odd numbers', () => {
+    const value = { at: new Date('2026-01-02T03:04:05.000Z'), f: () => 1, list: [undefined, () => 1, Number.NaN], n: -0 };
+    expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
+    expect(canonicalJson(value)).toBe('{"at":"2026-01-02T03:04:05.000Z","list":[null,null,null],"n":0}');
+  });
+
+  it('the fast hash of a new row equals the hash verify computes from the stored row', () => {
+    const details = canonicalJson({ statement: 'select "x" from t where a = \'\u00e9\'\n', rows: 1, nested: { z: [1, { b: 2, a: 1 }] } });
+    const row = {
+      id: 'ev_1', time: '2026-01-01T00:00:00.000Z', actor: 'alice', actor_kind: null, action: 'pg.query', target: 'db',
+      role: 'read', grant_id: 'g_1', session_id: 's_"1"', correlation_id: null, ip: '::1', result: 'ok', details, prev_hash: GENESIS_HASH,
+    };
+    expect(newEventHash(row)).toBe(eventHash(row));
+    expect(newEventHash({ ...row, actor: 'mallory' })).not.toBe(eventHash(row));
   });
 
   it('hashes the same event identically whatever the key order or details formatting', () => {
@@ -41,12 +57,13 @@ describe('audit log on SQLite', () => {
 
   it('batches gateway events without breaking the chain or their order', async () => {
     const grant = { id: 'g_1', target: 'db', role: 'read', user: 'alice', expiresAt: new Date(Date.now() + 60_000) };
-    const pending: Promise<unknown>[] = [];
+    let revoked: Promise<unknown> | undefined;
     for (let i = 0; i < 1500; i++) {
-      pending.push(log.fromGateway({ action: 'pg.query', result: 'ok', details: { statement: `select ${i}` } }, { grant, sessionId: 's1' }));
-      if (i === 700) pending.push(log.append({ action: 'grant.revoked', actor: 'bob', grantId: 'g_1' }));
+      log.fromGateway({ action: 'pg.query', result: 'ok', details: { statement: `select ${i}` } }, { grant, sessionId: 's1' });
+      if (i === 700) revoked = log.append({ action: 'grant.revoked', actor: 'bob', grantId: 'g_1' });
     }
-    await Promise.all(pending);
+    await revoked;
+    await log.flush();
     const result = await log.verify();
     expect(result).toMatchObject({ ok: true, events: 1501 });
     const rows = await log.list({ limit: 2000 });
@@ -56,7 +73,7 @@ describe('audit log on SQLite', () => {
 
   it('a listing right after a statement already shows it', async () => {
     const grant = { id: 'g_2', target: 'db', role: 'read', user: 'alice', expiresAt: new Date(Date.now() + 60_000) };
-    void log.fromGateway({ action: 'pg.query', result: 'ok', details: { statement: 'select now()' } }, { grant, actorKind: 'workload' });
+    log.fromGateway({ action: 'pg.query', result: 'ok', details: { statement: 'select now()' } }, { grant, actorKind: 'workload' });
     const rows = await log.list({});
     expect(rows.at(-1)).toMatchObject({ action: 'pg.query', actor: 'alice', actor_kind: 'workload' });
   });
@@ -84,6 +101,21 @@ describe('audit log on SQLite', () => {
     const v = await log.verify();
     expect(v.broken).toMatchObject({ id: rows[2]!.id });
     expect(v.broken!.reason).toContain('prev_hash');
+  });
+
+  it('reports a gateway batch it could not write, and keeps working', async () => {
+    const lost: { events: number; action: string }[] = [];
+    const failing = createAuditLog(
+      { ...store.audit, appendMany: async () => Promise.reject(new Error('disk full')) },
+      undefined,
+      (_err, info) => lost.push(info),
+    );
+    const grant = { id: 'g_3', target: 'db', role: 'read', user: 'alice', expiresAt: new Date(Date.now() + 60_000) };
+    failing.fromGateway({ action: 'pg.query', result: 'ok', details: { statement: 'select 1' } }, { grant });
+    failing.fromGateway({ action: 'pg.query', result: 'ok', details: { statement: 'select 2' } }, { grant });
+    await failing.flush();
+    expect(lost).toEqual([{ events: 2, action: 'pg.query' }]);
+    await expect(failing.append({ action: 'x' })).rejects.toThrow('disk full');
   });
 
   it('reports details that are no longer JSON', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { GatewayAuditEvent, TunnelGrant } from '../../gateway/types.js';
 import type { AuditRepository, AuditRow } from '../../store/store.js';
-import { type ChainBreak, checkEvent, eventHash, GENESIS_HASH } from './chain.js';
+import { type ChainBreak, canonicalJson, checkEvent, GENESIS_HASH, newEventHash } from './chain.js';
 
 /** What a caller hands to `append`; the log adds id, time and the chain hashes. */
 export interface AuditInput {
@@ -43,8 +43,12 @@ export interface VerifyResult {
 export interface AuditLog {
   /** Appends one event. Calls are serialized, so concurrent callers chain in order. */
   append(input: AuditInput): Promise<AuditRow>;
-  /** Appends an event a protocol handler reported, with who and which grant and session. */
-  fromGateway(event: GatewayAuditEvent, source: GatewayAuditSource): Promise<AuditRow>;
+  /**
+   * Queues an event a protocol handler reported, with who and which grant and
+   * session. Fire and forget (one per statement on the data path, so no
+   * promise each): a failed write goes to the log's `onError`.
+   */
+  fromGateway(event: GatewayAuditEvent, source: GatewayAuditSource): void;
   list(filter: { since?: Date; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
   /** Walks the whole chain; names the first broken event and why. */
   verify(): Promise<VerifyResult>;
@@ -82,11 +86,18 @@ const MAX_BATCH = 1000;
 
 interface Pending {
   input: AuditInput;
-  resolve(row: AuditRow): void;
-  reject(err: unknown): void;
+  /** Who waits for the row; gateway events have nobody. */
+  waiter?: { resolve(row: AuditRow): void; reject(err: unknown): void };
 }
 
-export function createAuditLog(repo: AuditRepository, now: () => Date = () => new Date()): AuditLog {
+/** Told about a batch that could not be written: how many events, and their first action. */
+export type AuditErrorHandler = (err: unknown, lost: { events: number; action: string }) => void;
+
+export function createAuditLog(
+  repo: AuditRepository,
+  now: () => Date = () => new Date(),
+  onError: AuditErrorHandler = () => {},
+): AuditLog {
   // One queue: a store whose append awaits I/O (PostgreSQL) must still chain in order.
   let tail: Promise<unknown> = Promise.resolve();
   let queue: Pending[] = [];
@@ -107,10 +118,12 @@ export function createAuditLog(repo: AuditRepository, now: () => Date = () => ne
       correlation_id: input.correlationId ?? null,
       ip: input.ip ?? null,
       result: input.result ?? 'ok',
-      details: JSON.stringify(input.details ?? {}),
+      // Stored canonical, so the chain hash needs no re-encoding (see newEventHash).
+      details: canonicalJson(input.details ?? {}),
       prev_hash: prev ?? GENESIS_HASH,
     };
-    return { ...row, hash: eventHash(row) };
+    (row as AuditRow).hash = newEventHash(row);
+    return row as AuditRow;
   }
 
   async function write(batch: Pending[]): Promise<void> {
@@ -124,12 +137,17 @@ export function createAuditLog(repo: AuditRepository, now: () => Date = () => ne
             return row;
           });
         });
-        for (const [i, p] of batch.entries()) p.resolve(rows[i]!);
+        for (let i = 0; i < batch.length; i++) batch[i]!.waiter?.resolve(rows[i]!);
       } else {
-        for (const p of batch) p.resolve(await repo.appendAtomically((prev) => rowFor(p.input, prev)));
+        for (const p of batch) {
+          const row = await repo.appendAtomically((prev) => rowFor(p.input, prev));
+          p.waiter?.resolve(row);
+        }
       }
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      for (const p of batch) p.waiter?.reject(err);
+      const unwaited = batch.filter((p) => !p.waiter);
+      if (unwaited.length > 0) onError(err, { events: unwaited.length, action: unwaited[0]!.input.action });
     }
   }
 
@@ -144,21 +162,20 @@ export function createAuditLog(repo: AuditRepository, now: () => Date = () => ne
     tail = tail.then(() => write(batch));
   }
 
-  function enqueue(input: AuditInput, urgent: boolean): Promise<AuditRow> {
-    return new Promise<AuditRow>((resolve, reject) => {
-      queue.push({ input, resolve, reject });
-      if (queue.length >= MAX_BATCH) flushQueue();
-      else if (urgent) immediate ??= setImmediate(flushQueue);
-      else timer ??= setTimeout(flushQueue, BATCH_WINDOW_MS);
-    });
+  function enqueue(pending: Pending, urgent: boolean): void {
+    queue.push(pending);
+    if (queue.length >= MAX_BATCH) flushQueue();
+    else if (urgent) immediate ??= setImmediate(flushQueue);
+    else timer ??= setTimeout(flushQueue, BATCH_WINDOW_MS);
   }
 
-  const append = (input: AuditInput) => enqueue(input, true);
+  const append = (input: AuditInput) =>
+    new Promise<AuditRow>((resolve, reject) => enqueue({ input, waiter: { resolve, reject } }, true));
 
   return {
     append,
     fromGateway(event, source) {
-      return enqueue({
+      const input: AuditInput = {
         action: event.action,
         result: event.result,
         actor: source.grant.user,
@@ -170,7 +187,8 @@ export function createAuditLog(repo: AuditRepository, now: () => Date = () => ne
         correlationId: source.correlationId,
         ip: source.ip,
         details: event.details,
-      }, false);
+      };
+      enqueue({ input }, false);
     },
     async list(filter) {
       flushQueue();

@@ -53,26 +53,40 @@ export interface CastWriter {
   elapsed(): number;
 }
 
-/** What JSON needs in place of each byte inside a string (C0 controls, '"', '\\'); undefined: the byte itself. */
-const ESCAPES: (Uint8Array | undefined)[] = Array.from({ length: 256 }, (_, b) =>
-  b < 0x20 || b === 0x22 || b === 0x5c ? Buffer.from(JSON.stringify(String.fromCharCode(b)).slice(1, -1), 'latin1') : undefined,
-);
-/** The longest escape (`\u001b`): the bound for sizing an escaped copy. */
+/** JSON's two-character escapes (`\\n`, `\\"`, ...) by byte: the second character, or 0 for `\\u00XX`. */
+const SHORT_ESCAPE = new Uint8Array(256);
+for (const [byte, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r'], [0x22, '"'], [0x5c, '\\']] as const) {
+  SHORT_ESCAPE[byte] = letter.charCodeAt(0);
+}
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** The longest escape (`\\u001b`): the bound for sizing an escaped copy. */
 const MAX_ESCAPE = 6;
 
 /**
  * Escapes valid UTF-8 for the inside of a JSON string, byte by byte, into
  * `out` at `at`; returns the end. Multibyte sequences pass through as they
  * are: none of their bytes is below 0x80. The same bytes as the UTF-8 of
- * JSON.stringify's text, without decoding to UTF-16 and encoding back, which
- * for an output flood cost more than everything else the recording does.
+ * JSON.stringify's text (C0 controls, '"' and '\\' escaped, in its short
+ * forms where it has them), without decoding to UTF-16 and encoding back.
  */
 function escapeJsonBytes(src: Uint8Array, out: Uint8Array, at: number): number {
   for (let i = 0; i < src.length; i++) {
     const b = src[i]!;
-    const e = ESCAPES[b];
-    if (e === undefined) out[at++] = b;
-    else for (let j = 0; j < e.length; j++) out[at++] = e[j]!;
+    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
+      out[at++] = b;
+      continue;
+    }
+    out[at++] = 0x5c; // \
+    const short = SHORT_ESCAPE[b]!;
+    if (short !== 0) {
+      out[at++] = short;
+      continue;
+    }
+    out[at++] = 0x75; // u
+    out[at++] = 0x30;
+    out[at++] = 0x30;
+    out[at++] = HEX_DIGITS[b >> 4]!;
+    out[at++] = HEX_DIGITS[b & 15]!;
   }
   return at;
 }

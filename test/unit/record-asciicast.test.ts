@@ -84,6 +84,14 @@ describe('asciicast writer', () => {
     }
   });
 
+  it('escapes every ASCII byte as JSON.stringify does', () => {
+    const { w, lines } = recorder();
+    const ascii = Buffer.from(Array.from({ length: 128 }, (_, b) => b));
+    w.output(ascii);
+    w.close();
+    expect(lines[1]).toBe(`${JSON.stringify([0, 'o', ascii.toString('latin1')])}\n`);
+  });
+
   it('records invalid bytes, and a sequence the tool never finished, as U+FFFD', () => {
     const { w, text } = recorder();
     w.output(Buffer.from([0x6f, 0x6b, 0xff, 0x20]));

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { GateError } from '../errors.js';
 
 /** An asciicast v2 header (https://docs.asciinema.org/manual/asciicast/v2/) plus gate's own key. */
@@ -19,8 +20,11 @@ export type CastEventType = 'o' | 'i' | 'r' | 'm';
 export type CastEvent = [time: number, type: CastEventType, data: string];
 
 export interface CastWriterOptions {
-  /** Receives whole lines, each ending in "\n": the header first, then one per event. */
-  write(line: string): void;
+  /**
+   * Receives whole lines, each ending in "\n": the header first, then one per
+   * event. Output events come as UTF-8 bytes, the rest as strings.
+   */
+  write(line: string | Buffer): void;
   /** Monotonic milliseconds; defaults to performance.now(). */
   now?: () => number;
   /**
@@ -29,12 +33,16 @@ export interface CastWriterOptions {
    * not millions. Default 10.
    */
   coalesceMs?: number;
-  /** Pending output of this many UTF-16 units is written at once. Default 65536 (a flood makes fewer, larger events). */
-  maxEventChars?: number;
+  /** Pending output of this many bytes is written at once. Default 65536 (a flood makes fewer, larger events). */
+  maxEventBytes?: number;
 }
 
 export interface CastWriter {
-  output(data: string): void;
+  /**
+   * The tool's output: raw bytes as the terminal got them (a UTF-8 sequence
+   * may be split across calls; invalid bytes are recorded as U+FFFD), or text.
+   */
+  output(data: Uint8Array | string): void;
   input(data: string): void;
   resize(cols: number, rows: number): void;
   /** Writes any pending output now. */
@@ -45,6 +53,61 @@ export interface CastWriter {
   elapsed(): number;
 }
 
+/** JSON's two-character escapes (`\\n`, `\\"`, ...) by byte: the second character, or 0 for `\\u00XX`. */
+const SHORT_ESCAPE = new Uint8Array(256);
+for (const [byte, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r'], [0x22, '"'], [0x5c, '\\']] as const) {
+  SHORT_ESCAPE[byte] = letter.charCodeAt(0);
+}
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** The longest escape (`\\u001b`): the bound for sizing an escaped copy. */
+const MAX_ESCAPE = 6;
+
+/**
+ * Escapes valid UTF-8 for the inside of a JSON string, byte by byte, into
+ * `out` at `at`; returns the end. Multibyte sequences pass through as they
+ * are: none of their bytes is below 0x80. The same bytes as the UTF-8 of
+ * JSON.stringify's text (C0 controls, '"' and '\\' escaped, in its short
+ * forms where it has them), without decoding to UTF-16 and encoding back.
+ */
+function escapeJsonBytes(src: Uint8Array, out: Uint8Array, at: number): number {
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
+      out[at++] = b;
+      continue;
+    }
+    out[at++] = 0x5c; // \
+    const short = SHORT_ESCAPE[b]!;
+    if (short !== 0) {
+      out[at++] = short;
+      continue;
+    }
+    out[at++] = 0x75; // u
+    out[at++] = 0x30;
+    out[at++] = 0x30;
+    out[at++] = HEX_DIGITS[b >> 4]!;
+    out[at++] = HEX_DIGITS[b & 15]!;
+  }
+  return at;
+}
+
+/**
+ * How many bytes at the end of `b` start a UTF-8 sequence that is not
+ * complete yet (0 to 3): they wait for the next output.
+ */
+function incompleteTail(b: Uint8Array): number {
+  for (let k = 1; k <= Math.min(3, b.length); k++) {
+    const c = b[b.length - k]!;
+    if ((c & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    if (c < 0xc0) return 0;
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    return need > k ? k : 0;
+  }
+  return 0;
+}
+
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Makes an asciicast v2 writer. The header is written at once. Output events
  * are coalesced (see `coalesceMs`); input and resize events flush pending
@@ -53,11 +116,15 @@ export interface CastWriter {
 export function createCastWriter(header: CastHeader, options: CastWriterOptions): CastWriter {
   const now = options.now ?? (() => performance.now());
   const coalesceMs = options.coalesceMs ?? 10;
-  const maxChars = options.maxEventChars ?? 65_536;
+  const maxBytes = options.maxEventBytes ?? 65_536;
   const { write } = options;
   const t0 = now();
-  let pending = '';
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
   let pendingAt = 0;
+  // The start of a UTF-8 sequence the last output ended in.
+  let carry: Buffer = EMPTY;
+  let scratch = Buffer.allocUnsafe(0);
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -69,30 +136,57 @@ export function createCastWriter(header: CastHeader, options: CastWriterOptions)
   const emit = (at: number, type: CastEventType, data: string) => {
     write(`[${seconds(at)},"${type}",${JSON.stringify(data)}]\n`);
   };
+  /** An output event from bytes: escaped straight into the line when they are valid UTF-8. */
+  const emitBytes = (at: number, data: Buffer) => {
+    if (!isUtf8(data)) {
+      // Invalid bytes (binary output): the decoder puts U+FFFD in their place, as a terminal would show them.
+      write(Buffer.from(`[${seconds(at)},"o",${JSON.stringify(data.toString('utf8'))}]\n`, 'utf8'));
+      return;
+    }
+    const head = `[${seconds(at)},"o","`;
+    const size = head.length + data.length * MAX_ESCAPE + 3;
+    if (scratch.length < size) scratch = Buffer.allocUnsafe(Math.max(size, 2 * scratch.length));
+    let end = scratch.write(head, 0, 'latin1');
+    end = escapeJsonBytes(data, scratch, end);
+    scratch[end++] = 0x22; // "
+    scratch[end++] = 0x5d; // ]
+    scratch[end++] = 0x0a; // \n
+    // A copy of its exact size: the line outlives this call (spool batch, upload).
+    write(Buffer.from(scratch.subarray(0, end)));
+  };
   const flush = () => {
     if (timer) {
       clearTimeout(timer);
       timer = undefined;
     }
-    if (pending === '') return;
-    const data = pending;
-    pending = '';
-    emit(pendingAt, 'o', data);
+    if (pendingBytes === 0 && !(closed && carry.length > 0)) return;
+    const parts = carry.length > 0 ? [carry, ...pending] : pending;
+    const data = parts.length === 1 ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.byteLength) : Buffer.concat(parts);
+    pending = [];
+    pendingBytes = 0;
+    const tail = closed ? 0 : incompleteTail(data);
+    // Copied: a view would keep the whole read buffer alive.
+    carry = tail > 0 ? Buffer.from(data.subarray(data.length - tail)) : EMPTY;
+    if (data.length > tail) emitBytes(pendingAt, data.subarray(0, data.length - tail));
+  };
+  const add = (data: Uint8Array) => {
+    const t = now();
+    // The window closed (its timer is late when the loop is busy): the old burst keeps its own time.
+    if (pendingBytes !== 0 && t - pendingAt >= coalesceMs) flush();
+    if (pendingBytes === 0) pendingAt = t;
+    pending.push(data);
+    pendingBytes += data.length;
+    if (pendingBytes >= maxBytes) flush();
+    else if (!timer) {
+      timer = setTimeout(flush, coalesceMs);
+      timer.unref();
+    }
   };
 
   return {
     output(data) {
-      if (closed || data === '') return;
-      const t = now();
-      // The window closed (its timer is late when the loop is busy): the old burst keeps its own time.
-      if (pending !== '' && t - pendingAt >= coalesceMs) flush();
-      if (pending === '') pendingAt = t;
-      pending += data;
-      if (pending.length >= maxChars) flush();
-      else if (!timer) {
-        timer = setTimeout(flush, coalesceMs);
-        timer.unref();
-      }
+      if (closed || data.length === 0) return;
+      add(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     },
     input(data) {
       if (closed || data === '') return;
@@ -107,8 +201,10 @@ export function createCastWriter(header: CastHeader, options: CastWriterOptions)
     flush,
     close() {
       if (closed) return;
-      flush();
       closed = true;
+      // A sequence the tool never finished goes out as what it is: invalid, so U+FFFD.
+      if (pendingBytes === 0) pendingAt = now();
+      flush();
     },
     elapsed: () => seconds(now()),
   };

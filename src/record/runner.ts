@@ -24,8 +24,12 @@ export interface RunToolOptions {
   stderr?: Writable;
   /** Run under a pseudo-terminal (node-pty) rather than pipes. */
   tty: boolean;
-  /** Everything the tool wrote (decoded UTF-8), for the recording. */
-  onOutput?(data: string): void;
+  /**
+   * Everything the tool wrote, for the recording: under a pty the raw bytes
+   * as relayed (a UTF-8 sequence may be split between calls; do not modify
+   * them), with pipes decoded text.
+   */
+  onOutput?(data: Buffer | string): void;
   /** Everything sent to the tool's stdin (decoded UTF-8). */
   onInput?(data: string): void;
   /** The terminal size, once at start and after each change (tty=true only). */
@@ -140,6 +144,7 @@ async function runPty(file: string, opts: RunToolOptions): Promise<RunToolResult
       cwd: opts.cwd,
       env: opts.env,
     });
+    relayBytes(pty);
     opts.onResize?.(cols, rows);
     cleanups.push(holdUntilDrained(pty));
 
@@ -251,6 +256,25 @@ function passOutputThrough(stdout: Output): () => void {
   return () => {
     stty(saved);
   };
+}
+
+/**
+ * Makes node-pty hand over the tool's output as the bytes it read instead of
+ * decoding them into strings, which the relay would only encode back to
+ * UTF-8 for the terminal: for an output flood that is two passes over every
+ * byte on gate's event loop. The pty is still spawned with node-pty's default
+ * encoding, because only then does node-pty set IUTF8 on the tool's terminal
+ * (so the kernel's line editing erases a multibyte character whole), and it
+ * has to be set before the tool starts. Called before any output is read;
+ * relies on the stream's internals (node-pty's own `setEncoding(null)` does
+ * not reach them). Without them, output stays strings, which the relay and
+ * the recording take as well.
+ */
+function relayBytes(pty: unknown): void {
+  const state = (pty as { _socket?: { _readableState?: { decoder?: unknown; encoding?: unknown } } })._socket?._readableState;
+  if (!state || !('decoder' in state)) return;
+  state.decoder = null;
+  state.encoding = null;
 }
 
 /** How much of the tool's output may wait for a slow terminal before the tool is paused. */

@@ -101,10 +101,11 @@ async function ensureSpoolDir(configDir: string): Promise<string> {
 /** A spool opened for writing by the running session. */
 export interface SpoolWriter extends Spool {
   /**
-   * Appends a line to the .cast file. Never blocks: lines are batched in
-   * memory and written in large writes (see createSpool's options).
+   * Appends a line to the .cast file (a Buffer holds its UTF-8 and must not
+   * change afterwards). Never blocks: lines are batched in memory and written
+   * in large writes (see createSpool's options).
    */
-  append(line: string): void;
+  append(line: string | Buffer): void;
   /** Writes what is batched now (asynchronously). */
   flush(): void;
   /** Ends the .cast file and waits until every appended byte is on disk. */
@@ -113,7 +114,8 @@ export interface SpoolWriter extends Spool {
 
 export interface SpoolWriterOptions {
   /**
-   * Batched lines are written once this many UTF-16 units are waiting.
+   * Batched lines are written once this many UTF-16 units (of a string) or
+   * bytes (of a Buffer) are waiting.
    * Default 256 Ki: an output flood costs a few hundred writes, not a hundred
    * thousand (each fs write is a trip through libuv's small thread pool,
    * which the terminal's own writes share).
@@ -160,7 +162,7 @@ export async function createSpool(configDir: string, meta: SessionMeta, options:
   stream.on('error', (err) => {
     streamError = err;
   });
-  let batch: string[] = [];
+  let batch: (string | Buffer)[] = [];
   let batchLength = 0;
   // Bytes handed to the stream so far: the next batch's offset in the file ('wx': it starts empty).
   let written = 0;
@@ -179,7 +181,7 @@ export async function createSpool(configDir: string, meta: SessionMeta, options:
     });
   };
   return Object.assign(spool, {
-    append(line: string) {
+    append(line: string | Buffer) {
       if (streamError) return;
       batch.push(line);
       batchLength += line.length;
@@ -204,13 +206,13 @@ export async function createSpool(configDir: string, meta: SessionMeta, options:
  * One buffer for a batch of lines, encoded straight into it: a join first
  * would copy every byte of an output flood once more.
  */
-function encodeLines(lines: string[]): Buffer {
-  if (lines.length === 1) return Buffer.from(lines[0]!, 'utf8');
+function encodeLines(lines: (string | Buffer)[]): Buffer {
+  if (lines.length === 1) return typeof lines[0] === 'string' ? Buffer.from(lines[0], 'utf8') : lines[0]!;
   let size = 0;
-  for (const line of lines) size += Buffer.byteLength(line, 'utf8');
+  for (const line of lines) size += typeof line === 'string' ? Buffer.byteLength(line, 'utf8') : line.length;
   const data = Buffer.allocUnsafe(size);
   let at = 0;
-  for (const line of lines) at += data.write(line, at, 'utf8');
+  for (const line of lines) at += typeof line === 'string' ? data.write(line, at, 'utf8') : line.copy(data, at);
   return data;
 }
 

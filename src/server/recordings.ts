@@ -16,11 +16,15 @@ import { chunkHash, GENESIS_HASH, HASH_RE } from '../record/chain.js';
  * access; the client re-sends that chunk and it is stored again.
  *
  * One writer process per directory: appends are serialized per session
- * within this process only.
+ * within this process only. That is also why a session's state (its last
+ * seq, hash and size) is kept in memory between appends, once read from the
+ * index: an output flood sends a chunk after chunk, and reading the index
+ * back (two stats, an open and a read) for each cost more than the append.
+ * A failed append forgets it, so the next one repairs the files from disk.
  */
 export interface RecordingStore {
-  /** Stores the next chunk of a session, or recognises one already stored. */
-  appendChunk(sessionId: string, chunk: StoredChunkInput): Promise<{ status: 'stored' | 'duplicate' }>;
+  /** Stores the next chunk of a session, or recognises one already stored; with the state after it. */
+  appendChunk(sessionId: string, chunk: StoredChunkInput): Promise<{ status: 'stored' | 'duplicate'; state: RecordingState }>;
   /** The whole .cast file as stored so far (empty for a session with no chunks). */
   read(sessionId: string): Promise<Buffer>;
   /** Last seq (0 = none), its hash (the genesis hash when none), bytes stored. */
@@ -101,6 +105,14 @@ function parseRecord(buf: Buffer): { seq: number; hash: string; offset: number; 
 export function createRecordingStore(dir: string, options: { durable?: boolean } = {}): RecordingStore {
   const durable = options.durable ?? true;
   const locks = new Map<string, Promise<unknown>>();
+  /** The state after the last append, per session key; only touched under the session's lock. */
+  const known = new Map<string, RecordingState>();
+  const KNOWN_MAX = 1024;
+  const remember = (key: string, state: RecordingState) => {
+    known.delete(key);
+    if (known.size >= KNOWN_MAX) known.delete(known.keys().next().value!);
+    known.set(key, state);
+  };
   let ready: Promise<void> | undefined;
   const ensureDir = () => {
     ready ??= mkdir(dir, { recursive: true, mode: 0o700 }).then(() => {});
@@ -202,11 +214,11 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
       }
       await ensureDir();
       return locked(p.key, async () => {
-        const state = await loadState(p);
+        const state = known.get(p.key) ?? (await loadState(p));
         const expected = { nextSeq: state.lastSeq + 1, prevHash: state.lastHash };
         if (seq <= state.lastSeq) {
           const stored = await readRecord(p.idx, seq);
-          if (stored.hash === hash) return { status: 'duplicate' as const };
+          if (stored.hash === hash) return { status: 'duplicate' as const, state };
           throw new RecordingChunkError('seq_conflict', `Chunk ${seq} is already stored with different content.`, expected);
         }
         if (seq !== state.lastSeq + 1) {
@@ -215,16 +227,22 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
         if (prevHash !== state.lastHash) {
           throw new RecordingChunkError('chain_mismatch', `Chunk ${seq} does not follow chunk ${state.lastSeq}.`, expected);
         }
+        // Forgotten until both appends are through: a half-done append is repaired by the next loadState.
+        known.delete(p.key);
         await appendFile(p.cast, data);
         await appendFile(p.idx, record(seq, hash, state.bytes, data.length));
-        return { status: 'stored' as const };
+        const after = { lastSeq: seq, lastHash: hash, bytes: state.bytes + data.length };
+        remember(p.key, after);
+        return { status: 'stored' as const, state: after };
       });
     },
 
     async read(sessionId) {
       const p = paths(sessionId);
       return locked(p.key, async () => {
-        const { bytes } = await loadState(p);
+        const state = await loadState(p);
+        remember(p.key, state);
+        const { bytes } = state;
         if (bytes === 0) return Buffer.alloc(0);
         const buf = await readFile(p.cast);
         return buf.subarray(0, bytes);
@@ -233,13 +251,19 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
 
     async state(sessionId) {
       const p = paths(sessionId);
-      return locked(p.key, () => loadState(p));
+      return locked(p.key, async () => {
+        const state = await loadState(p);
+        remember(p.key, state);
+        return state;
+      });
     },
 
     async verify(sessionId) {
       const p = paths(sessionId);
       return locked(p.key, async () => {
-        const { lastSeq } = await loadState(p);
+        const state = await loadState(p);
+        remember(p.key, state);
+        const { lastSeq } = state;
         if (lastSeq === 0) return { ok: true, chunks: 0 };
         const [idx, cast] = await Promise.all([readFile(p.idx), readFile(p.cast)]);
         let prev = GENESIS_HASH;
@@ -260,6 +284,7 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
     async remove(sessionId) {
       const p = paths(sessionId);
       await locked(p.key, async () => {
+        known.delete(p.key);
         await rm(p.cast, { force: true });
         await rm(p.idx, { force: true });
       });

@@ -61,6 +61,24 @@ describe('runTool under a pty', () => {
     expect(recorded).toBe('hello');
   });
 
+  it('relays multibyte output split across reads intact, and keeps IUTF8 on the tool terminal', async () => {
+    const term = fakeTerminal();
+    const recorded: Buffer[] = [];
+    const result = await runTool({
+      file: 'sh',
+      // 4-byte characters: pty reads of 4095 bytes cut them.
+      args: ['-c', 'stty -a | tr " " "\\n" | grep -x -- "-*iutf8"; i=0; while [ $i -lt 2000 ]; do printf "🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉"; i=$((i+1)); done; echo'],
+      env: { ...env, LANG: 'C.UTF-8' },
+      stdin: new PassThrough(),
+      stdout: term.out,
+      tty: true,
+      onOutput: (d) => recorded.push(Buffer.isBuffer(d) ? d : Buffer.from(d)),
+    });
+    expect(result).toEqual({ exitCode: 0 });
+    const expected = `iutf8\r\n${'🎉'.repeat(50_000)}\r\n`;
+    expect(Buffer.concat(recorded).toString('utf8')).toBe(expected);
+  });
+
   it('gives the tool a real terminal of the right size, and forwards a resize', async () => {
     const term = fakeTerminal(91, 33);
     const stdin = new PassThrough();

@@ -14,7 +14,7 @@ const header: CastHeader = {
 function recorder(coalesceMs = 10) {
   let clock = 0;
   const lines: string[] = [];
-  const w = createCastWriter(header, { write: (l) => lines.push(l), now: () => clock, coalesceMs });
+  const w = createCastWriter(header, { write: (l) => lines.push(String(l)), now: () => clock, coalesceMs });
   return { w, lines, tick: (ms: number) => (clock += ms), text: () => lines.join('') };
 }
 
@@ -63,6 +63,43 @@ describe('asciicast writer', () => {
     w.close();
     expect(lines).toHaveLength(2);
     expect(castOutput(text())).toBe('\x1b[1mbold\x1b[0m\n€ ✓ 🎉\u2028');
+  });
+
+  it('records raw bytes exactly as JSON.stringify would, a UTF-8 sequence split between reads included', () => {
+    const { w, tick, lines, text } = recorder();
+    const shown = 'a\x1b[0m "q" \\ \t\x00\x7f € ✓ 🎉\u2028\r\n';
+    const bytes = Buffer.from(shown);
+    // Cut inside the euro sign and inside the emoji, and flush between the halves.
+    const cuts = [0, bytes.indexOf('€') + 1, bytes.indexOf('🎉') + 2, bytes.length];
+    for (let i = 1; i < cuts.length; i++) {
+      w.output(bytes.subarray(cuts[i - 1], cuts[i]));
+      tick(20);
+      w.flush();
+    }
+    w.close();
+    expect(castOutput(text())).toBe(shown);
+    for (const line of lines.slice(1)) {
+      const ev = JSON.parse(line);
+      expect(line).toBe(`${JSON.stringify(ev)}\n`);
+    }
+  });
+
+  it('escapes every ASCII byte as JSON.stringify does', () => {
+    const { w, lines } = recorder();
+    const ascii = Buffer.from(Array.from({ length: 128 }, (_, b) => b));
+    w.output(ascii);
+    w.close();
+    expect(lines[1]).toBe(`${JSON.stringify([0, 'o', ascii.toString('latin1')])}\n`);
+  });
+
+  it('records invalid bytes, and a sequence the tool never finished, as U+FFFD', () => {
+    const { w, text } = recorder();
+    w.output(Buffer.from([0x6f, 0x6b, 0xff, 0x20]));
+    w.flush();
+    w.output(Buffer.from([0x78, 0xe2, 0x82]));
+    w.close();
+    expect(castOutput(text())).toBe('ok\ufffd x\ufffd');
+    expect(() => readCast(text())).not.toThrow();
   });
 
   it('ignores writes after close', () => {

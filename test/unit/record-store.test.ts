@@ -56,7 +56,7 @@ describe('chunk hash chain', () => {
 describe('recording store', () => {
   it('assembles chunks into the .cast file and tracks the last seq, hash and size', async () => {
     const chunks = chain(['{"version":2}\n', '[0.1,"o","hi"]\n']);
-    for (const c of chunks) expect(await store.appendChunk(ID, c)).toEqual({ status: 'stored' });
+    for (const c of chunks) expect(await store.appendChunk(ID, c)).toMatchObject({ status: 'stored' });
     expect((await store.read(ID)).toString()).toBe('{"version":2}\n[0.1,"o","hi"]\n');
     expect(await store.state(ID)).toEqual({ lastSeq: 2, lastHash: chunks[1]!.hash, bytes: 29 });
     expect(await store.verify(ID)).toEqual({ ok: true, chunks: 2 });
@@ -73,8 +73,8 @@ describe('recording store', () => {
     const chunks = chain(['one\n', 'two\n']);
     await store.appendChunk(ID, chunks[0]!);
     await store.appendChunk(ID, chunks[1]!);
-    expect(await store.appendChunk(ID, chunks[0]!)).toEqual({ status: 'duplicate' });
-    expect(await store.appendChunk(ID, chunks[1]!)).toEqual({ status: 'duplicate' });
+    expect(await store.appendChunk(ID, chunks[0]!)).toMatchObject({ status: 'duplicate' });
+    expect(await store.appendChunk(ID, chunks[1]!)).toMatchObject({ status: 'duplicate' });
     expect((await store.read(ID)).toString()).toBe('one\ntwo\n');
   });
 
@@ -134,7 +134,7 @@ describe('recording store', () => {
     await appendFile(join(dir, 'recordings', `${ID}.idx`), '00000000');
     const fresh = createRecordingStore(join(dir, 'recordings'));
     expect(await fresh.state(ID)).toMatchObject({ lastSeq: 1, bytes: 6 });
-    expect(await fresh.appendChunk(ID, chunks[1]!)).toEqual({ status: 'stored' });
+    expect(await fresh.appendChunk(ID, chunks[1]!)).toMatchObject({ status: 'stored' });
     expect((await fresh.read(ID)).toString()).toBe('first\nsecond\n');
     expect(await fresh.verify(ID)).toEqual({ ok: true, chunks: 2 });
   });

@@ -14,7 +14,7 @@ import type { Caller, ServerContext } from '../context.js';
 import { actorOf } from '../grants/actor.js';
 import { targetsApprovedBy } from '../grants/policy.js';
 import type { Grant } from '../grants/types.js';
-import { createRecordingStore, MAX_STORED_CHUNK_BYTES, RecordingChunkError, type RecordingChunkProblem, SESSION_ID_RE } from '../recordings.js';
+import { createRecordingStore, MAX_STORED_CHUNK_BYTES, RecordingChunkError, type RecordingChunkProblem, type RecordingState, SESSION_ID_RE } from '../recordings.js';
 import { parseBody } from './validate.js';
 
 /** The API error code each refused-chunk problem is answered with (HTTP status as RecordingChunkError says). */
@@ -189,8 +189,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
         }
       }
       let status: 'stored' | 'duplicate';
+      let state: RecordingState;
       try {
-        ({ status } = await recordings.appendChunk(session.id, {
+        ({ status, state } = await recordings.appendChunk(session.id, {
           seq,
           data,
           prevHash: header(CHUNK_PREV_HASH_HEADER),
@@ -203,7 +204,6 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
         throw err;
       }
       if (status === 'stored') {
-        const state = await recordings.state(session.id);
         await ctx.store.sessions.setProgress(session.id, { chunks: state.lastSeq, bytes: state.bytes });
       }
       return { status };

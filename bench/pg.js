@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * PostgreSQL data-path benchmark: pgbench direct, through pgbouncer and
- * through gate (`gate dev` + `gate connect`), interleaved, one table of TPS,
- * average latency and the ratio to direct measured in the same run.
+ * PostgreSQL data-path benchmark: pgbench direct, through pgbouncer, through
+ * one and two bare Node relays (the shape of gate's path without its work)
+ * and through gate (`gate dev` + `gate connect`), interleaved, one table of
+ * TPS, average latency and the ratio to direct measured in the same run.
  *
  *   npm run bench:pg                 # 10 s per run
  *   BENCH_SECONDS=5 node bench/pg.js # after `npm run build`
@@ -155,6 +156,23 @@ async function waitForPort(port) {
   throw new Error(`nothing listens on ${port}`);
 }
 
+/**
+ * Baselines for the shape of the path rather than for gate's work: one bare
+ * Node relay (bench/node-pipe.js), and two chained, the shape of gate's path
+ * (the `gate connect` relay, then the gateway), so the table shows what the
+ * hops cost on this machine before gate does anything.
+ */
+async function startNodePipes(pgPort) {
+  const script = join(ROOT, 'bench', 'node-pipe.js');
+  const one = await freePort();
+  const first = start(process.execPath, [script, String(one), String(pgPort)]);
+  await first.waitFor(/listening/);
+  const two = await freePort();
+  const second = start(process.execPath, [script, String(two), String(one)]);
+  await second.waitFor(/listening/);
+  return { one, two };
+}
+
 async function startGate(pgPort) {
   const dataDir = join(work, 'gate-data');
   const pwFile = join(work, 'bench.password');
@@ -236,8 +254,15 @@ async function main() {
   });
   const bouncer = await startPgbouncer(pgPort);
   if (!bouncer) console.error(`bench/pg: ${PGBOUNCER} not found; skipping pgbouncer`);
+  const pipes = await startNodePipes(pgPort);
   const gate = await startGate(pgPort);
-  const paths = [['direct', pgPort], ...(bouncer ? [['pgbouncer', bouncer.port]] : []), ['gate', gate.port]];
+  const paths = [
+    ['direct', pgPort],
+    ...(bouncer ? [['pgbouncer', bouncer.port]] : []),
+    ['node pipe', pipes.one],
+    ['node pipe x2', pipes.two],
+    ['gate', gate.port],
+  ];
 
   const rows = [];
   // BENCH_ONLY=name-substring runs matching scenarios only (e.g. while profiling).
@@ -266,6 +291,7 @@ async function main() {
   const sel8 = rows.find((r) => r.scenario === 'select-only, 8 clients')?.results;
   const conn = rows.find((r) => r.scenario.startsWith('connect per txn'))?.results;
   if (sel8?.pgbouncer) console.log(`\ngate / pgbouncer, select-only at 8 clients: ${(sel8.gate.tps / sel8.pgbouncer.tps).toFixed(2)} (target >= 0.80)`);
+  if (sel8) console.log(`gate / two bare node pipes (the same hops, no work), select-only at 8 clients: ${(sel8.gate.tps / sel8['node pipe x2'].tps).toFixed(2)}`);
   if (conn) console.log(`connection setup added by gate: ${(conn.gate.latency - conn.direct.latency).toFixed(2)} ms per connection (target < 10 ms)`);
   if (conn?.pgbouncer) console.log(`connection setup added by pgbouncer: ${(conn.pgbouncer.latency - conn.direct.latency).toFixed(2)} ms per connection`);
 

@@ -29,13 +29,15 @@ export interface GateClient {
   call<S extends z.ZodType>(method: string, path: string, schema: S, options?: CallOptions): Promise<z.infer<S>>;
   /** Like call but returns the raw response body as text (for non-JSON payloads). */
   raw(method: string, path: string, options?: CallOptions & { contentType?: string; rawBody?: Buffer | string }): Promise<{ status: number; body: Buffer }>;
+  /** GETs a large body as a stream (an error status still becomes a GateError); the stream's errors are network errors. */
+  download(path: string, options?: CallOptions): Promise<AsyncIterable<Buffer>>;
 }
 
 export function createClient(options: ClientOptions): GateClient {
   const base = options.server.replace(/\/+$/, '');
   const dispatcher = options.dispatcher ?? getGlobalDispatcher();
 
-  async function send(method: string, path: string, opts: CallOptions & { contentType?: string; rawBody?: Buffer | string }) {
+  async function open(method: string, path: string, opts: CallOptions & { contentType?: string; rawBody?: Buffer | string }) {
     const url = new URL(base + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { ...opts.headers, accept: 'application/json', 'user-agent': 'gate-cli' };
@@ -51,17 +53,25 @@ export function createClient(options: ClientOptions): GateClient {
     }
     const timeout = opts.timeoutMs ?? options.timeoutMs ?? 30_000;
     try {
-      const res = await request(url, {
+      return await request(url, {
         method: method as Dispatcher.HttpMethod,
         headers,
         body,
         dispatcher,
         signal: opts.signal,
         headersTimeout: timeout,
+        // Between two pieces of the body, not for all of it.
         bodyTimeout: timeout,
       });
-      const buf = Buffer.from(await res.body.arrayBuffer());
-      return { status: res.statusCode, body: buf };
+    } catch (err) {
+      throw networkError(err, base);
+    }
+  }
+
+  async function send(method: string, path: string, opts: CallOptions & { contentType?: string; rawBody?: Buffer | string }) {
+    const res = await open(method, path, opts);
+    try {
+      return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
     } catch (err) {
       throw networkError(err, base);
     }
@@ -91,6 +101,21 @@ export function createClient(options: ClientOptions): GateClient {
       const res = await send(method, path, opts);
       if (res.status >= 400) throw httpError(res.status, res.body.toString('utf8'), base);
       return res;
+    },
+    async download(path, opts = {}) {
+      const res = await open('GET', path, opts);
+      if (res.statusCode >= 400) {
+        const text = await res.body.text().catch(() => '');
+        throw httpError(res.statusCode, text, base);
+      }
+      const body = res.body;
+      return (async function* () {
+        try {
+          for await (const piece of body) yield piece as Buffer;
+        } catch (err) {
+          throw networkError(err, base);
+        }
+      })();
     },
   };
 }

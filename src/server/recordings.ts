@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { GateError, type GateErrorCode } from '../errors.js';
 import { chunkHash, GENESIS_HASH, HASH_RE } from '../record/chain.js';
 
@@ -25,7 +26,13 @@ import { chunkHash, GENESIS_HASH, HASH_RE } from '../record/chain.js';
 export interface RecordingStore {
   /** Stores the next chunk of a session, or recognises one already stored; with the state after it. */
   appendChunk(sessionId: string, chunk: StoredChunkInput): Promise<{ status: 'stored' | 'duplicate'; state: RecordingState }>;
-  /** The whole .cast file as stored so far (empty for a session with no chunks). */
+  /**
+   * The .cast file as stored so far, as a stream of exactly `bytes` bytes
+   * (none for a session with no chunks): a recording of hundreds of MB is
+   * never held in memory.
+   */
+  openRead(sessionId: string): Promise<{ bytes: number; stream: Readable }>;
+  /** The whole .cast file as stored so far, in memory (tests, small recordings). */
   read(sessionId: string): Promise<Buffer>;
   /** Last seq (0 = none), its hash (the genesis hash when none), bytes stored. */
   state(sessionId: string): Promise<RecordingState>;
@@ -199,6 +206,20 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
     }
   }
 
+  async function openRead(sessionId: string): Promise<{ bytes: number; stream: Readable }> {
+    const p = paths(sessionId);
+    return locked(p.key, async () => {
+      const state = await loadState(p);
+      remember(p.key, state);
+      const { bytes } = state;
+      if (bytes === 0) return { bytes, stream: Readable.from([]) };
+      // Opened under the lock; later appends only add past `bytes`, and a removal
+      // does not take the data from an open file.
+      const fh = await open(p.cast, 'r');
+      return { bytes, stream: fh.createReadStream({ start: 0, end: bytes - 1, highWaterMark: 1024 * 1024 }) };
+    });
+  }
+
   return {
     async appendChunk(sessionId, chunk) {
       const p = paths(sessionId);
@@ -237,16 +258,13 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
       });
     },
 
+    openRead,
+
     async read(sessionId) {
-      const p = paths(sessionId);
-      return locked(p.key, async () => {
-        const state = await loadState(p);
-        remember(p.key, state);
-        const { bytes } = state;
-        if (bytes === 0) return Buffer.alloc(0);
-        const buf = await readFile(p.cast);
-        return buf.subarray(0, bytes);
-      });
+      const { stream } = await openRead(sessionId);
+      const parts: Buffer[] = [];
+      for await (const part of stream) parts.push(part as Buffer);
+      return Buffer.concat(parts);
     },
 
     async state(sessionId) {

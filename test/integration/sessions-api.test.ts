@@ -279,6 +279,35 @@ describe('chunks', () => {
     expect((await server.ctx.store.sessions.get(bigId))?.bytes).toBe(big.length);
   });
 
+  it('streams a recording of several chunks out byte for byte, with its length, through `gate sessions export`', async () => {
+    const longId = crypto.randomUUID();
+    const api = apiFor('alice');
+    await api.create({ ...meta(longId), id: longId, width: 80, height: 24, startedAt: new Date().toISOString() });
+    const chunks = Array.from({ length: 5 }, (_, i) => Buffer.alloc(1024 * 1024 - i * 1000, String.fromCharCode(0x61 + i)));
+    let prev = GENESIS_HASH;
+    for (const [i, data] of chunks.entries()) {
+      const hash = chunkHash(prev, i + 1, data);
+      await api.putChunk(longId, { seq: i + 1, data, prevHash: prev, hash });
+      prev = hash;
+    }
+    const whole = Buffer.concat(chunks);
+    const res = await request(`${url}/v1/sessions/${longId}/recording`, { headers: { authorization: `Bearer ${tokens.alice}` } });
+    expect(res.statusCode).toBe(200);
+    expect(Number(res.headers['content-length'])).toBe(whole.length);
+    expect(Buffer.from(await res.body.arrayBuffer()).equals(whole)).toBe(true);
+
+    const configDir = await mkdtemp(join(work, 'cfg-export-'));
+    const exported = await runCli(['sessions', 'export', longId], { env: cliEnv('alice', configDir) });
+    expect(exported.code).toBe(0);
+    expect(exported.stdout.length).toBe(whole.length);
+    expect(exported.stdout === whole.toString('latin1')).toBe(true);
+    // Another user's (or a missing) session: a clear error on stderr, nothing on stdout.
+    const hidden = await runCli(['sessions', 'export', longId], { env: cliEnv('erin', configDir) });
+    expect(hidden.code).not.toBe(0);
+    expect(hidden.stdout).toBe('');
+    expect(hidden.stderr).toMatch(/not found|no session/i);
+  });
+
   it('closes idempotently and takes no new chunks afterwards', async () => {
     const api = apiFor('alice');
     await api.close(id, { exitCode: 0, durationMs: 1500, incomplete: false });

@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import type { Command } from 'commander';
-import { sessionListResponse, type SessionShowResponse, sessionShowResponse, type SessionWire } from '../../api/wire-sessions.js';
+import { type SessionShowResponse, type SessionWire, sessionListResponse, sessionShowResponse } from '../../api/wire-sessions.js';
 import { UsageError } from '../../errors.js';
 import { playCast } from '../../record/player.js';
 import type { CliContext } from '../context.js';
@@ -31,9 +32,11 @@ export async function showSession(ctx: CliContext, server: string, id: string): 
 
 /** The session's recording as stored (asciicast v2 bytes). */
 export async function fetchRecording(ctx: CliContext, server: string, id: string): Promise<Buffer> {
-  const res = await ctx.client(server).raw('GET', `/v1/sessions/${encodeURIComponent(id)}/recording`, { signal: ctx.signal });
+  const res = await ctx.client(server).raw('GET', recordingPath(id), { signal: ctx.signal });
   return res.body;
 }
+
+const recordingPath = (id: string) => `/v1/sessions/${encodeURIComponent(id)}/recording`;
 
 const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
 const exitOf = (s: SessionWire) => (!s.closed ? 'running' : s.exit_code === null ? '?' : String(s.exit_code));
@@ -165,7 +168,12 @@ export function registerSessions(program: Command, ctx: CliContext): void {
     .action(async (id: string, own: { server?: string }) => {
       const opts = merged(own);
       const server = await ctx.server(opts.server);
-      const cast = await fetchRecording(ctx, server, id);
-      await new Promise<void>((resolve, reject) => ctx.io.stdout.write(cast, (err) => (err ? reject(err) : resolve())));
+      // Streamed: a long session's recording can be hundreds of MB.
+      const cast = await ctx.client(server).download(recordingPath(id), { signal: ctx.signal });
+      const out = ctx.io.stdout;
+      for await (const piece of cast) {
+        if (!out.write(piece)) await once(out, 'drain', { signal: ctx.signal });
+      }
+      await new Promise<void>((resolve, reject) => out.write('', (err) => (err ? reject(err) : resolve())));
     });
 }

@@ -264,10 +264,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get<IdParams>('/v1/sessions/:id/recording', auth, async (request: FastifyRequest<IdParams>, reply) => {
     const session = await readable(request.caller!, request.params.id);
-    const cast = await recordings.read(session.id);
+    // Streamed from the file: a long session's recording can be hundreds of MB.
+    const { bytes, stream } = await recordings.openRead(session.id);
     return reply
       .header('content-type', 'application/x-asciicast')
+      .header('content-length', bytes)
       .header('content-disposition', `attachment; filename="${session.id}.cast"`)
-      .send(cast);
+      .send(stream);
   });
 }

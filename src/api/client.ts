@@ -1,14 +1,13 @@
-import { type Dispatcher, getGlobalDispatcher, request } from 'undici';
 import type { z } from 'zod';
 import { AccessDeniedError, AuthRequiredError, GateError, PendingApprovalError } from '../errors.js';
 import type { ApiErrorBody } from './errors.js';
+import { httpSend, readBody } from './http.js';
 
 export interface ClientOptions {
   /** Base URL of the gate server, e.g. http://127.0.0.1:4180 */
   server: string;
   /** Returns the bearer token to send, or undefined for anonymous calls. */
   token?: () => Promise<string | undefined>;
-  dispatcher?: Dispatcher;
   /** Per-request timeout in ms (headers and body). */
   timeoutMs?: number;
 }
@@ -35,7 +34,6 @@ export interface GateClient {
 
 export function createClient(options: ClientOptions): GateClient {
   const base = options.server.replace(/\/+$/, '');
-  const dispatcher = options.dispatcher ?? getGlobalDispatcher();
 
   async function open(method: string, path: string, opts: CallOptions & { contentType?: string; rawBody?: Buffer | string }) {
     const url = new URL(base + path);
@@ -53,16 +51,7 @@ export function createClient(options: ClientOptions): GateClient {
     }
     const timeout = opts.timeoutMs ?? options.timeoutMs ?? 30_000;
     try {
-      return await request(url, {
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        dispatcher,
-        signal: opts.signal,
-        headersTimeout: timeout,
-        // Between two pieces of the body, not for all of it.
-        bodyTimeout: timeout,
-      });
+      return await httpSend(url, { method, headers, body, signal: opts.signal, timeoutMs: timeout });
     } catch (err) {
       throw networkError(err, base);
     }
@@ -71,7 +60,7 @@ export function createClient(options: ClientOptions): GateClient {
   async function send(method: string, path: string, opts: CallOptions & { contentType?: string; rawBody?: Buffer | string }) {
     const res = await open(method, path, opts);
     try {
-      return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+      return { status: res.statusCode ?? 0, body: await readBody(res) };
     } catch (err) {
       throw networkError(err, base);
     }
@@ -104,14 +93,17 @@ export function createClient(options: ClientOptions): GateClient {
     },
     async download(path, opts = {}) {
       const res = await open('GET', path, opts);
-      if (res.statusCode >= 400) {
-        const text = await res.body.text().catch(() => '');
-        throw httpError(res.statusCode, text, base);
+      const status = res.statusCode ?? 0;
+      if (status >= 400) {
+        const text = await readBody(res).then(
+          (b) => b.toString('utf8'),
+          () => '',
+        );
+        throw httpError(status, text, base);
       }
-      const body = res.body;
       return (async function* () {
         try {
-          for await (const piece of body) yield piece as Buffer;
+          for await (const piece of res) yield piece as Buffer;
         } catch (err) {
           throw networkError(err, base);
         }
@@ -163,12 +155,10 @@ export function networkError(err: unknown, server: string): GateError {
         hint: 'Check the server URL (--server or GATE_SERVER).',
         cause: err,
       });
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
       return new GateError('GATE_ERR_TIMEOUT', `The gate server at ${server} did not answer in time.`, { cause: err });
     case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
+    case 'EPIPE':
       return new GateError('GATE_ERR_NETWORK', `The connection to the gate server at ${server} was cut.`, { cause: err });
     default:
       if (code?.startsWith('ERR_TLS') || code?.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {

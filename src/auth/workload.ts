@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { type Dispatcher, request } from 'undici';
 import { createClient, type GateClient } from '../api/client.js';
+import { httpSend, readBody } from '../api/http.js';
 import { serverConfigResponse, type TokenExchangeResponse } from '../api/wire.js';
 import { GateError, UsageError } from '../errors.js';
 import { exchangeIdToken } from './exchange.js';
@@ -17,7 +17,6 @@ export async function fetchGithubActionsIdToken(options: {
   requestToken: string | undefined;
   audience?: string;
   signal?: AbortSignal;
-  dispatcher?: Dispatcher;
 }): Promise<string> {
   if (!options.requestUrl || !options.requestToken) {
     throw new UsageError('ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: this is not a GitHub Actions job with an OIDC token.', {
@@ -34,16 +33,14 @@ export async function fetchGithubActionsIdToken(options: {
   let status: number;
   let text: string;
   try {
-    const res = await request(url, {
+    const res = await httpSend(url, {
       method: 'GET',
       headers: { authorization: `bearer ${options.requestToken}`, accept: 'application/json; api-version=2.0', 'user-agent': 'gate-cli' },
       signal: options.signal,
-      dispatcher: options.dispatcher,
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
+      timeoutMs: 30_000,
     });
-    status = res.statusCode;
-    text = await res.body.text();
+    status = res.statusCode ?? 0;
+    text = (await readBody(res)).toString('utf8');
   } catch (err) {
     throw new GateError('GATE_ERR_NETWORK', `Cannot reach the GitHub Actions token service at ${url.origin}: ${(err as Error).message}.`, { cause: err });
   }

@@ -1,4 +1,4 @@
-import * as oidc from 'openid-client';
+import type { DeviceAuthorizationResponse } from 'openid-client';
 import { CancelledError, GateError } from '../errors.js';
 import { discoverIssuer } from './oidc-client.js';
 
@@ -28,7 +28,8 @@ export async function deviceLogin(options: {
   onCode(code: DeviceCode): void | Promise<void>;
 }): Promise<DeviceLoginResult> {
   const config = await discoverIssuer(options.issuer, options.clientId);
-  let response: oidc.DeviceAuthorizationResponse;
+  const oidc = await import('openid-client');
+  let response: DeviceAuthorizationResponse;
   try {
     response = await oidc.initiateDeviceAuthorization(config, { scope: options.scopes.join(' ') });
   } catch (err) {

@@ -1,4 +1,4 @@
-import * as oidc from 'openid-client';
+import type { Configuration } from 'openid-client';
 import { GateError } from '../errors.js';
 
 /**
@@ -6,12 +6,14 @@ import { GateError } from '../errors.js';
  * the user's machine). Plain http is allowed only for loopback issuers, which
  * is what `gate dev` serves.
  */
-export async function discoverIssuer(issuer: string, clientId: string): Promise<oidc.Configuration> {
+export async function discoverIssuer(issuer: string, clientId: string): Promise<Configuration> {
   const url = new URL(issuer);
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
   if (url.protocol === 'http:' && !loopback) {
     throw new GateError('GATE_ERR_AUTH_FAILED', `The identity provider ${issuer} is not served over https.`);
   }
+  // Loaded on first use: most commands never talk to the IdP, and this keeps their start-up short.
+  const oidc = await import('openid-client');
   try {
     return await oidc.discovery(url, clientId, undefined, oidc.None(), {
       execute: url.protocol === 'http:' ? [oidc.allowInsecureRequests] : [],

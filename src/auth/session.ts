@@ -1,4 +1,3 @@
-import * as oidc from 'openid-client';
 import { createClient } from '../api/client.js';
 import { AuthRequiredError, GateError } from '../errors.js';
 import type { CredentialStore, Credentials } from './credentials.js';
@@ -29,6 +28,7 @@ export async function validAccessToken(options: {
   let refreshToken = creds.refresh_token;
   try {
     const config = await discoverIssuer(creds.issuer, creds.client_id);
+    const oidc = await import('openid-client');
     const tokens = await oidc.refreshTokenGrant(config, creds.refresh_token);
     idToken = tokens.id_token;
     refreshToken = tokens.refresh_token ?? refreshToken;

@@ -1,4 +1,4 @@
-import { parseDuration } from '../config/schema.js';
+import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 
 /** Parses a --port value (0 = any free port). */

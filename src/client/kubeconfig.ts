@@ -1,5 +1,4 @@
 import { chmod, writeFile } from 'node:fs/promises';
-import { stringify } from 'yaml';
 import { UsageError } from '../errors.js';
 
 export interface KubeconfigOptions {
@@ -14,7 +13,10 @@ export interface KubeconfigOptions {
 /**
  * A kubeconfig that points kubectl at gate's local listener. It holds no
  * credential of any kind: the gateway adds the role's token or client
- * certificate on the far side of the tunnel.
+ * certificate on the far side of the tunnel. Written from a fixed template
+ * (no YAML library to load for it): the names are checked above, the URL is
+ * an origin, and the namespace is quoted as a JSON string, which is a valid
+ * YAML double-quoted scalar.
  */
 export function kubeconfigFor(options: KubeconfigOptions): string {
   let url: URL;
@@ -31,18 +33,26 @@ export function kubeconfigFor(options: KubeconfigOptions): string {
     throw new UsageError(`Not a target name: ${JSON.stringify(options.target)}`);
   }
   const name = `gate-${options.target}`;
-  const context: Record<string, string> = { cluster: name, user: name };
-  if (options.namespace) context.namespace = options.namespace;
-  const doc = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name, cluster: { server: url.origin } }],
-    contexts: [{ name, context }],
-    'current-context': name,
-    users: [{ name, user: {} }],
-    preferences: {},
-  };
-  return stringify(doc);
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `  - name: ${name}`,
+    '    cluster:',
+    `      server: ${url.origin}`,
+    'contexts:',
+    `  - name: ${name}`,
+    '    context:',
+    `      cluster: ${name}`,
+    `      user: ${name}`,
+    ...(options.namespace ? [`      namespace: ${JSON.stringify(options.namespace)}`] : []),
+    `current-context: ${name}`,
+    'users:',
+    `  - name: ${name}`,
+    '    user: {}',
+    'preferences: {}',
+    '',
+  ].join('\n');
 }
 
 /** Writes a kubeconfig readable by the owner only (0600), tightening an existing file too. */

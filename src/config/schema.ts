@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DURATION } from './duration.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
@@ -10,8 +11,6 @@ const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
 export const secretRef = z
   .string()
   .regex(SECRET_REF, 'must be a secret reference (env:NAME or file:/absolute/path), never a literal secret');
-
-const DURATION = /^(\d+)(s|m|h|d)$/;
 
 export const duration = z.string().regex(DURATION, 'must be a duration such as 30m, 8h or 7d');
 
@@ -244,10 +243,4 @@ export type PolicyConfig = z.infer<typeof policy>;
 export type DevUser = z.infer<typeof devUser>;
 export type WorkloadRule = z.infer<typeof workloadRule>;
 
-/** Parses `30m`, `8h`, `7d`, `45s` into milliseconds. */
-export function parseDuration(text: string): number {
-  const m = DURATION.exec(text.trim());
-  if (!m) throw new TypeError(`not a duration: ${JSON.stringify(text)}`);
-  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
+export { parseDuration } from './duration.js';

@@ -29,6 +29,16 @@ describe('kubeconfigFor', () => {
     expect(text).not.toMatch(/token|password|client-key|client-certificate|exec:|auth-provider/i);
   });
 
+  test('a namespace that YAML would read otherwise (quotes, ": ", " #", a number, a newline) comes back as written', () => {
+    for (const namespace of ['a: b', 'x #not a comment', '"quoted"', '007', 'true', 'two\nlines', 'ünïcode']) {
+      const doc = parse(kubeconfigFor({ server: 'http://[::1]:8001', target: 'k8s', namespace }));
+      expect(doc.contexts[0].context.namespace).toBe(namespace);
+      expect(doc.clusters[0].cluster.server).toBe('http://[::1]:8001');
+    }
+    // Without a namespace the context has none (kubectl's default applies).
+    expect(parse(kubeconfigFor({ server: 'http://127.0.0.1:1', target: 'k8s' })).contexts[0].context).toEqual({ cluster: 'gate-k8s', user: 'gate-k8s' });
+  });
+
   test('rejects a listener URL with credentials or a bad scheme, and bad target names', () => {
     expect(() => kubeconfigFor({ server: 'http://u:p@127.0.0.1:1', target: 'x' })).toThrow(UsageError);
     expect(() => kubeconfigFor({ server: 'ftp://127.0.0.1:1', target: 'x' })).toThrow(UsageError);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { auditListResponse, auditVerifyResponse } from '../../api/wire-grants.js';
-import { parseDuration } from '../../config/schema.js';
+import { parseDuration } from '../../config/duration.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { describeEvent } from '../describe-event.js';

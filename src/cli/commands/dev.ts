@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfigFile, parseConfig } from '../../config/load.js';
 import type { GateConfig } from '../../config/schema.js';
 import { UsageError } from '../../errors.js';
 import { fillDevConfig } from '../../server/dev-config.js';
@@ -53,12 +52,14 @@ async function dev(ctx: CliContext, opts: DevOptions): Promise<void> {
   try {
     let config: GateConfig;
     if (opts.config) {
+      const { loadConfigFile } = await import('../../config/load.js');
       config = await loadConfigFile(resolve(opts.config));
     } else {
       say(ctx.io, 'Starting the demo PostgreSQL (first start takes a few seconds)…');
       const { startDemoPostgres } = await import('../../server/dev-postgres.js');
       const demo = await startDemoPostgres(resolve(dataDir, 'postgres'));
       stops.push(demo.stop);
+      const { parseConfig } = await import('../../config/load.js');
       config = parseConfig(
         fillDevConfig({
           DEMO_ADDRESS: demo.address,

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfigFile } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import type { LogLevel } from '../../server/log.js';
 import type { CliContext } from '../context.js';
@@ -33,6 +32,7 @@ export function registerServer(program: Command, ctx: CliContext): void {
     .action(async (opts: ServerOptions) => {
       if (!opts.config) throw new UsageError('gate server needs a policy file.', { hint: 'Pass --config gate.yaml, or try `gate dev` for a local all-in-one setup.' });
       const port = parseServerPort(opts.port);
+      const { loadConfigFile } = await import('../../config/load.js');
       const config = await loadConfigFile(resolve(opts.config));
       if (!config.identity.oidc) {
         throw new UsageError(`${opts.config} has no identity.oidc section.`, { hint: 'Configure your IdP (issuer, client_id), or use `gate dev`.' });

@@ -15,8 +15,8 @@ export interface KubeconfigOptions {
  * credential of any kind: the gateway adds the role's token or client
  * certificate on the far side of the tunnel. Written from a fixed template
  * (no YAML library to load for it): the names are checked above, the URL is
- * an origin, and the namespace is quoted as a JSON string, which is a valid
- * YAML double-quoted scalar.
+ * an origin, and a namespace that is not a plain name is quoted as a JSON
+ * string, which is a valid YAML double-quoted scalar.
  */
 export function kubeconfigFor(options: KubeconfigOptions): string {
   let url: URL;
@@ -45,7 +45,7 @@ export function kubeconfigFor(options: KubeconfigOptions): string {
     '    context:',
     `      cluster: ${name}`,
     `      user: ${name}`,
-    ...(options.namespace ? [`      namespace: ${JSON.stringify(options.namespace)}`] : []),
+    ...(options.namespace ? [`      namespace: ${yamlString(options.namespace)}`] : []),
     `current-context: ${name}`,
     'users:',
     `  - name: ${name}`,
@@ -53,6 +53,15 @@ export function kubeconfigFor(options: KubeconfigOptions): string {
     'preferences: {}',
     '',
   ].join('\n');
+}
+
+/**
+ * A string as YAML: plain when it is a name (what Kubernetes namespaces are)
+ * that no YAML reader takes for something else, else double-quoted.
+ */
+function yamlString(value: string): string {
+  const plain = /^[a-z][-a-z0-9]*$/.test(value) && !/^(true|false|null|yes|no|on|off|y|n)$/.test(value);
+  return plain ? value : JSON.stringify(value);
 }
 
 /** Writes a kubeconfig readable by the owner only (0600), tightening an existing file too. */

@@ -27,10 +27,13 @@ describe('kubeconfigFor', () => {
       preferences: {},
     });
     expect(text).not.toMatch(/token|password|client-key|client-certificate|exec:|auth-provider/i);
+    // Written as a person would: plain names, no quotes where none are needed.
+    expect(text).toContain('      namespace: payments\n');
+    expect(text).toContain('      server: http://127.0.0.1:41234\n');
   });
 
   test('a namespace that YAML would read otherwise (quotes, ": ", " #", a number, a newline) comes back as written', () => {
-    for (const namespace of ['a: b', 'x #not a comment', '"quoted"', '007', 'true', 'two\nlines', 'ünïcode']) {
+    for (const namespace of ['a: b', 'x #not a comment', '"quoted"', '007', 'true', 'yes', 'null', 'two\nlines', 'ünïcode', 'team-a']) {
       const doc = parse(kubeconfigFor({ server: 'http://[::1]:8001', target: 'k8s', namespace }));
       expect(doc.contexts[0].context.namespace).toBe(namespace);
       expect(doc.clusters[0].cluster.server).toBe('http://[::1]:8001');

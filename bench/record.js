@@ -14,7 +14,7 @@
 //   GATE_SERVER_NODE_ARGS=--cpu-prof node bench/record.js           # the server profiled
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
@@ -158,13 +158,31 @@ if (process.env.BENCH_CASES) {
 // Warm-up: the first grant request and node's compile cache are not what a run costs.
 await underPty(process.execPath, [GATE_BIN, 'exec', 'bench', '--', 'true']);
 
+// CPU seconds from /proc (Linux): the tool and gate (children node-pty reaped in
+// this process), the server, and this process (the pty reader). Steadier than
+// wall time on a shared machine, so changes can be compared by it.
+function cpuNow() {
+  try {
+    const fields = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').map(Number);
+    const self = fields('self');
+    const srv = fields(server.pid);
+    const hz = 100;
+    return { tool: (self[13] + self[14]) / hz, reader: (self[11] + self[12]) / hz, server: (srv[11] + srv[12]) / hz };
+  } catch {
+    return undefined;
+  }
+}
+const cpu = new Map(cases.map(([name]) => [name, []]));
 const times = new Map(cases.map(([name]) => [name, []]));
 const info = new Map();
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, fn] of cases) {
+    const c0 = cpuNow();
     const t0 = performance.now();
     const r = await fn();
     times.get(name).push(performance.now() - t0);
+    const c1 = cpuNow();
+    if (c0 && c1) cpu.get(name).push({ tool: c1.tool - c0.tool, reader: c1.reader - c0.reader, server: c1.server - c0.server });
     if (r.exitCode !== 0) throw new Error(`${name} exited ${r.exitCode}`);
     info.set(name, r);
   }
@@ -179,8 +197,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = median(times.get(cases[0][0]));
 const load = (await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ');
 console.log(`seq 1 ${N}, median of ${ROUNDS} interleaved rounds, node ${process.version}, load average ${load}\n`);
-console.log('| case | wall (median) | runs | ratio | notes |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log('| case | wall (median) | runs | ratio | CPU: tool+gate / server / reader (median) | notes |');
+console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [name] of cases) {
   const t = median(times.get(name));
   const runs = times.get(name).map((x) => (x / 1000).toFixed(2)).join(', ');
@@ -190,7 +208,11 @@ for (const [name] of cases) {
     const tool = median(seqSessions.map((x) => x.duration_ms ?? 0));
     note += `; the tool ran ${(tool / 1000).toFixed(2)} s (${(tool / base).toFixed(2)}); recording ${seqSession.closed ? 'closed' : 'NOT closed'}, ${seqSession.chunks} chunks, ${(seqSession.bytes / 1e6).toFixed(1)} MB on the server`;
   }
-  console.log(`| ${name} | ${(t / 1000).toFixed(2)} s | ${runs} | ${(t / base).toFixed(2)} | ${note} |`);
+  const used = cpu.get(name);
+  const cpuCell = used.length
+    ? ['tool', 'server', 'reader'].map((k) => `${median(used.map((u) => u[k])).toFixed(2)} s`).join(' / ')
+    : 'n/a';
+  console.log(`| ${name} | ${(t / 1000).toFixed(2)} s | ${runs} | ${(t / base).toFixed(2)} | ${cpuCell} | ${note} |`);
 }
 
 server.kill('SIGTERM');

@@ -50,16 +50,16 @@ async function dev(ctx: CliContext, opts: DevOptions): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const stops: (() => Promise<void>)[] = [];
   try {
+    // The config loader (YAML, the config schema) is loaded by the commands that read a config only.
+    const { loadConfigFile, parseConfig } = await import('../../config/load.js');
     let config: GateConfig;
     if (opts.config) {
-      const { loadConfigFile } = await import('../../config/load.js');
       config = await loadConfigFile(resolve(opts.config));
     } else {
       say(ctx.io, 'Starting the demo PostgreSQL (first start takes a few seconds)…');
       const { startDemoPostgres } = await import('../../server/dev-postgres.js');
       const demo = await startDemoPostgres(resolve(dataDir, 'postgres'));
       stops.push(demo.stop);
-      const { parseConfig } = await import('../../config/load.js');
       config = parseConfig(
         fillDevConfig({
           DEMO_ADDRESS: demo.address,

@@ -44,7 +44,11 @@ function analyzeUncached(text: string, options: SqlReadOptions): QueryAnalysis {
   const problem = readOptionsProblem(options);
   if (problem) return { ok: false, error: problem };
   const parsed = parse(text);
-  if ('message' in parsed) return { ok: false, error: parsed.message, position: parsed.position };
+  if ('message' in parsed) {
+    // An empty query is no statement at all (the server answers EmptyQueryResponse), not an error.
+    if (parsed.message === 'Query cannot be empty') return { ok: true, statements: [] };
+    return { ok: false, error: parsed.message, position: parsed.position };
+  }
   const bytes = Buffer.from(text, 'utf8');
   const ascii = bytes.length === text.length;
   const statements: StatementAnalysis[] = [];

@@ -130,6 +130,15 @@ function handle(type: string, b: Ast, scope: string[], f: Facts, isTop: boolean)
     case 'FuncCall':
       funcCall(b, f);
       return;
+    case 'CallStmt':
+      // The call's FuncCall is stored without its node wrapper.
+      if (b.funccall) funcCall(b.funccall, f);
+      return;
+    case 'AlterRoleSetStmt':
+    case 'AlterDatabaseSetStmt':
+    case 'AlterSystemStmt':
+      if (b.setstmt) handle('VariableSetStmt', b.setstmt, scope, f, false);
+      return;
     case 'VariableSetStmt':
       if (b.kind === 'VAR_RESET_ALL') f.setting = { name: 'all' };
       else if (READ_SETTINGS.has(String(b.name ?? '').toLowerCase()))

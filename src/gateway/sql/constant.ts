@@ -100,7 +100,7 @@ function aExpr(b: Ast): Value {
   const op = names(b.name).at(-1) ?? '';
   const l = evaluate(b.lexpr);
   if (b.kind === 'AEXPR_IN') {
-    const items = list(b.rexpr).map(evaluate);
+    const items = list(b.rexpr?.List?.items ?? b.rexpr).map(evaluate);
     if (l === undefined || items.some((v) => v === undefined)) return undefined;
     const hit = items.some((v) => v !== null && l !== null && compare('=', l, v));
     return op === '<>' ? !hit : hit;

@@ -6,6 +6,7 @@
  */
 import type { OpaqueSqlSetting, SqlGuardrailConfig, SqlMatchConfig } from '../../config/sql-rules.js';
 import { globMatch } from './glob.js';
+import { type MaskingRules, maskedCopyProblem } from './mask-plan.js';
 import { normalizedText } from './normalize.js';
 import type { QueryAnalysis, StatementAction, StatementAnalysis, TableRef } from './types.js';
 
@@ -29,6 +30,8 @@ export interface SqlRules {
   guarded: boolean;
   /** Schemas an unqualified table name may resolve to (PostgreSQL's default search_path). */
   searchPath: string[];
+  /** The target's masked columns: statements that would copy them elsewhere are denied. */
+  masking?: MaskingRules;
 }
 
 export interface StatementDecision {
@@ -51,6 +54,8 @@ export interface CompileOptions {
   opaqueSql?: OpaqueSqlSetting;
   /** Whether the target masks anything (makes it guarded: opaque SQL defaults to deny). */
   masking?: boolean;
+  /** `masking.columns`: also denies INSERT … SELECT / CREATE TABLE AS / UPDATE … SET of masked data and SQL-text functions. */
+  maskedColumns?: string[];
   searchPath?: string[];
 }
 
@@ -62,8 +67,15 @@ export function compileSqlRules(opts: CompileOptions): SqlRules {
     if (typeof body === 'string') return { index, kind, source: `${kind} /${body}/`, message: g.message, reuse, re: new RegExp(body, 'i') };
     return { index, kind, source: `${kind} ${describeMatch(body)}`, message: g.message, reuse, match: body };
   });
-  const guarded = rules.length > 0 || !!opts.masking;
-  return { rules, opaque: opts.opaqueSql ?? (guarded ? 'deny' : 'allow'), guarded, searchPath: opts.searchPath ?? ['public'] };
+  const masked = opts.maskedColumns?.length ? { columns: opts.maskedColumns } : undefined;
+  const guarded = rules.length > 0 || !!opts.masking || !!masked;
+  return {
+    rules,
+    opaque: opts.opaqueSql ?? (guarded ? 'deny' : 'allow'),
+    guarded,
+    searchPath: opts.searchPath ?? ['public'],
+    masking: masked,
+  };
 }
 
 function describeMatch(m: SqlMatchConfig): string {
@@ -117,7 +129,18 @@ export function evaluateStatement(rules: SqlRules, stmt: StatementAnalysis, targ
     if (rules.opaque === 'deny') return { decision: 'deny', rule, reason };
     held ??= { decision: 'require_approval', rule, reason };
   }
+  const masked = rules.masking && maskingRefusal(rules.masking, subject);
+  if (masked) return { decision: 'deny', rule: { index: -1, kind: 'deny', source: 'masking' }, reason: masked };
   return held ?? { decision: 'allow' };
+}
+
+// Masked data must not leave by another door: copied into a table or file, or read by SQL text gate cannot see.
+function maskingRefusal(m: MaskingRules, stmt: StatementAnalysis): string | undefined {
+  const copy = maskedCopyProblem(stmt, m);
+  if (copy) return copy;
+  if (stmt.sqlTextFunctions.length > 0)
+    return `gate: ${stmt.sqlTextFunctions.join(', ')}() runs SQL text gate cannot see; refused on a target with masked columns`;
+  return undefined;
 }
 
 // EXECUTE is judged by what it runs: the prepared body's tags, tables and writes, with its own text for regexes.

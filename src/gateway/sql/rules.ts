@@ -106,8 +106,31 @@ export function evaluateQuery(rules: SqlRules, analysis: QueryAnalysis, target: 
   return { decision: 'allow', statements };
 }
 
+// Cached analyses are shared objects, so a decision can be remembered per (rules, statement, target).
+const memo = new WeakMap<SqlRules, WeakMap<StatementAnalysis, Map<string, StatementDecision>>>();
+
 /** Decides one statement (for EXECUTE, the prepared body when known). */
 export function evaluateStatement(rules: SqlRules, stmt: StatementAnalysis, target: string, prepared?: PreparedLookup): StatementDecision {
+  if (stmt.execute) return decide(rules, stmt, target, prepared);
+  let byStmt = memo.get(rules);
+  if (!byStmt) {
+    byStmt = new WeakMap();
+    memo.set(rules, byStmt);
+  }
+  let byTarget = byStmt.get(stmt);
+  if (!byTarget) {
+    byTarget = new Map();
+    byStmt.set(stmt, byTarget);
+  }
+  let d = byTarget.get(target);
+  if (!d) {
+    d = decide(rules, stmt, target, prepared);
+    byTarget.set(target, d);
+  }
+  return d;
+}
+
+function decide(rules: SqlRules, stmt: StatementAnalysis, target: string, prepared?: PreparedLookup): StatementDecision {
   let subject = stmt;
   let opaque = stmt.opaque;
   if (stmt.execute) {

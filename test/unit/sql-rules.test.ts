@@ -6,6 +6,7 @@ import {
   compileSqlRules,
   evaluateQuery,
   loadSqlParser,
+  parseSearchPath,
   type SqlRules,
   type StatementAnalysis,
 } from '../../src/gateway/sql/index.js';
@@ -282,3 +283,44 @@ describe('config errors name the file, line and key', () => {
     expect(target('      []', '    masking: { columns: [email, customers.ssn, sales.cards.number] }').masking.columns).toHaveLength(3);
   });
 });
+
+describe('search_path', () => {
+  const audit = rulesOf(target('      - { deny: { tables: [audit.*], statements: [DELETE] } }', '    opaque_sql: allow'));
+  const d = (sql: string, searchPath?: string[]) => evaluateQuery(audit, analyzeQuery(sql), 'db', undefined, { searchPath }).decision;
+
+  it('resolves unqualified names on the default path (public), so other writes pass', () => {
+    expect(d('delete from events where id = 1')).toBe('allow');
+    expect(d('delete from audit.events where id = 1')).toBe('deny');
+  });
+
+  it('follows SET search_path earlier in the same query', () => {
+    expect(d('set search_path = audit; delete from events where id = 1')).toBe('deny');
+    expect(d("select set_config('search_path', 'audit, public', false); delete from events where id = 1")).toBe('deny');
+    expect(d('set search_path = sales; delete from events where id = 1')).toBe('allow');
+    // RESET ALL may restore a role default gate does not know: any schema.
+    expect(d('reset all; delete from events where id = 1')).toBe('deny');
+  });
+
+  it('uses the session path the relay passes, and parses search_path values', () => {
+    expect(d('delete from events where id = 1', ['audit'])).toBe('deny');
+    expect(d('delete from events where id = 1', ['*'])).toBe('deny');
+    expect(parseSearchPath('"$user", public', 'alice')).toEqual(['alice', 'public']);
+    expect(parseSearchPath('"$user", public')).toEqual(['*', 'public']);
+    expect(parseSearchPath(undefined)).toEqual(['public']);
+    expect(one('set search_path to audit, "Public"').setting).toEqual({ name: 'search_path', value: 'audit, Public' });
+  });
+
+  it('never excepts an unqualified table whose schema is unknown', () => {
+    const except = rulesOf(target("      - { deny: { statements: [DROP], except_tables: ['public.pgbench_*'] } }", '    opaque_sql: allow'));
+    const e = (sql: string, searchPath?: string[]) => evaluateQuery(except, analyzeQuery(sql), 'db', undefined, { searchPath }).decision;
+    expect(e('drop table pgbench_accounts')).toBe('allow');
+    expect(e('drop table pgbench_accounts', ['*'])).toBe('deny');
+    expect(e('set search_path = audit; drop table pgbench_accounts')).toBe('deny');
+  });
+});
+
+function one(sql: string): StatementAnalysis {
+  const a = analyzeQuery(sql);
+  if (!a.ok) throw new Error(a.error);
+  return a.statements[0]!;
+}

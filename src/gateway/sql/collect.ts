@@ -23,6 +23,9 @@ export interface Facts {
 /** Settings that change where a literal ends: a change is reported so the relay can refuse or track it. */
 export const READ_SETTINGS = new Set(['standard_conforming_strings', 'client_encoding', 'backslash_quote']);
 
+/** Settings reported as `setting` too: the read settings, and search_path (which table an unqualified name is). */
+const TRACKED_SETTINGS = new Set([...READ_SETTINGS, 'search_path']);
+
 /** Functions that run SQL text (or SQL elsewhere) that gate never sees. */
 const SQL_TEXT_FUNCTIONS = new Set([
   'query_to_xml',
@@ -141,7 +144,7 @@ function handle(type: string, b: Ast, scope: string[], f: Facts, isTop: boolean)
       return;
     case 'VariableSetStmt':
       if (b.kind === 'VAR_RESET_ALL') f.setting = { name: 'all' };
-      else if (READ_SETTINGS.has(String(b.name ?? '').toLowerCase()))
+      else if (TRACKED_SETTINGS.has(String(b.name ?? '').toLowerCase()))
         f.setting = { name: String(b.name).toLowerCase(), value: settingValue(b.args) };
       return;
     case 'DiscardStmt':
@@ -220,18 +223,16 @@ function funcCall(b: Ast, f: Facts): void {
     const first = list(b.args)[0];
     const v = evaluate(first);
     const setting = typeof v === 'string' ? v.toLowerCase() : '?';
-    if (setting === '?' || READ_SETTINGS.has(setting)) {
+    if (setting === '?' || TRACKED_SETTINGS.has(setting)) {
       const value = evaluate(list(b.args)[1]);
       f.setting = { name: setting, value: typeof value === 'string' ? value : undefined };
     }
   }
 }
 
+// SET x TO a, b (search_path) has several values; DEFAULT has none.
 function settingValue(args: Ast): string | undefined {
-  const v = evaluate(list(args)[0]);
-  if (v === undefined || v === null) {
-    // SET x = on / DEFAULT arrive as bare words or no value.
-    return undefined;
-  }
-  return String(v);
+  const values = list(args).map((a) => evaluate(a));
+  if (values.length === 0 || values.some((v) => v === undefined || v === null)) return undefined;
+  return values.map(String).join(', ');
 }

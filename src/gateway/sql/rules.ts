@@ -88,17 +88,54 @@ function describeMatch(m: SqlMatchConfig): string {
   return `{${parts.join(', ')}}`;
 }
 
+/**
+ * A search_path value as schemas for rule matching: `"$user"` becomes `user`
+ * (or any schema when unknown), DEFAULT (undefined) the default path.
+ */
+export function parseSearchPath(value: string | undefined, user?: string): string[] {
+  if (value === undefined) return ['public'];
+  return value
+    .split(',')
+    .map((p) => p.trim().replace(/^"(.*)"$/, '$1'))
+    .filter((p) => p.length > 0)
+    .map((p) => (p === '$user' ? (user ?? '*') : p));
+}
+
 /** Looks up a prepared statement's body for EXECUTE (the relay keeps them per session). */
 export type PreparedLookup = (name: string) => StatementAnalysis | undefined;
 
-/** Decides a whole query: every statement first, then the strongest decision wins. */
-export function evaluateQuery(rules: SqlRules, analysis: QueryAnalysis, target: string, prepared?: PreparedLookup): QueryDecision {
+export interface SessionContext {
+  /**
+   * The session's search_path when it is not the default (see `parseSearchPath`);
+   * `['*']` when gate could not tell, so an unqualified name may be in any schema.
+   */
+  searchPath?: string[];
+}
+
+/**
+ * Decides a whole query: every statement first, then the strongest decision
+ * wins. A `SET search_path` earlier in the same query applies to the
+ * statements after it.
+ */
+export function evaluateQuery(
+  rules: SqlRules,
+  analysis: QueryAnalysis,
+  target: string,
+  prepared?: PreparedLookup,
+  session: SessionContext = {},
+): QueryDecision {
   if (!analysis.ok) {
     const reason = `gate: the statement cannot be parsed: ${analysis.error}`;
     if (!rules.guarded) return { decision: 'allow', statements: [] };
     return { decision: 'deny', reason, statements: [{ decision: 'deny', reason }] };
   }
-  const statements = analysis.statements.map((s) => evaluateStatement(rules, s, target, prepared));
+  let current = session.searchPath ? { ...rules, searchPath: session.searchPath } : rules;
+  const statements = analysis.statements.map((s) => {
+    const d = evaluateStatement(current, s, target, prepared);
+    if (s.setting?.name === 'search_path' || s.setting?.name === '?' || s.setting?.name === 'all')
+      current = { ...rules, searchPath: s.setting.name === 'search_path' ? parseSearchPath(s.setting.value) : ['*'] };
+    return d;
+  });
   for (const want of ['deny', 'require_approval'] as const) {
     const i = statements.findIndex((d) => d.decision === want);
     if (i >= 0) return { ...statements[i]!, statements, statementIndex: i };
@@ -203,7 +240,7 @@ function actionMatches(m: SqlMatchConfig, a: StatementAction, searchPath: string
   const named = (patterns: string[]) => a.tables.some((t) => patterns.some((p) => tableMatches(p, t, searchPath)));
   if (m.tables && !named(m.tables)) return false;
   // except_tables: the action is exempt only when every table it touches is excepted.
-  if (m.except_tables && a.tables.length > 0 && a.tables.every((t) => t.name !== '*' && m.except_tables!.some((p) => tableMatches(p, t, searchPath)))) return false;
+  if (m.except_tables && a.tables.length > 0 && a.tables.every((t) => t.name !== '*' && m.except_tables!.some((p) => tableMatches(p, t, searchPath, true)))) return false;
   return true;
 }
 
@@ -216,10 +253,12 @@ export function tagMatches(pattern: string, tag: string): boolean {
 
 /**
  * `name` or `schema.name`, globs allowed. An unqualified table in a statement
- * may resolve to any schema on the search path; a `*` name (DROP SCHEMA)
- * covers every table of its schema.
+ * may resolve to any schema on the search path (`*`: gate does not know the
+ * path); a `*` name (DROP SCHEMA) covers every table of its schema. With
+ * `certain` (for exceptions), an unqualified table must match whichever
+ * schema it resolves to.
  */
-export function tableMatches(pattern: string, t: TableRef, searchPath: string[]): boolean {
+export function tableMatches(pattern: string, t: TableRef, searchPath: string[], certain = false): boolean {
   const dot = pattern.indexOf('.');
   const pSchema = dot >= 0 ? pattern.slice(0, dot) : undefined;
   const pName = dot >= 0 ? pattern.slice(dot + 1) : pattern;
@@ -227,5 +266,7 @@ export function tableMatches(pattern: string, t: TableRef, searchPath: string[])
   if (!nameOk) return false;
   if (!pSchema) return true;
   if (t.schema) return globMatch(pSchema, t.schema);
-  return ['pg_catalog', ...searchPath].some((s) => globMatch(pSchema, s)) || pSchema === '*';
+  if (pSchema === '*') return true;
+  if (certain) return !searchPath.includes('*') && searchPath.every((s) => globMatch(pSchema, s));
+  return searchPath.includes('*') || ['pg_catalog', ...searchPath].some((s) => globMatch(pSchema, s));
 }

@@ -151,3 +151,13 @@ describe('writes that copy masked data elsewhere', () => {
     expect(maskedCopyProblem(one(sql), EMAIL)).toBeUndefined();
   });
 });
+
+describe('cursors', () => {
+  it('gives a DECLARE its rows’ lineage, for the FETCH that returns them', () => {
+    const s = one('declare c cursor with hold for select upper(email) as e, id from customers');
+    expect(s.cursor?.name).toBe('c');
+    expect(maskedOutputColumns({ ...s, output: s.cursor?.output }, EMAIL)).toEqual(['e']);
+    expect(one('fetch 10 from c').fetch).toEqual({ name: 'c' });
+    expect(one('move next in c').fetch).toEqual({ name: 'c' });
+  });
+});

@@ -97,6 +97,10 @@ function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
   } else if (type === 'ExecuteStmt') analysis.execute = { name: b.name };
   else if (type === 'DeallocateStmt') analysis.deallocate = b.isall || !b.name ? {} : { name: b.name };
   else if (type === 'DiscardStmt' && b.target === 'DISCARD_ALL') analysis.deallocate = {};
+  else if (type === 'DeclareCursorStmt') {
+    const q = nodeOf(b.query);
+    analysis.cursor = { name: b.portalname, output: q ? statementOutput(q[0], q[1]) : undefined };
+  } else if (type === 'FetchStmt' && b.portalname) analysis.fetch = { name: b.portalname };
   return analysis;
 }
 

@@ -85,6 +85,7 @@ function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
   };
   if (facts.opaque.length > 0) analysis.opaque = [...new Set(facts.opaque)].join('; ');
   if (facts.setting) analysis.setting = facts.setting;
+  if (facts.executes.length > 0) analysis.execute = { name: facts.executes[0]! };
   if (!node) return analysis;
   const [type, b] = node;
   const output = statementOutput(type, b);
@@ -94,8 +95,7 @@ function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
     analysis.prepare = { name: b.name, body };
     // The body is what EXECUTE will run: its opacity belongs to the PREPARE too (its copies are already in).
     if (body.opaque) analysis.opaque ??= body.opaque;
-  } else if (type === 'ExecuteStmt') analysis.execute = { name: b.name };
-  else if (type === 'DeallocateStmt') analysis.deallocate = b.isall || !b.name ? {} : { name: b.name };
+  } else if (type === 'DeallocateStmt') analysis.deallocate = b.isall || !b.name ? {} : { name: b.name };
   else if (type === 'DiscardStmt' && b.target === 'DISCARD_ALL') analysis.deallocate = {};
   else if (type === 'DeclareCursorStmt') {
     const q = nodeOf(b.query);

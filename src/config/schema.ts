@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
 
 /**
@@ -59,6 +60,8 @@ export const postgresTarget = z.strictObject({
       detectors: z.array(z.enum(['email', 'credit_card'])).default([]),
     })
     .default({ columns: [], detectors: [] }),
+  limits: postgresLimits,
+  audit: postgresAudit,
   ...recordingOptions,
 });
 

@@ -10,6 +10,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
+import { DEFAULT_AUDIT_STATEMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATEMENT_BYTES } from '../../config/postgres-limits.js';
 import type { PostgresTarget } from '../../config/schema.js';
 import type { GatewayContext, ProtocolHandler } from '../types.js';
 import {
@@ -23,9 +24,9 @@ import {
 import { lookupCancelTarget, registerCancelTarget, sendCancel } from './cancel-registry.js';
 import { readClientStart } from './client-startup.js';
 import { F } from './frontend.js';
-import { compileGuardrails } from './guardrails.js';
 import { createMasker } from './masking.js';
 import { relay } from './relay.js';
+import { createPolicy } from './statement-policy.js';
 import { SocketReader } from './socket-reader.js';
 import { connectUpstream, splitAddress, UpstreamError } from './upstream.js';
 
@@ -153,8 +154,13 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
         client: socket,
         upstream: upstream.socket,
         ctx,
-        guardrails: compileGuardrails(ctx.target.guardrails),
+        policy: createPolicy(ctx.target, ctx.targetName),
         masker: createMasker(ctx.target.masking),
+        limits: {
+          maxMessageBytes: ctx.target.limits?.max_message_bytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+          maxStatementBytes: ctx.target.limits?.max_statement_bytes ?? DEFAULT_MAX_STATEMENT_BYTES,
+          auditStatementBytes: ctx.target.audit?.max_statement_bytes ?? DEFAULT_AUDIT_STATEMENT_BYTES,
+        },
         txStatus: upstream.txStatus,
         clientLeftover,
         upstreamLeftover: upstream.leftover,

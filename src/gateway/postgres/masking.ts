@@ -221,3 +221,33 @@ function numericDigits(value: Buffer): string | undefined {
   }
   return s;
 }
+
+/**
+ * An ErrorResponse/NoticeResponse body with the detectors applied to its
+ * human-readable fields (message, detail, hint, where); undefined when nothing changed.
+ */
+export function maskMessageFields(masker: Masker, body: Buffer): Buffer | undefined {
+  if (!masker.email && !masker.card && masker.columns.size === 0) return undefined;
+  const parts: Buffer[] = [];
+  let changed = false;
+  let i = 0;
+  while (i < body.length && body[i] !== 0) {
+    const code = body[i]!;
+    const end = body.indexOf(0, i + 1);
+    if (end < 0) return undefined;
+    let value = body.subarray(i + 1, end);
+    // M message, D detail, H hint, W where, q internal query, s/t/c names are identifiers.
+    if (code === 0x4d || code === 0x44 || code === 0x48 || code === 0x57 || code === 0x71) {
+      const masked = maskText(masker, value.toString('utf8'));
+      if (masked !== undefined) {
+        value = Buffer.from(masked, 'utf8');
+        changed = true;
+      }
+    }
+    parts.push(Buffer.from([code]), value, Buffer.from([0]));
+    i = end + 1;
+  }
+  if (!changed) return undefined;
+  parts.push(Buffer.from([0]));
+  return Buffer.concat(parts);
+}

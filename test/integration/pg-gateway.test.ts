@@ -445,3 +445,21 @@ describe('postgres handler: grant end', () => {
     }
   });
 });
+
+describe('postgres handler: startup options (PGOPTIONS)', () => {
+  it('passes allow-listed settings and refuses the rest with a notice and an audit event', async () => {
+    const h = await serveHandler(handlePostgres, { target: target(), secrets });
+    try {
+      const r = await psql(h, ['-At', '-c', 'show statement_timeout', '-c', 'show session_replication_role', '-c', 'show search_path'], '', {
+        PGOPTIONS: '-c statement_timeout=1234 -c session_replication_role=replica --search-path=public,pg_catalog',
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().split('\n')).toEqual(['1234ms', 'origin', 'public,pg_catalog']);
+      expect(r.stderr).toContain('NOTICE:  gate: ignored startup option session_replication_role on db-test');
+      await h.settled();
+      expect(h.audit.find((e) => e.action === 'pg.startup_options_refused')?.details.refused).toEqual(['session_replication_role']);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -31,6 +31,8 @@ export interface RelayOptions {
   masker: Masker | undefined;
   limits?: Partial<RelayLimits>;
   txStatus: TxStatus;
+  /** ParameterStatus values from login (client_encoding, standard_conforming_strings). */
+  settings?: Record<string, string>;
   clientLeftover: Buffer;
   upstreamLeftover: Buffer;
   /** Sends a CancelRequest for the upstream connection (used when gate cuts a busy session). */
@@ -61,6 +63,7 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     txStatus: opts.txStatus,
   });
+  for (const [k, v] of Object.entries(opts.settings ?? {})) r.session.parameterStatus(k, v);
   const server = createServerSide();
   let upstreamFull = false;
   let clientFull = false;

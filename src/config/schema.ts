@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
+import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
@@ -19,20 +20,7 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, 'must be host:port');
 
-const regexSource = z.string().superRefine((value, ctx) => {
-  try {
-    new RegExp(value, 'i');
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `is not a valid regular expression: ${(err as Error).message}` });
-  }
-});
-
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _');
-
-const sqlGuardrail = z.union([
-  z.strictObject({ deny: regexSource, message: z.string().optional() }),
-  z.strictObject({ require_approval: regexSource, message: z.string().optional() }),
-]);
 
 const recordingOptions = {
   /** Record keystrokes too (asciicast "i" events). */
@@ -54,12 +42,9 @@ export const postgresTarget = z.strictObject({
     .default({ mode: 'disable' }),
   roles: z.record(name, z.strictObject({ username: z.string().min(1), password: secretRef })),
   guardrails: z.array(sqlGuardrail).default([]),
-  masking: z
-    .strictObject({
-      columns: z.array(z.string()).default([]),
-      detectors: z.array(z.enum(['email', 'credit_card'])).default([]),
-    })
-    .default({ columns: [], detectors: [] }),
+  masking: pgMasking,
+  /** What to do with SQL whose effect gate cannot see (DO, CREATE FUNCTION, …); default deny when guarded. */
+  opaque_sql: opaqueSql.optional(),
   limits: postgresLimits,
   audit: postgresAudit,
   ...recordingOptions,

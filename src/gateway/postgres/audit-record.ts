@@ -4,6 +4,7 @@
  * tables, fingerprint), gate's decision, and the server's outcome.
  */
 import { createHash } from 'node:crypto';
+import type { StatementAnalysis } from '../sql/index.js';
 import type { GatewayAuditEvent } from '../types.js';
 
 /** Default cap on the statement text an audit event stores (the rest is summarised by length + hash). */
@@ -24,6 +25,10 @@ export interface QueryRecord {
   prepared?: boolean;
   /** Per statement of the text, from the analysis. */
   statements?: StatementSummary[];
+  /** The analysis itself (masking reads each result's lineage from it). */
+  analyses?: StatementAnalysis[];
+  /** Simple query: which statement's result the server is sending now. */
+  resultIndex?: number;
   /** `allowed`, `approved as a_…`; denials and holds have their own events. */
   decision?: string;
   /** Result columns gate masked. */

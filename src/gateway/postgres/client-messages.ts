@@ -3,13 +3,13 @@
  * and either forwarded (with an entry in the response queue for what the
  * server will answer) or answered by gate itself.
  */
-import type { QueryRecord } from './audit-record.js';
+import { type QueryRecord, statementFields, summaryFields } from './audit-record.js';
 import { cstringAt } from './backend.js';
 import { F, parseBind, parseExecute, parseTargetRef } from './frontend.js';
 import { auditRecord, inject, refuse, type RelayCore } from './relay-core.js';
 import { readyForQuery } from './backend.js';
-import type { Verdict } from './statement-policy.js';
-import { decodeClientText } from './text-decoding.js';
+import { summarize, type Verdict } from './statement-policy.js';
+import { decodeClientSql } from '../sql/index.js';
 
 type Protocol = 'simple' | 'extended';
 
@@ -37,7 +37,8 @@ export function handleClientMessage(r: RelayCore, type: number, body: Buffer): v
     }
     case F.Describe: {
       const d = parseTargetRef(body);
-      r.queue.push({ kind: 'describe', target: d.kind, name: d.name });
+      const analysis = d.kind === 'S' ? r.session.statementAnalysis.get(d.name) ?? r.session.sqlPrepared.get(d.name) : r.session.portalAnalysis(d.name);
+      r.queue.push({ kind: 'describe', target: d.kind, name: d.name, analysis });
       r.batchForwarded = true;
       forward(r);
       return;
@@ -127,7 +128,7 @@ function statementText(r: RelayCore, body: Buffer, offset: number, protocol: Pro
     );
     return undefined;
   }
-  const text = decodeClientText(bytes, r.session.clientEncoding);
+  const text = decodeClientSql(bytes, r.session.clientEncoding);
   if (text === undefined) {
     if (r.policy.guarded) {
       refuse(
@@ -170,13 +171,21 @@ function onParse(r: RelayCore, body: Buffer): void {
 
 function forwardQuery(r: RelayCore, text: string, verdict: Verdict, decision?: string): void {
   r.statements++;
-  r.queue.push({ kind: 'query', record: { text, protocol: 'simple', statements: verdict.statements, decision } });
+  for (const s of verdict.analyses) r.session.applyStatement(s);
+  r.queue.push({
+    kind: 'query',
+    record: { text, protocol: 'simple', statements: verdict.statements, analyses: verdict.analyses, resultIndex: 0, decision },
+  });
 }
 
 function forwardParse(r: RelayCore, name: string, text: string, verdict: Verdict, decision?: string): void {
   r.statements++;
-  const record: QueryRecord = { text, protocol: 'extended', statements: verdict.statements, decision };
+  const record: QueryRecord = { text, protocol: 'extended', statements: verdict.statements, analyses: verdict.analyses, decision };
+  // A Parse replaces what the name meant (the unnamed statement, or after a Close).
+  r.session.forgetName(name);
   r.session.statementText.set(name, text);
+  const analysis = verdict.analyses[0];
+  if (analysis) r.session.statementAnalysis.set(name, analysis);
   r.batchRecords.push(record);
   r.batchByStatement.set(name, record);
   r.queue.push({ kind: 'parse', name, record });
@@ -189,18 +198,20 @@ function onExecute(r: RelayCore, body: Buffer): void {
   // A Parse of this batch is audited by its own record; an Execute of a statement
   // prepared earlier (or a second Execute) gets a record of its own.
   let record = r.batchByStatement.get(statement);
+  const analysis = r.session.portalAnalysis(portal);
   if (!record || record.tag !== undefined || record.error) {
-    record = { text: r.session.portalText(portal), protocol: 'extended', prepared: true };
+    const statements = analysis ? [summarize(analysis)] : undefined;
+    record = { text: r.session.portalText(portal), protocol: 'extended', prepared: true, statements, analyses: analysis ? [analysis] : undefined };
     r.batchRecords.push(record);
   }
   // The record is now "in use": a second Execute in the batch gets its own.
   r.batchByStatement.delete(statement);
   if (r.masker) {
     // Never pass rows gate has no current description for: describe the portal itself.
-    r.queue.push({ kind: 'describe', target: 'P', name: portal, own: true });
+    r.queue.push({ kind: 'describe', target: 'P', name: portal, own: true, analysis });
     r.toUpstream.add(describePortal(portal));
   }
-  r.queue.push({ kind: 'execute', portal, record });
+  r.queue.push({ kind: 'execute', portal, record, analysis });
   r.batchForwarded = true;
   forward(r);
 }
@@ -232,11 +243,24 @@ function onSync(r: RelayCore): void {
   forward(r);
 }
 
+/** Fastpath: an event of its own, judged by `opaque_sql` (gate cannot see what the function does). */
 function onFunctionCall(r: RelayCore, body: Buffer): void {
   const oid = body.readInt32BE(0);
-  const record: QueryRecord = { text: '', protocol: 'fastpath', extra: { function_oid: oid } };
-  r.queue.push({ kind: 'function', record });
-  forward(r);
+  const verdict = r.policy.checkFunctionCall(oid);
+  const extra = { function_oid: oid };
+  if (verdict.action === 'allow') {
+    r.queue.push({ kind: 'function', record: { text: '', protocol: 'fastpath', extra } });
+    forward(r);
+    return;
+  }
+  const message = verdict.action === 'deny' ? verdict.message : `${verdict.message}; fastpath calls cannot wait for an approval, run the function in SQL instead`;
+  r.ctx.audit({
+    action: 'pg.function_call',
+    result: 'denied',
+    details: { function_oid: oid, decision: `denied by ${verdict.action === 'deny' ? verdict.rule : verdict.rule.source}`, message },
+  });
+  // A FunctionCall is answered like a simple query: an error, then ReadyForQuery.
+  refuse(r, 'simple', message);
 }
 
 /** A statement the policy denies or holds. */
@@ -245,7 +269,14 @@ function decide(r: RelayCore, verdict: Exclude<Verdict, { action: 'allow' }>, te
     r.ctx.audit({
       action: 'pg.guardrail_denied',
       result: 'denied',
-      details: { statement: text, protocol, rule: verdict.rule, message: verdict.message, decision: `denied by ${verdict.rule}` },
+      details: {
+        ...statementFields(text, r.limits.auditStatementBytes),
+        protocol,
+        ...summaryFields(verdict.statements),
+        rule: verdict.rule,
+        message: verdict.message,
+        decision: `denied by ${verdict.rule}`,
+      },
     });
     refuse(r, protocol, verdict.message, verdict.code, verdict.hint);
     return;
@@ -261,9 +292,10 @@ function hold(r: RelayCore, verdict: Extract<Verdict, { action: 'hold' }>, text:
   r.awaitingApproval = true;
   r.toUpstream.flush(r.upstream);
   const message = rule.message ?? `this statement matches guardrail ${rule.source} on ${r.targetName}`;
-  const base = { statement: text, protocol, rule: rule.source };
+  const summary = verdict.statements.map((s) => ({ tag: s.tag, tables: s.tables, filtered: s.filtered }));
+  const base = { ...statementFields(text, r.limits.auditStatementBytes), protocol, ...summaryFields(verdict.statements), rule: rule.source };
   r.ctx
-    .requestApproval({ text, rule: rule.source, message: rule.message, summary: verdict.statements, reuse: rule.reuse })
+    .requestApproval({ text, rule: rule.source, message: rule.message, summary, reuse: rule.reuse })
     .then(
       (check) => {
         if (r.closed) return;

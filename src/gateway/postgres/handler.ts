@@ -28,7 +28,7 @@ import { createMasker } from './masking.js';
 import { relay } from './relay.js';
 import { parseStartupOptions, refusedNotice } from './startup-options.js';
 import { createPolicy } from './statement-policy.js';
-import { decodeClientText } from './text-decoding.js';
+import { encodingSupported, loadSqlParser } from '../sql/index.js';
 import { SocketReader } from './socket-reader.js';
 import { connectUpstream, splitAddress, UpstreamError } from './upstream.js';
 
@@ -117,7 +117,7 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
     const options = parseStartupOptions(start.params.options);
     Object.assign(params, options.allowed);
     const encoding = params.client_encoding;
-    if (guarded(ctx.target) && encoding && decodeClientText(Buffer.from('select 1'), encoding) === undefined) {
+    if (guarded(ctx.target) && encoding && !encodingSupported(encoding)) {
       ctx.audit({ action: 'pg.connect', result: 'denied', details: { ...clientInfo, error: `unsupported client_encoding ${encoding}` } });
       return endWith('0A000', `gate: client_encoding ${encoding} cannot be read by gate on ${ctx.targetName}, whose guardrails or masking read every statement; use UTF8`);
     }
@@ -171,6 +171,7 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
     );
     ctx.audit({ action: 'pg.connect', result: 'ok', details: clientInfo });
     try {
+      await loadSqlParser();
       const result = await relay({
         client: socket,
         upstream: upstream.socket,

@@ -9,14 +9,15 @@
  * they reach the client in protocol order, after the responses to everything
  * forwarded before them.
  */
+import type { StatementAnalysis } from '../sql/index.js';
 import type { QueryRecord } from './audit-record.js';
 
 export type Entry =
   | { kind: 'query'; record: QueryRecord }
   | { kind: 'parse'; name: string; record: QueryRecord }
   | { kind: 'bind'; portal: string; statement: string; formats: number[] }
-  | { kind: 'describe'; target: 'S' | 'P'; name: string; own?: boolean }
-  | { kind: 'execute'; portal: string; record: QueryRecord }
+  | { kind: 'describe'; target: 'S' | 'P'; name: string; own?: boolean; analysis?: StatementAnalysis }
+  | { kind: 'execute'; portal: string; record: QueryRecord; analysis?: StatementAnalysis }
   | { kind: 'close'; target: 'S' | 'P'; name: string }
   | { kind: 'sync'; records: QueryRecord[] }
   | { kind: 'function'; record: QueryRecord }

@@ -8,7 +8,7 @@ import { B, cstringAt, errorResponse, message, parseErrorFields, rowsFromTag, ty
 import { describeRow, maskDataRow, maskMessageFields, maskText, withFormats, type FieldInfo } from './masking.js';
 import type { Entry } from './response-queue.js';
 import { endsCycle } from './response-queue.js';
-import { decodeClientText } from './text-decoding.js';
+import { encodingSupported } from '../sql/index.js';
 
 /** Server-order state of the relay that only this half needs. */
 export interface ServerSide {
@@ -251,7 +251,7 @@ function onParameterStatus(r: RelayCore): void {
   if (!which || !r.policy.guarded) return;
   if (which === 'standard_conforming_strings' && value !== 'on') {
     r.fatal('0A000', `gate: standard_conforming_strings was turned off on ${r.targetName}; gate reads statements only with it on, so the session ends`);
-  } else if (which === 'client_encoding' && decodeClientText(Buffer.from('select 1'), value) === undefined) {
+  } else if (which === 'client_encoding' && !encodingSupported(value)) {
     r.fatal('0A000', `gate: client_encoding ${value} cannot be read by gate on ${r.targetName}; the session ends (use UTF8)`);
   }
 }

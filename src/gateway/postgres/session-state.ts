@@ -10,6 +10,7 @@
  * parsed as `q`. Whatever re-prepares a name therefore forgets everything gate
  * knew about it, so no old description is ever applied to new rows.
  */
+import type { StatementAnalysis } from '../sql/index.js';
 import type { TxStatus } from './backend.js';
 import type { FieldInfo } from './masking.js';
 
@@ -30,8 +31,10 @@ export class SessionState {
   readonly statementText = new Map<string, string>();
   /** Client order: portal name → statement name. */
   readonly portalStatement = new Map<string, string>();
-  /** Client order: SQL `PREPARE` name → body text. */
-  readonly sqlPrepared = new Map<string, string>();
+  /** Client order: statement name → the analysis of its text. */
+  readonly statementAnalysis = new Map<string, StatementAnalysis>();
+  /** Client order: SQL `PREPARE` name → the analysis of its body (checked again at EXECUTE). */
+  readonly sqlPrepared = new Map<string, StatementAnalysis>();
 
   /** Server order: statement name → its described result fields. */
   readonly statementFields = new Map<string, FieldInfo[]>();
@@ -44,12 +47,31 @@ export class SessionState {
 
   /** The text a portal (client order) will run: a SQL `EXECUTE`'s prepared body when it is one. */
   portalText(portal: string): string {
-    return this.statementText.get(this.portalStatement.get(portal) ?? '') ?? '';
+    const name = this.portalStatement.get(portal) ?? '';
+    return this.statementText.get(name) ?? this.sqlPrepared.get(name)?.text ?? '';
+  }
+
+  /** The analysis of what a portal (client order) will run. */
+  portalAnalysis(portal: string): StatementAnalysis | undefined {
+    const name = this.portalStatement.get(portal) ?? '';
+    return this.statementAnalysis.get(name) ?? this.sqlPrepared.get(name);
+  }
+
+  /** Applies what a forwarded statement does to the session's names (PREPARE, DEALLOCATE, DISCARD). */
+  applyStatement(s: StatementAnalysis): void {
+    if (s.prepare) {
+      this.forgetName(s.prepare.name);
+      this.sqlPrepared.set(s.prepare.name, s.prepare.body);
+    } else if (s.deallocate) {
+      if (s.deallocate.name === undefined) this.forgetAll();
+      else this.forgetName(s.deallocate.name);
+    }
   }
 
   /** `DEALLOCATE name` / `PREPARE name` in SQL: the name now means something else (or nothing). */
   forgetName(name: string): void {
     this.statementText.delete(name);
+    this.statementAnalysis.delete(name);
     this.sqlPrepared.delete(name);
     this.statementFields.delete(name);
     for (const [p, s] of this.portalStatement) if (s === name) this.portalStatement.delete(p);
@@ -59,6 +81,7 @@ export class SessionState {
   /** `DEALLOCATE ALL` / `DISCARD ALL`: forget every statement and portal. */
   forgetAll(): void {
     this.statementText.clear();
+    this.statementAnalysis.clear();
     this.sqlPrepared.clear();
     this.statementFields.clear();
     this.portalStatement.clear();

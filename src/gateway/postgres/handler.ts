@@ -21,6 +21,7 @@ import {
   errorResponse,
   readyForQuery,
 } from './backend.js';
+import { loadMaskCatalog, type MaskCatalog } from './catalog.js';
 import { lookupCancelTarget, registerCancelTarget, sendCancel } from './cancel-registry.js';
 import { readClientStart } from './client-startup.js';
 import { F } from './frontend.js';
@@ -154,6 +155,17 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
       return endWith('0A000', `gate: ${ctx.targetName} runs with standard_conforming_strings off; gate reads statements only with it on`);
     }
 
+    let catalog: MaskCatalog | undefined;
+    let upstreamLeftover = upstream.leftover;
+    if (ctx.target.masking.columns.length > 0) {
+      try {
+        ({ catalog, leftover: upstreamLeftover } = await loadMaskCatalog(upstream.socket, upstream.leftover, ctx.target.masking.columns));
+      } catch (err) {
+        upstream.socket.destroy();
+        return fail('08006', `could not resolve the masked columns: ${(err as Error).message}`);
+      }
+    }
+
     const cancelTarget = { ...address, pid: upstream.pid, key: upstream.key, grantId: ctx.grant.id };
     const cancel = registerCancelTarget(cancelTarget);
     const clientLeftover = reader.detach();
@@ -186,7 +198,8 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
         txStatus: upstream.txStatus,
         settings,
         clientLeftover,
-        upstreamLeftover: upstream.leftover,
+        upstreamLeftover,
+        catalog,
         cancelUpstream: () => void sendCancel(cancelTarget),
       });
       ctx.audit({

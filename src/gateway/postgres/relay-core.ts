@@ -9,6 +9,7 @@ import type { PostgresTarget } from '../../config/schema.js';
 import type { GatewayContext } from '../types.js';
 import { type QueryRecord, queryEvent } from './audit-record.js';
 import { errorResponse, readyForQuery, type TxStatus } from './backend.js';
+import { emptyCatalog, type MaskCatalog } from './catalog.js';
 import { FrameReader, MAX_BACKEND_MESSAGE } from './framing.js';
 import type { Masker } from './masking.js';
 import { Outbox } from './outbox.js';
@@ -32,6 +33,8 @@ export interface RelayCore {
   upstream: Duplex;
   policy: StatementPolicy;
   masker: Masker | undefined;
+  /** Masked columns resolved against the catalog at session start. */
+  catalog: MaskCatalog;
   limits: RelayLimits;
   session: SessionState;
   queue: ResponseQueue;
@@ -72,9 +75,11 @@ export function createCore(init: {
   masker: Masker | undefined;
   limits: RelayLimits;
   txStatus: TxStatus;
+  catalog?: MaskCatalog;
 }): RelayCore {
   return {
     ...init,
+    catalog: init.catalog ?? emptyCatalog(),
     targetName: init.ctx.targetName,
     session: new SessionState(init.txStatus),
     queue: new ResponseQueue(),

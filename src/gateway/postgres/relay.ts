@@ -18,6 +18,7 @@ import { DEFAULT_AUDIT_STATEMENT_BYTES } from './audit-record.js';
 import { errorResponse, type TxStatus } from './backend.js';
 import { handleClientMessage } from './client-messages.js';
 import { MAX_FRONTEND_MESSAGE, ProtocolError } from './framing.js';
+import type { MaskCatalog } from './catalog.js';
 import type { Masker } from './masking.js';
 import { auditRecord, createCore, type RelayCore, type RelayLimits } from './relay-core.js';
 import { createServerSide, handleServerMessage } from './server-messages.js';
@@ -35,6 +36,8 @@ export interface RelayOptions {
   settings?: Record<string, string>;
   clientLeftover: Buffer;
   upstreamLeftover: Buffer;
+  /** Masked columns resolved at session start (targets with masking.columns). */
+  catalog?: MaskCatalog;
   /** Sends a CancelRequest for the upstream connection (used when gate cuts a busy session). */
   cancelUpstream?: () => void;
 }
@@ -62,6 +65,7 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
     masker: opts.masker,
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     txStatus: opts.txStatus,
+    catalog: opts.catalog,
   });
   for (const [k, v] of Object.entries(opts.settings ?? {})) r.session.parameterStatus(k, v);
   const server = createServerSide();

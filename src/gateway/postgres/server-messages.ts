@@ -3,9 +3,12 @@
  * head of the response queue, recorded for audit, masked when the target
  * masks, and passed on (as the view of the chunk it came in when unchanged).
  */
-import { auditRecord, flushInjects, type RelayCore } from './relay-core.js';
 import { B, cstringAt, errorResponse, message, parseErrorFields, rowsFromTag, type TxStatus } from './backend.js';
-import { describeRow, maskDataRow, maskMessageFields, maskText, withFormats, type FieldInfo } from './masking.js';
+import { auditRecord, flushInjects, type RelayCore } from './relay-core.js';
+import type { StatementAnalysis } from '../sql/index.js';
+import { type CopyMask, copyFormat, maskCopyRow } from './copy-masking.js';
+import { type FieldInfo, maskDataRow, maskMessageFields, maskText, maskValue, readFields, rewriteDescription, withFormats } from './masking.js';
+import { copyMaskedPositions, markMasked } from './result-masking.js';
 import type { Entry } from './response-queue.js';
 import { endsCycle } from './response-queue.js';
 import { encodingSupported } from '../sql/index.js';
@@ -15,6 +18,9 @@ export interface ServerSide {
   /** Fields of the simple query's current result set. */
   queryFields?: FieldInfo[];
   copyOut: 'none' | 'mask' | 'block';
+  copyMask?: CopyMask;
+  /** Why a COPY was blocked (sent instead of its CommandComplete). */
+  copyBlocked?: string;
   /** Result columns masked for the statement being answered (for its audit). */
   masked?: string[];
 }
@@ -40,6 +46,7 @@ export function handleServerMessage(r: RelayCore, s: ServerSide, type: number): 
       return;
     case B.EmptyQueryResponse:
     case B.PortalSuspended:
+      if (type === B.EmptyQueryResponse && head?.kind === 'query') head.record.resultIndex = (head.record.resultIndex ?? 0) + 1;
       pass(r);
       if (head?.kind === 'execute') {
         r.queue.shift();
@@ -81,7 +88,7 @@ export function handleServerMessage(r: RelayCore, s: ServerSide, type: number): 
       popAndPass(r, 'describe');
       return;
     case B.CopyOutResponse:
-      onCopyOut(r, s);
+      onCopyOut(r, s, head);
       return;
     case B.CopyDone:
       if (s.copyOut === 'block') return;
@@ -136,8 +143,8 @@ function onDataRow(r: RelayCore, s: ServerSide, head: Entry | undefined): void {
 
 function onCopyData(r: RelayCore, s: ServerSide): void {
   if (s.copyOut === 'block') return;
-  if (s.copyOut === 'mask' && r.masker) {
-    const masked = maskText(r.masker, r.serverReader.body().toString('utf8'));
+  if (s.copyOut === 'mask' && s.copyMask) {
+    const masked = maskCopyRow(s.copyMask, r.serverReader.body().toString('utf8'));
     if (masked !== undefined) {
       r.toClient.add(message(B.CopyData, Buffer.from(masked, 'utf8')));
       return;
@@ -146,11 +153,37 @@ function onCopyData(r: RelayCore, s: ServerSide): void {
   pass(r);
 }
 
-function onCopyOut(r: RelayCore, s: ServerSide): void {
-  if (r.masker) {
-    const binary = r.serverReader.body()[0] === 1;
-    s.copyOut = r.masker.columns.size > 0 || binary ? 'block' : 'mask';
-    if (s.copyOut === 'block') return;
+/** The statement whose result the server is sending now. */
+function currentStatement(r: RelayCore, head: Entry | undefined): StatementAnalysis | undefined {
+  let stmt: StatementAnalysis | undefined;
+  if (head?.kind === 'describe' || head?.kind === 'execute') stmt = head.analysis;
+  else if (head?.kind === 'query') stmt = head.record.analyses?.[head.record.resultIndex ?? 0];
+  // SQL EXECUTE returns the rows of its prepared body.
+  if (stmt?.execute) return r.session.sqlPrepared.get(stmt.execute.name) ?? stmt;
+  return stmt;
+}
+
+function onCopyOut(r: RelayCore, s: ServerSide, head: Entry | undefined): void {
+  if (!r.masker) {
+    pass(r);
+    return;
+  }
+  const body = r.serverReader.body();
+  const binary = body[0] === 1;
+  const width = body.readInt16BE(1);
+  const stmt = currentStatement(r, head);
+  const positions = copyMaskedPositions(stmt, width, r.policy.masking, r.catalog);
+  const masks = positions === 'all' || positions.length > 0;
+  if (binary && (masks || r.masker.email || r.masker.card)) {
+    s.copyOut = 'block';
+    s.copyBlocked = `gate: binary COPY is refused on ${r.targetName} because its results are masked; use the text or csv format (COPY … WITH (FORMAT csv), or pg_dump --format=plain, custom, directory or tar)`;
+    return;
+  }
+  const fmt = copyFormat(stmt?.text ?? '');
+  s.copyOut = 'mask';
+  s.copyMask = { ...fmt, positions: positions === 'all' ? 'all' : new Set(positions), detectors: r.masker };
+  if (head?.kind === 'query' && masks) {
+    head.record.masked = positions === 'all' ? ['*'] : positions.map((i) => `#${i + 1}`);
   }
   pass(r);
 }
@@ -166,20 +199,28 @@ function onRowDescription(r: RelayCore, s: ServerSide, head: Entry | undefined):
     pass(r);
     return;
   }
-  const { fields, rewritten } = describeRow(r.masker, r.serverReader.body());
+  const body = r.serverReader.body();
+  const fields = readFields(body);
+  const maskedNames = markMasked(fields, currentStatement(r, head), r.policy.masking, r.catalog);
+  const rewritten = rewriteDescription(body, fields);
   if (head?.kind === 'describe') {
     if (head.target === 'S') r.session.statementFields.set(head.name, fields);
     else {
       const p = r.session.portals.get(head.name);
+      // A portal's description already carries the formats its Bind chose.
       if (p) p.fields = fields;
       else r.session.portals.set(head.name, { statement: '', formats: [], fields });
     }
     r.queue.shift();
+    // The Execute after gate's own Describe is audited with what was masked.
+    const next = r.queue.head;
+    if (head.own && next?.kind === 'execute' && maskedNames.length > 0) next.record.masked = maskedNames;
     flushInjects(r);
     // gate's own Describe: the client did not ask, it must not see the answer.
     if (head.own) return;
   } else {
     s.queryFields = fields;
+    if (head?.kind === 'query' && maskedNames.length > 0) head.record.masked = [...(head.record.masked ?? []), ...maskedNames];
   }
   if (rewritten) {
     r.toClient.add(message(B.RowDescription, rewritten));
@@ -192,11 +233,12 @@ function onCommandComplete(r: RelayCore, s: ServerSide, head: Entry | undefined)
   const body = r.serverReader.body();
   const tag = body.toString('utf8', 0, Math.max(0, body.length - 1));
   const record = head?.kind === 'query' || head?.kind === 'execute' ? head.record : undefined;
+  if (head?.kind === 'query') head.record.resultIndex = (head.record.resultIndex ?? 0) + 1;
   if (s.copyOut === 'block') {
     s.copyOut = 'none';
-    const text = `gate: COPY TO STDOUT is blocked on ${r.targetName} because its results are masked; use SELECT instead.`;
-    if (record) record.error = { sqlstate: '42501', message: text };
-    r.toClient.add(errorResponse({ severity: 'ERROR', code: '42501', message: text }));
+    const text = s.copyBlocked ?? `gate: COPY TO STDOUT is refused on ${r.targetName}`;
+    if (record) record.error = { sqlstate: '0A000', message: text };
+    r.toClient.add(errorResponse({ severity: 'ERROR', code: '0A000', message: text }));
   } else {
     s.copyOut = 'none';
     if (record) {
@@ -286,12 +328,16 @@ function onFunctionResult(r: RelayCore): void {
     return;
   }
   const body = r.serverReader.body();
-  const masked = maskDataRow(r.masker, [{ name: '', type: 25, format: 1, masked: false }], Buffer.concat([Buffer.from([0, 1]), body]));
+  const len = body.readInt32BE(0);
+  // The result's type is not in the message: treat it as text (detectors only change text-shaped bytes).
+  const masked = len > 0 ? maskValue(r.masker, 25, 1, body.subarray(4, 4 + len)) : undefined;
   if (!masked) {
     pass(r);
     return;
   }
-  r.toClient.add(message(B.FunctionCallResponse, masked.subarray(2)));
+  const head = Buffer.allocUnsafe(4);
+  head.writeInt32BE(masked.length, 0);
+  r.toClient.add(message(B.FunctionCallResponse, Buffer.concat([head, masked])));
 }
 
 /** Errors and notices may quote values (a unique violation's DETAIL): they pass the detectors. */

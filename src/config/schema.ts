@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
 import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
 
@@ -44,6 +45,8 @@ export const postgresTarget = z.strictObject({
   masking: pgMasking,
   /** What to do with SQL whose effect gate cannot see (DO, CREATE FUNCTION, …); default deny when guarded. */
   opaque_sql: opaqueSql.optional(),
+  limits: postgresLimits,
+  audit: postgresAudit,
   ...recordingOptions,
 });
 

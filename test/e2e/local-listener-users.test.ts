@@ -61,8 +61,12 @@ targets:
     tls: { ca: env:E2E_LU_K8S_CA }
     roles:
       view: { token: env:E2E_LU_K8S_TOKEN }
+  echo:
+    type: tcp
+    address: 127.0.0.1:9
 policies:
   - { name: eng, groups: [engineering], targets: [db, k8s], roles: [read, view], max_duration: 1h, approval: auto }
+  - { name: eng-echo, groups: [engineering], targets: [echo], roles: [default], max_duration: 1h, approval: auto }
 `,
   });
   const token = await stack.loginAs('alice');
@@ -137,5 +141,14 @@ describe('a second local user', () => {
     const own = await gate(['kubectl', 'k8s', '--', 'get', 'pods']);
     expect(own.code, own.stderr).toBe(0);
     expect(own.stdout).toContain('web-1');
+  });
+
+  test('gate connect --local-password is refused for a TCP target, pointing to --socket, before any grant', async () => {
+    const r = await gate(['connect', 'echo', '--local-password']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--local-password does not work for tcp target "echo": gate cannot ask a tcp client for a password.');
+    expect(r.stderr).toContain('gate connect echo --socket');
+    const grants = await gate(['grants', '--json']);
+    expect(grants.stdout).not.toContain('"echo"');
   });
 });

@@ -39,7 +39,7 @@ export async function grantForTarget(
     reason: flags.reason,
     wait: true,
     timeoutMs,
-    onEvent: grantProgress(ctx, options.json),
+    onEvent: grantProgress(ctx, options.json, flags.for),
   });
   return { target, grant };
 }

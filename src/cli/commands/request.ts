@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js';
 import { type GrantEventName, ensureGrant } from '../grant-flow.js';
 import { emitEvent, say } from '../output.js';
 import { parseDurationFlag } from '../parse.js';
+import { cappedMessage } from '../grant-progress.js';
 
 interface RequestOptions {
   role?: string;
@@ -30,7 +31,7 @@ export function registerRequest(program: Command, ctx: CliContext): void {
         '  $ gate request db-prod --role write --no-wait --json',
     )
     .option('--role <role>', 'role to request (optional when only one is open to you)')
-    .option('--for <duration>', 'how long, e.g. 30m or 2h (capped at the policy maximum)')
+    .option('--for <duration>', 'how long, e.g. 30m, 1h30m or 1.5h (capped at the policy maximum)')
     .option('--reason <text>', 'why (some policies require it)')
     .option('--wait', 'wait for approval (default)')
     .option('--no-wait', 'return at once when approval is needed (exit 8)')
@@ -63,6 +64,7 @@ function waitingDisplay(ctx: CliContext, text: string): () => void {
 async function request(ctx: CliContext, target: string, opts: RequestOptions): Promise<void> {
   const server = await ctx.server(opts.server);
   const timeoutMs = opts.timeout ? parseDurationFlag(opts.timeout, '--timeout') : undefined;
+  if (opts.for) parseDurationFlag(opts.for, '--for');
   let stopSpinner = () => {};
   const onEvent = (name: GrantEventName, fields: Record<string, unknown>) => {
     if (opts.json) {
@@ -72,7 +74,7 @@ async function request(ctx: CliContext, target: string, opts: RequestOptions): P
     if (name === 'requested') {
       const g = fields.grant as GrantWire;
       if (g.duration_capped) {
-        say(ctx.io, ctx.style.yellow(`Duration capped at ${g.duration}s by policy ${g.policy} (you asked for ${g.requested_duration}s).`));
+        say(ctx.io, ctx.style.yellow(cappedMessage(g, opts.for)));
       }
     }
     if (name === 'waiting_approval') {

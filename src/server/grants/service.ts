@@ -238,7 +238,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     async request(who, body) {
       const role = body.role ?? onlyRole(who, body.target);
       const d = body.duration === undefined ? { seconds: DEFAULT_DURATION_S } : parseRequestedDuration(body.duration);
-      if ('error' in d) throw new ApiError('bad_request', `Invalid request body: ${d.error}.`);
+      if ('error' in d) throw new ApiError('bad_request', `Invalid duration: ${d.error}.`);
       const decision = decide(config, who, { target: body.target, role, duration: d.seconds, reason: body.reason });
       if (!decision.ok) {
         const code = { unknown_target: 'not_found', unknown_role: 'bad_request', reason_required: 'bad_request', no_policy: 'policy_denied' } as const;

@@ -118,7 +118,8 @@ export const auditEventSchema = z.object({
   hash: z.string(),
 });
 export type AuditEventWire = z.infer<typeof auditEventSchema>;
-export const auditListResponse = z.object({ events: z.array(auditEventSchema) });
+/** `next`: pass as `after` for the following page; null when this page is the last. */
+export const auditListResponse = z.object({ events: z.array(auditEventSchema), next: z.string().nullable().optional() });
 
 export const auditVerifyResponse = z.object({
   ok: z.boolean(),

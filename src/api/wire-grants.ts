@@ -73,6 +73,10 @@ export const targetSummary = z.object({
   /** Whether sessions record keystrokes too, and whether a recording is required. */
   record_input: z.boolean().optional(),
   recording: z.enum(['required', 'best-effort']).optional(),
+  /** `terminal`: a redirected stdout is recorded as its size and SHA-256 only; `full`: all of it. */
+  record_output: z.enum(['terminal', 'full']).optional(),
+  /** The role a request without --role gets when several are open (the picker's preselection). */
+  default_role: z.string().optional(),
   roles: z.array(requestableRole),
 });
 export type TargetSummary = z.infer<typeof targetSummary>;

@@ -219,11 +219,13 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     },
   });
 
-  /** The role to use when the request names none: the caller's only requestable one. */
+  /** The role to use when the request names none: the caller's only requestable one, else the target's default_role. */
   function onlyRole(who: Actor, target: string): string {
     if (!config.targets[target]) throw new ApiError('not_found', `There is no target named ${JSON.stringify(target)}.`, { reason: 'unknown_target' });
     const roles = requestableTargets(config, who).find((t) => t.name === target)?.roles.map((r) => r.role) ?? [];
     if (roles.length === 1) return roles[0]!;
+    const preferred = config.targets[target]!.default_role;
+    if (preferred && roles.includes(preferred)) return preferred;
     if (roles.length === 0) {
       throw new ApiError('policy_denied', `No policy lets your groups (${who.groups.join(', ') || 'none'}) request any role on ${target}.`, { reason: 'no_policy' });
     }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type GrantWire, grantListResponse, grantSchema } from '../api/wire-grants.js';
 import { meResponse } from '../api/wire.js';
+import { type GrantWire, grantListResponse, grantSchema } from '../api/wire-grants.js';
 import { AccessDeniedError, CancelledError, PendingApprovalError } from '../errors.js';
 import type { CliContext } from './context.js';
 

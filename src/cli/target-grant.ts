@@ -1,9 +1,9 @@
 import { grantListResponse, type TargetSummary } from '../api/wire-grants.js';
 import type { CliContext } from './context.js';
-import { type Grant, ensureGrant } from './grant-flow.js';
+import { ensureGrant, type Grant } from './grant-flow.js';
 import { grantProgress } from './grant-progress.js';
-import { parseDurationFlag } from './parse.js';
 import { canPrompt } from './io.js';
+import { parseDurationFlag } from './parse.js';
 import { pickRole } from './role-picker.js';
 import { targetInfo } from './target-info.js';
 

@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
 import { type AuditEventWire, auditListResponse, auditVerifyResponse } from '../../api/wire-grants.js';
 import { isBareNumber, parseDuration } from '../../config/duration.js';
 import { ExitCode, UsageError } from '../../errors.js';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { type Command, Option } from 'commander';
-import { serverConfigResponse } from '../../api/wire.js';
 import { createClient } from '../../api/client.js';
+import { serverConfigResponse } from '../../api/wire.js';
 import { type CredentialStore, type Credentials, fileStore, openCredentialStore } from '../../auth/credentials.js';
 import { type DeviceCode, deviceLogin } from '../../auth/device-login.js';
 import { exchangeIdToken } from '../../auth/exchange.js';

@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import type { GrantWire } from '../../api/wire-grants.js';
 import { GateError } from '../../errors.js';
 import type { CliContext } from '../context.js';
-import { type GrantEventName, ensureGrant } from '../grant-flow.js';
+import { ensureGrant, type GrantEventName } from '../grant-flow.js';
+import { cappedMessage } from '../grant-progress.js';
 import { emitEvent, relativeTime, say } from '../output.js';
 import { parseDurationFlag } from '../parse.js';
-import { cappedMessage } from '../grant-progress.js';
 
 interface RequestOptions {
   role?: string;

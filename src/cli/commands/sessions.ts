@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js';
 import { playCast } from '../../record/player.js';
 import type { CliContext } from '../context.js';
 import { describeEvent } from '../describe-event.js';
-import { printJson, printTable, say } from '../output.js';
+import { printJson, printTable, say, timeCell } from '../output.js';
 import { flushPendingRecordings } from '../pending-recordings.js';
 import { resolveId } from '../short-id.js';
 import { parseSince } from './audit.js';
@@ -77,7 +77,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       }
       const rows = list.map((s) => [
         s.id,
-        s.started_at,
+        timeCell(ctx.io, s.started_at, ctx.now()),
         s.user,
         s.target,
         s.command,

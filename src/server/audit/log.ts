@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { GatewayAuditEvent, TunnelGrant } from '../../gateway/types.js';
 import type { AuditFilter, AuditRepository, AuditRow } from '../../store/store.js';
-import { capStatement } from './statement-cap.js';
 import { type ChainBreak, canonicalJson, checkEvent, GENESIS_HASH, newEventHash } from './chain.js';
+import { capStatement } from './statement-cap.js';
 
 /** What a caller hands to `append`; the log adds id, time and the chain hashes. */
 export interface AuditInput {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { auditWhere } from '../rows/audit-filter.js';
 import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
+import { auditWhere } from '../rows/audit-filter.js';
 import type { AuditRepository, AuditRow } from '../store.js';
 import { inTransaction, LOCK_AUDIT_CHAIN, LOCK_NAMESPACE } from './database.js';
 

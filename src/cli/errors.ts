@@ -44,11 +44,11 @@ export function reportError(err: unknown, ctx: CliContext, json: boolean): numbe
  * "Run `gate login`" cannot help while GATE_TOKEN is set: it overrides what
  * login stores. Then the way out is a new token, or unsetting the variable.
  */
-export const GATE_TOKEN_HINT =
+export const TOKEN_ENV_HINT =
   'GATE_TOKEN is set, and the server does not accept it (expired, or not a gate token): replace it with a fresh one, or unset it (`unset GATE_TOKEN`) to use what `gate login` stores.';
 
 function hintFor(err: GateError, ctx: CliContext): string | undefined {
-  if (ctx.env.token && (err.code === 'GATE_ERR_AUTH_REQUIRED' || err.code === 'GATE_ERR_AUTH_FAILED')) return GATE_TOKEN_HINT;
+  if (ctx.env.token && (err.code === 'GATE_ERR_AUTH_REQUIRED' || err.code === 'GATE_ERR_AUTH_FAILED')) return TOKEN_ENV_HINT;
   return err.hint;
 }
 

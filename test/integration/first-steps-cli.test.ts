@@ -4,12 +4,24 @@
  * filters and cursor, the approver's grants view, default_role, a bad
  * GATE_TOKEN, and Ctrl-C of a waiting `gate request` (the built CLI, spawned).
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../src/server/grants/types.js';
-import { gateEnv, startGate } from '../helpers/gate-bin.js';
+import { GATE_BIN, gateEnv, startGate } from '../helpers/gate-bin.js';
+
+function runShell(line: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn('bash', ['-c', line], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
 import { type CliResult, runCli as run, type Stack, startStack } from '../helpers/stack.js';
 
 const CONFIG = `
@@ -205,6 +217,23 @@ describe('gate audit', () => {
       expect(line).toMatchObject({ event: 'audit', audit: { action: 'grant.requested', grant_id: id } });
     } finally {
       expect(await follow.stop('SIGINT')).toBe(0);
+      await rm(env.GATE_CONFIG_DIR!, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('gate audit | head -1', () => {
+  it('exits 0 with no stack trace when head stops reading', async () => {
+    // Enough events that the output outlasts the pipe's buffer, so the write after head quits fails (EPIPE).
+    for (let i = 0; i < 3000; i++) void stack.server.ctx.audit.append({ action: 'test.filler', actor: 'filler', details: { i, pad: 'x'.repeat(100) } });
+    await stack.server.ctx.audit.flush();
+    const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: tokens.carol });
+    try {
+      const r = await runShell(`set -o pipefail; node ${JSON.stringify(GATE_BIN)} audit --limit 10000 | head -1`, env);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    } finally {
       await rm(env.GATE_CONFIG_DIR!, { recursive: true, force: true });
     }
   });

@@ -35,7 +35,15 @@ targets:
     roles:
       read:  { username: ro, password: env:DB_RO_PASSWORD }
       write: { username: rw, password: env:DB_RW_PASSWORD }
+  box:
+    type: tcp
+    address: 127.0.0.1:9
+  box-full:
+    type: tcp
+    address: 127.0.0.1:9
+    record_output: full
 policies:
+  - { name: eng-box,   groups: [engineering], targets: [box, box-full], roles: [default], max_duration: 1h, approval: auto }
   - { name: eng-read,  groups: [engineering], targets: [db], roles: [read],  max_duration: 8h, approval: auto }
   - { name: eng-write, groups: [engineering], targets: [db], roles: [write], max_duration: 1h,
       approval: { approvers: [dba-oncall], min: 1 } }
@@ -209,8 +217,10 @@ describe('gate audit', () => {
 
   it('--follow prints new events as they happen', async () => {
     const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: tokens.carol });
-    const follow = startGate(['audit', '--follow', '--json', '--action', 'grant.requested', '--since', '1s'], { env });
+    const follow = startGate(['audit', '--follow', '--json', '--action', 'grant.requested', '--since', '10m'], { env });
     try {
+      // The first page (earlier tests' requests) is out: what comes next arrives by following.
+      await follow.waitFor(/"action":"grant.requested"/, 'stdout');
       const req = await cli('alice', ['request', 'db', '--role', 'read', '--new', '--reason', 'follow-me', '--json']);
       const id = events(req.stdout).at(-1)!.grant.id as string;
       const line = JSON.parse(await follow.waitFor(new RegExp(id), 'stdout'));
@@ -236,6 +246,40 @@ describe('gate audit | head -1', () => {
     } finally {
       await rm(env.GATE_CONFIG_DIR!, { recursive: true, force: true });
     }
+  });
+});
+
+describe('gate exec TARGET -- tool > file', () => {
+  const TOOL = ['sh', '-c', 'echo "session=$GATE_SESSION_ID" >&2; echo to-the-terminal >&2; seq 1 20000'];
+
+  async function execAndExport(target: string) {
+    const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: tokens.alice });
+    try {
+      // stdout is a pipe here, as with `> file`: not a terminal.
+      const run = await runShell(`node ${JSON.stringify(GATE_BIN)} exec ${target} -- ${TOOL.map((a) => `'${a}'`).join(' ')} > "$GATE_CONFIG_DIR/dump"; sha256sum "$GATE_CONFIG_DIR/dump"`, env);
+      expect(run.code, run.stderr).toBe(0);
+      const sha = run.stdout.split(' ')[0]!;
+      const id = /session=(\S+)/.exec(run.stderr)![1]!;
+      const cast = await cli('carol', ['sessions', 'export', id.slice(0, 8)]);
+      expect(cast.code, cast.stderr).toBe(0);
+      return { sha, cast: cast.stdout };
+    } finally {
+      await rm(env.GATE_CONFIG_DIR!, { recursive: true, force: true });
+    }
+  }
+
+  it('records what reached the terminal, and only the size and SHA-256 of the redirected output', async () => {
+    const { sha, cast } = await execAndExport('box');
+    expect(cast).toContain('to-the-terminal');
+    expect(cast).not.toContain('19999');
+    const bytes = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join('').length;
+    expect(cast).toContain(`"m","stdout (not a terminal, not recorded): ${bytes} bytes, sha256 ${sha}"`);
+  });
+
+  it('records all of it when the target says record_output: full', async () => {
+    const { cast } = await execAndExport('box-full');
+    expect(cast).toContain('19999');
+    expect(cast).not.toContain('not recorded');
   });
 });
 

@@ -73,6 +73,10 @@ export const targetSummary = z.object({
   /** Whether sessions record keystrokes too, and whether a recording is required. */
   record_input: z.boolean().optional(),
   recording: z.enum(['required', 'best-effort']).optional(),
+  /** `terminal`: a redirected stdout is recorded as its size and SHA-256 only; `full`: all of it. */
+  record_output: z.enum(['terminal', 'full']).optional(),
+  /** The role a request without --role gets when several are open (the picker's preselection). */
+  default_role: z.string().optional(),
   roles: z.array(requestableRole),
 });
 export type TargetSummary = z.infer<typeof targetSummary>;
@@ -118,7 +122,8 @@ export const auditEventSchema = z.object({
   hash: z.string(),
 });
 export type AuditEventWire = z.infer<typeof auditEventSchema>;
-export const auditListResponse = z.object({ events: z.array(auditEventSchema) });
+/** `next`: pass as `after` for the following page; null when this page is the last. */
+export const auditListResponse = z.object({ events: z.array(auditEventSchema), next: z.string().nullable().optional() });
 
 export const auditVerifyResponse = z.object({
   ok: z.boolean(),

@@ -27,6 +27,14 @@ const recordingOptions = {
   record_input: z.boolean().default(false),
   /** `required`: a session does not start when the recording cannot be uploaded. */
   recording: z.enum(['required', 'best-effort']).default('best-effort'),
+  /**
+   * What a session records when the tool's stdout is not a terminal
+   * (`gate exec db -- pg_dump > file`): `terminal` keeps what reached the
+   * terminal plus the byte count and SHA-256 of the rest (the default); `full` keeps it all.
+   */
+  record_output: z.enum(['terminal', 'full']).optional(),
+  /** The role used when a request names none and the caller may request several (no prompt possible). */
+  default_role: name.optional(),
 };
 
 export const postgresTarget = z.strictObject({

@@ -118,6 +118,8 @@ export function requestableTargets(
   database?: string;
   record_input: boolean;
   recording: 'required' | 'best-effort';
+  record_output: 'terminal' | 'full';
+  default_role?: string;
   roles: RequestableRole[];
 }[] {
   const out = [];
@@ -148,6 +150,8 @@ export function requestableTargets(
         ...(target.type === 'postgres' ? { database: target.database } : {}),
         record_input: target.record_input,
         recording: target.recording,
+        record_output: target.record_output ?? 'terminal',
+        ...(target.default_role && roles.some((r) => r.role === target.default_role) ? { default_role: target.default_role } : {}),
         roles,
       });
     }

@@ -75,7 +75,8 @@ export function sqlError(err: pg.DatabaseError, target: string): ToolError {
       { target, approval_id: approval, sqlstate, next: 'gate_grant_status' },
     );
   }
-  if (/^gate:/.test(message) && /denied/i.test(message)) {
+  // The gateway's own refusals start "gate:"; a guardrail's is SQLSTATE 42501 (its text is the rule's message).
+  if (/^gate:/.test(message) && (sqlstate === '42501' || /denied/i.test(message))) {
     return new ToolError('denied', `The statement was refused by a guardrail on ${target}: ${message}. Do not retry it as is.`, {
       target,
       rule: message.replace(/^gate:\s*/, ''),

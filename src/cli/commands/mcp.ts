@@ -79,7 +79,9 @@ export function registerMcp(program: Command, ctx: CliContext): void {
     .addOption(new Option('-t, --target <name>', 'offer only this target (repeatable)').argParser(collect))
     .option('--name <name>', 'the server entry\'s name in the client', 'gate')
     .option('--write', "merge into the client's config file instead of printing")
-    .action(async (opts: McpConfigOptions) => {
+    .action(async (_local: McpConfigOptions, cmd: Command) => {
+      // `--target` is also `gate mcp`'s own option, and commander hands it to the parent: read both.
+      const opts = cmd.optsWithGlobals<McpConfigOptions>();
       const { MCP_CLIENTS, planClientConfig, writeClientConfig } = await import('../../mcp/client-config.js');
       if (!(MCP_CLIENTS as readonly string[]).includes(opts.client)) {
         throw new UsageError(`Unknown MCP client ${JSON.stringify(opts.client)}.`, { hint: `Use one of: ${MCP_CLIENTS.join(', ')}.` });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
 import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
+import { mcpTarget } from './mcp-target.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
@@ -105,7 +106,7 @@ export const tcpTarget = z.strictObject({
   ...recordingOptions,
 });
 
-export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget]);
+export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget, mcpTarget]);
 
 const approval = z.union([
   z.literal('auto'),
@@ -243,6 +244,7 @@ export type TargetConfig = z.infer<typeof target>;
 export type PostgresTarget = z.infer<typeof postgresTarget>;
 export type KubernetesTarget = z.infer<typeof kubernetesTarget>;
 export type TcpTarget = z.infer<typeof tcpTarget>;
+export type { McpTarget } from './mcp-target.js';
 export type PolicyConfig = z.infer<typeof policy>;
 export type DevUser = z.infer<typeof devUser>;
 export type WorkloadRule = z.infer<typeof workloadRule>;

@@ -1,4 +1,4 @@
-import { type GateConfig, type PolicyConfig, parseDuration } from '../../config/schema.js';
+import { type GateConfig, type PolicyConfig, type PostgresTarget, parseDuration } from '../../config/schema.js';
 
 /** Who is asking, as far as policy cares. */
 export interface PolicySubject {
@@ -121,6 +121,8 @@ export function requestableTargets(
   record_output: 'terminal' | 'full';
   default_role?: string;
   roles: RequestableRole[];
+  guardrails?: { kind: 'deny' | 'require_approval'; pattern: string; message?: string }[];
+  masking?: { columns: string[]; detectors: string[] };
 }[] {
   const out = [];
   for (const [name, target] of Object.entries(config.targets)) {
@@ -153,6 +155,8 @@ export function requestableTargets(
         record_output: target.record_output ?? 'terminal',
         ...(target.default_role && roles.some((r) => r.role === target.default_role) ? { default_role: target.default_role } : {}),
         roles,
+        // The rules in force, so an agent (gate mcp's gate_targets) knows them before it tries.
+        ...(target.type === 'postgres' ? postgresRules(target) : {}),
       });
     }
   }
@@ -171,4 +175,19 @@ export function approverGroupsFor(config: GateConfig, target: string): string[] 
 /** Targets on which the caller is an approver (sees their grants and audit events). */
 export function targetsApprovedBy(config: GateConfig, who: PolicySubject): string[] {
   return Object.keys(config.targets).filter((t) => approverGroupsFor(config, t).some((g) => who.groups.includes(g)));
+}
+
+/** A Postgres target's guardrails and masking as the caller may see them (patterns and messages, no secrets). */
+function postgresRules(target: PostgresTarget): {
+  guardrails: { kind: 'deny' | 'require_approval'; pattern: string; message?: string }[];
+  masking: { columns: string[]; detectors: string[] };
+} {
+  return {
+    guardrails: target.guardrails.map((g) =>
+      'deny' in g
+        ? { kind: 'deny' as const, pattern: g.deny, ...(g.message ? { message: g.message } : {}) }
+        : { kind: 'require_approval' as const, pattern: g.require_approval, ...(g.message ? { message: g.message } : {}) },
+    ),
+    masking: { columns: [...target.masking.columns], detectors: [...target.masking.detectors] },
+  };
 }

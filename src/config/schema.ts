@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { name, secretRef, targetOptions } from './common.js';
 import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
 import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
@@ -9,11 +10,7 @@ import { mcpTarget } from './mcp-target.js';
  * `file:/path`) and are resolved by `resolveSecret` when used.
  */
 
-const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
-
-export const secretRef = z
-  .string()
-  .regex(SECRET_REF, 'must be a secret reference (env:NAME or file:/absolute/path), never a literal secret');
+export { secretRef } from './common.js';
 
 export const duration = z.string().regex(DURATION, 'must be a duration such as 30m, 8h or 7d');
 
@@ -21,28 +18,11 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, 'must be host:port');
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _');
-
-const recordingOptions = {
-  /** Record keystrokes too (asciicast "i" events). */
-  record_input: z.boolean().default(false),
-  /** `required`: a session does not start when the recording cannot be uploaded. */
-  recording: z.enum(['required', 'best-effort']).default('best-effort'),
-  /**
-   * What a session records when the tool's stdout is not a terminal
-   * (`gate exec db -- pg_dump > file`): `terminal` keeps what reached the
-   * terminal plus the byte count and SHA-256 of the rest (the default); `full` keeps it all.
-   */
-  record_output: z.enum(['terminal', 'full']).optional(),
-  /** The role used when a request names none and the caller may request several (no prompt possible). */
-  default_role: name.optional(),
-};
 
 export const postgresTarget = z.strictObject({
   type: z.literal('postgres'),
   address: hostPort,
   database: z.string().min(1),
-  description: z.string().optional(),
   tls: z
     .strictObject({
       mode: z.enum(['disable', 'require', 'verify-full']).default('disable'),
@@ -64,7 +44,7 @@ export const postgresTarget = z.strictObject({
   opaque_sql: opaqueSql.optional(),
   limits: postgresLimits,
   audit: postgresAudit,
-  ...recordingOptions,
+  ...targetOptions,
 });
 
 const k8sMatch = z.strictObject({
@@ -76,7 +56,6 @@ const k8sMatch = z.strictObject({
 export const kubernetesTarget = z.strictObject({
   type: z.literal('kubernetes'),
   address: z.url({ protocol: /^https?$/, error: 'must be the API server URL, such as https://10.0.0.1:6443' }),
-  description: z.string().optional(),
   tls: z
     .strictObject({ ca: secretRef.optional(), insecure_skip_verify: z.boolean().default(false) })
     .default({ insecure_skip_verify: false }),
@@ -95,15 +74,14 @@ export const kubernetesTarget = z.strictObject({
       ]),
     )
     .default([]),
-  ...recordingOptions,
+  ...targetOptions,
 });
 
 export const tcpTarget = z.strictObject({
   type: z.literal('tcp'),
   address: hostPort,
-  description: z.string().optional(),
   roles: z.record(name, z.strictObject({})).default({ default: {} }),
-  ...recordingOptions,
+  ...targetOptions,
 });
 
 export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget, mcpTarget]);

@@ -23,6 +23,7 @@ const SECRET_IN_TEMPLATE = /\$\{(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^}]+)\}/g;
 
 const headerTemplate = z.string().superRefine((value, ctx) => {
   const stripped = value.replace(SECRET_IN_TEMPLATE, '');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the message shows the literal ${…} syntax.
   if (/\$\{/.test(stripped)) ctx.addIssue({ code: 'custom', message: 'has a ${…} that is not a secret reference (${env:NAME} or ${file:/path})' });
   if (/[\r\n]/.test(stripped)) ctx.addIssue({ code: 'custom', message: 'must be one line' });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { name, secretRef, targetOptions } from './common.js';
 
 /**
  * `type: mcp`: a remote MCP server (streamable HTTP) fronted by the gateway.
@@ -23,23 +24,19 @@ const SECRET_IN_TEMPLATE = /\$\{(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^}]+)\}/g;
 
 const headerTemplate = z.string().superRefine((value, ctx) => {
   const stripped = value.replace(SECRET_IN_TEMPLATE, '');
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: the message shows the literal ${…} syntax.
-  if (/\$\{/.test(stripped)) ctx.addIssue({ code: 'custom', message: 'has a ${…} that is not a secret reference (${env:NAME} or ${file:/path})' });
+  if (/\$\{/.test(stripped)) ctx.addIssue({ code: 'custom', message: `has a \${…} that is not a secret reference (\${env:NAME} or \${file:/path})` });
   if (/[\r\n]/.test(stripped)) ctx.addIssue({ code: 'custom', message: 'must be one line' });
 });
 
 const glob = z.string().regex(/^[A-Za-z0-9_*?.\-/:]+$/, 'must be a tool name or a glob of one (letters, digits, _ - . / : with * and ?)');
 
-const roleName = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _');
-
 export const mcpTarget = z.strictObject({
   type: z.literal('mcp'),
   address: z.url({ protocol: /^https?$/, error: 'must be the MCP endpoint URL, such as https://mcp.internal.example/mcp' }),
-  description: z.string().optional(),
   tls: z
-    .strictObject({ ca: z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/, 'must be a secret reference (env:NAME or file:/path)').optional() })
+    .strictObject({ ca: secretRef.optional() })
     .default({}),
-  roles: z.record(roleName, z.strictObject({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'), headerTemplate).default({}) })),
+  roles: z.record(name, z.strictObject({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'), headerTemplate).default({}) })),
   tools: z
     .strictObject({
       allow: z.array(glob).default(['*']),
@@ -50,8 +47,7 @@ export const mcpTarget = z.strictObject({
     })
     .default({ allow: ['*'], deny: [], require_approval: [] }),
   masking: z.strictObject({ detectors: z.array(z.enum(['email', 'credit_card'])).default([]) }).default({ detectors: [] }),
-  record_input: z.boolean().default(false),
-  recording: z.enum(['required', 'best-effort']).default('best-effort'),
+  ...targetOptions,
 });
 
 export type McpTarget = z.infer<typeof mcpTarget>;

@@ -1,4 +1,5 @@
 import { type GateConfig, type PolicyConfig, type PostgresTarget, parseDuration } from '../../config/schema.js';
+import { compileSqlRules } from '../../gateway/sql/rules.js';
 
 /** Who is asking, as far as policy cares. */
 export interface PolicySubject {
@@ -118,6 +119,8 @@ export function requestableTargets(
   database?: string;
   record_input: boolean;
   recording: 'required' | 'best-effort';
+  record_output: 'terminal' | 'full';
+  default_role?: string;
   roles: RequestableRole[];
   guardrails?: { kind: 'deny' | 'require_approval'; pattern: string; message?: string }[];
   masking?: { columns: string[]; detectors: string[] };
@@ -150,6 +153,8 @@ export function requestableTargets(
         ...(target.type === 'postgres' ? { database: target.database } : {}),
         record_input: target.record_input,
         recording: target.recording,
+        record_output: target.record_output ?? 'terminal',
+        ...(target.default_role && roles.some((r) => r.role === target.default_role) ? { default_role: target.default_role } : {}),
         roles,
         // The rules in force, so an agent (gate mcp's gate_targets) knows them before it tries.
         ...(target.type === 'postgres' ? postgresRules(target) : {}),
@@ -173,17 +178,21 @@ export function targetsApprovedBy(config: GateConfig, who: PolicySubject): strin
   return Object.keys(config.targets).filter((t) => approverGroupsFor(config, t).some((g) => who.groups.includes(g)));
 }
 
-/** A Postgres target's guardrails and masking as the caller may see them (patterns and messages, no secrets). */
+/** A Postgres target's guardrails and masking as the caller may see them (readable rules and messages, no secrets). */
 function postgresRules(target: PostgresTarget): {
   guardrails: { kind: 'deny' | 'require_approval'; pattern: string; message?: string }[];
+  opaque_sql: string;
   masking: { columns: string[]; detectors: string[] };
 } {
+  const compiled = compileSqlRules({
+    guardrails: target.guardrails,
+    opaqueSql: target.opaque_sql,
+    masking: target.masking.columns.length > 0 || target.masking.detectors.length > 0,
+    maskedColumns: target.masking.columns,
+  });
   return {
-    guardrails: target.guardrails.map((g) =>
-      'deny' in g
-        ? { kind: 'deny' as const, pattern: g.deny, ...(g.message ? { message: g.message } : {}) }
-        : { kind: 'require_approval' as const, pattern: g.require_approval, ...(g.message ? { message: g.message } : {}) },
-    ),
+    guardrails: compiled.rules.map((r) => ({ kind: r.kind, pattern: r.source, ...(r.message ? { message: r.message } : {}) })),
+    opaque_sql: compiled.opaque,
     masking: { columns: [...target.masking.columns], detectors: [...target.masking.detectors] },
   };
 }

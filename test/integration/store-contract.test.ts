@@ -97,6 +97,8 @@ const session = (id: string, over: Partial<StoredSession> = {}): StoredSession =
   bytes: 0,
   correlationId: null,
   createdAt: '2026-01-01T00:00:00.000Z',
+  kind: 'terminal',
+  client: null,
   ...over,
 });
 
@@ -219,6 +221,10 @@ describe.each(kinds)('$name store', (kind) => {
     expect(ids(await store.sessions.list({ visibleTo: { user: 'alice', targets: [] } }))).toEqual(['s_aa']);
     expect(ids(await store.sessions.list({ visibleTo: { user: 'alice', targets: ['cluster'] } }))).toEqual(['s_bb', 's_aa']);
     expect(ids(await store.sessions.list({ limit: 1 }))).toEqual(['s_bb']);
+    // An MCP session keeps its kind and client (gate mcp), and needs no grant yet.
+    const mcp = session('s_cc', { kind: 'mcp', client: 'claude-code/2.1.0', grantId: '', startedAt: '2026-01-01T00:00:03.000Z' });
+    expect(await store.sessions.insert(mcp)).toBe(true);
+    expect(await store.sessions.get('s_cc')).toEqual(mcp);
   });
 
   it('service tokens: only the hash is kept, revoked once, last use recorded', async () => {

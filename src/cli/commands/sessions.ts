@@ -80,7 +80,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
         timeCell(ctx.io, s.started_at, ctx.now()),
         s.user,
         s.target,
-        s.command,
+        s.kind === 'mcp' ? `${s.command} [mcp${s.client ? ` ${s.client}` : ''}]` : s.command,
         exitOf(s) + (s.incomplete ? ' (incomplete)' : ''),
         seconds(s.duration_ms),
       ]);
@@ -121,6 +121,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
         ['duration', seconds(s.duration_ms)],
         ['recording', `${s.bytes} bytes in ${s.chunks} chunks${s.incomplete ? ', incomplete (gate stopped before the tool did)' : ''}`],
       ];
+      if (s.kind === 'mcp') fields.splice(1, 0, ['kind', 'mcp'], ['client', s.client ?? '-']);
       if (s.correlation_id) fields.push(['correlation', s.correlation_id]);
       const width = Math.max(...fields.map(([k]) => k.length));
       for (const [k, v] of fields) ctx.io.stdout.write(`${k.padEnd(width)}  ${v}\n`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DURATION } from './duration.js';
+import { approvalsConfig, auditConfig, limitsConfig } from './hardening.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
@@ -232,6 +233,9 @@ export const gateConfig = z.strictObject({
   targets: z.record(name, target).default({}),
   admins: z.array(z.string()).default([]),
   policies: z.array(policy).default([]),
+  approvals: approvalsConfig,
+  limits: limitsConfig,
+  audit: auditConfig,
 });
 
 export type GateConfig = z.infer<typeof gateConfig>;

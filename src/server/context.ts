@@ -35,6 +35,12 @@ export interface ServerContext {
 
 /** The authenticated caller of a request. */
 export interface Caller extends Identity {
+  /** The identity key (src/server/identity/principal.ts): what ownership and approvals compare. */
+  key: string;
+  /** The person this caller acts for (itself, a service token's creator, null for a workload). */
+  actsFor: string | null;
+  /** For a service token: its id (revocation cuts what it opened). */
+  serviceTokenId?: string;
   expiresAt: Date | null;
   correlationId?: string;
 }

@@ -48,6 +48,8 @@ export interface StoredServiceToken {
   /** Hex SHA-256 of the secret part. */
   secretHash: string;
   creator: string;
+  /** The creator's identity key: the person the token acts for (legacy rows: `legacy-user:<sub>`). */
+  creatorKey: string;
   createdAt: string;
   expiresAt: string;
   lastUsedAt: string | null;
@@ -68,6 +70,7 @@ export interface ServiceTokenRepository {
 /** A grant as stored: the indexed columns plus the whole record as JSON (see src/server/grants/types.ts). */
 export interface StoredGrant {
   id: string;
+  /** The requester's identity key (src/server/identity/principal.ts). */
   requester: string;
   target: string;
   state: string;
@@ -82,7 +85,8 @@ export interface GrantRepository {
   /** Replaces the grant when its state is still `fromState` (optimistic check); false when it moved on. */
   update(grant: StoredGrant, fromState: string): Promise<boolean>;
   get(id: string): Promise<StoredGrant | undefined>;
-  list(filter: { requester?: string; targets?: string[]; state?: string; limit?: number }): Promise<StoredGrant[]>;
+  /** `requesters`: grants whose requester key is one of these (OR `targets`). */
+  list(filter: { requesters?: string[]; targets?: string[]; state?: string; limit?: number }): Promise<StoredGrant[]>;
 }
 
 export interface StoredApproval {
@@ -145,8 +149,10 @@ export interface AuditRepository {
 export interface StoredSession {
   id: string;
   target: string;
-  /** The subject of the caller who created it. */
+  /** The subject of the caller who created it (for display). */
   user: string;
+  /** The identity key of the caller who created it: only it may bind tunnels and upload. */
+  userKey: string;
   grantId: string;
   command: string;
   title: string | null;
@@ -171,8 +177,8 @@ export interface SessionListFilter {
   user?: string;
   /** ISO time: sessions started at or after it. */
   since?: string;
-  /** Only sessions of this user or on these targets (a non-admin's visibility); absent: all. */
-  visibleTo?: { user: string; targets: string[] };
+  /** Only sessions of these identity keys or on these targets (a non-admin's visibility); absent: all. */
+  visibleTo?: { userKeys: string[]; targets: string[] };
   limit?: number;
 }
 

@@ -13,6 +13,8 @@ export interface AuditInput {
   actor?: string | null;
   /** `user`, `workload`, `service` or `system`. */
   actorKind?: string | null;
+  /** The actor's identity key; kept in the event's details as `actor_id`. */
+  actorKey?: string | null;
   target?: string | null;
   role?: string | null;
   grantId?: string | null;
@@ -27,6 +29,8 @@ export interface GatewayAuditSource {
   grant: TunnelGrant;
   /** The caller's kind (`user`, `workload`, `service`); defaults to `user`. */
   actorKind?: string;
+  /** The caller's identity key. */
+  actorKey?: string;
   sessionId?: string;
   correlationId?: string;
   ip?: string;
@@ -119,7 +123,7 @@ export function createAuditLog(
       ip: input.ip ?? null,
       result: input.result ?? 'ok',
       // Stored canonical, so the chain hash needs no re-encoding (see newEventHash).
-      details: canonicalJson(input.details ?? {}),
+      details: canonicalJson(input.actorKey ? { ...input.details, actor_id: input.actorKey } : (input.details ?? {})),
       prev_hash: prev ?? GENESIS_HASH,
     };
     (row as AuditRow).hash = newEventHash(row);
@@ -180,6 +184,7 @@ export function createAuditLog(
         result: event.result,
         actor: source.grant.user,
         actorKind: source.actorKind ?? 'user',
+        actorKey: source.actorKey,
         target: source.grant.target,
         role: source.grant.role,
         grantId: source.grant.id,

@@ -12,6 +12,7 @@ import type { StoredSession } from '../../store/store.js';
 import { isAdmin, requireCaller } from '../auth.js';
 import type { Caller, ServerContext } from '../context.js';
 import { actorOf } from '../grants/actor.js';
+import { isSelf, keysOf } from '../identity/principal.js';
 import { targetsApprovedBy } from '../grants/policy.js';
 import type { Grant } from '../grants/types.js';
 import { createRecordingStore, MAX_STORED_CHUNK_BYTES, RecordingChunkError, type RecordingChunkProblem, type RecordingState, SESSION_ID_RE } from '../recordings.js';
@@ -82,12 +83,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return id.toLowerCase();
   };
   const canRead = (caller: Caller, s: StoredSession) =>
-    s.user === caller.sub || isAdmin(ctx, caller) || targetsApprovedBy(ctx.config, caller).includes(s.target);
+    isSelf(s.userKey, caller) || isAdmin(ctx, caller) || targetsApprovedBy(ctx.config, caller).includes(s.target);
 
   async function owned(caller: Caller, rawId: string): Promise<StoredSession> {
     const id = normalizeId(rawId);
     const s = await ctx.store.sessions.get(id);
-    if (!s || s.user !== caller.sub) throw notFound(id);
+    if (!s || !isSelf(s.userKey, caller)) throw notFound(id);
     return s;
   }
   async function readable(caller: Caller, rawId: string): Promise<StoredSession> {
@@ -104,12 +105,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const existing = await ctx.store.sessions.get(id);
     if (existing) {
       // A retried create (the CLI lost the answer): a no-op for the same owner.
-      if (existing.user !== caller.sub) throw new ApiError('conflict', `Session id ${id} is taken.`);
+      if (!isSelf(existing.userKey, caller)) throw new ApiError('conflict', `Session id ${id} is taken.`);
       return { session: toWire(existing) };
     }
     // The session must run under the caller's own grant for this target.
     const grant = await ctx.grants.get(actorOf(request), body.grant);
-    if (grant.requester !== caller.sub) {
+    if (!isSelf(grant.requester_key, caller)) {
       throw new ApiError('forbidden', `Grant ${grant.id} is not yours: a session can only be recorded under your own grant.`);
     }
     if (grant.target !== body.target) {
@@ -127,6 +128,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
       id,
       target: body.target,
       user: caller.sub,
+      userKey: caller.key,
       grantId: grant.id,
       command: body.command,
       title: body.title ?? null,
@@ -147,13 +149,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!(await ctx.store.sessions.insert(session))) {
       // Lost a race with a concurrent create of the same id.
       const again = await ctx.store.sessions.get(id);
-      if (!again || again.user !== caller.sub) throw new ApiError('conflict', `Session id ${id} is taken.`);
+      if (!again || !isSelf(again.userKey, caller)) throw new ApiError('conflict', `Session id ${id} is taken.`);
       return { session: toWire(again) };
     }
     await ctx.audit.append({
       action: 'session.started',
       actor: caller.sub,
       actorKind: caller.kind,
+      actorKey: caller.key,
       target: grant.target,
       role: grant.role,
       grantId: grant.id,
@@ -224,6 +227,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
         result: end.incomplete ? 'error' : 'ok',
         actor: caller.sub,
         actorKind: caller.kind,
+        actorKey: caller.key,
         target: closed.target,
         role: (grant?.data as { role?: string } | undefined)?.role ?? null,
         grantId: closed.grantId,
@@ -250,7 +254,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!Number.isInteger(n) || n < 1 || n > 10_000) {
       throw new ApiError('bad_request', `limit must be a whole number from 1 to 10000, got ${JSON.stringify(limit)}.`);
     }
-    const visibleTo = isAdmin(ctx, caller) ? undefined : { user: caller.sub, targets: targetsApprovedBy(ctx.config, caller) };
+    const visibleTo = isAdmin(ctx, caller) ? undefined : { userKeys: keysOf(caller), targets: targetsApprovedBy(ctx.config, caller) };
     const rows = await ctx.store.sessions.list({ target: target || undefined, user: user || undefined, since: sinceIso, visibleTo, limit: n });
     return { sessions: rows.map(toWire) };
   });

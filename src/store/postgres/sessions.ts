@@ -8,8 +8,8 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
     async insert(s) {
       const r = await pool.query(
         `INSERT INTO sessions (id, target, user_sub, grant_id, command, title, width, height, record_input, started_at,
-           ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+           ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at, user_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ON CONFLICT (id) DO NOTHING`,
         [
           s.id,
@@ -31,6 +31,7 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
           s.bytes,
           s.correlationId,
           s.createdAt,
+          s.userKey,
         ],
       );
       return r.rowCount === 1;
@@ -60,9 +61,9 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
       if (filter.user) where.push(`user_sub = ${arg(filter.user)}`);
       if (filter.since) where.push(`started_at >= ${arg(filter.since)}`);
       if (filter.visibleTo) {
-        const { user, targets } = filter.visibleTo;
+        const { userKeys, targets } = filter.visibleTo;
         const inTargets = targets.length ? ` OR target = ANY(${arg(targets)}::text[])` : '';
-        where.push(`(user_sub = ${arg(user)}${inTargets})`);
+        where.push(`(user_key = ANY(${arg(userKeys)}::text[])${inTargets})`);
       }
       const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ${arg(filter.limit ?? 100)}`;
       return (await pool.query<SessionRow>(sql, args)).rows.map(sessionFromRow);

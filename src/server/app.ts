@@ -21,6 +21,7 @@ import { targetRoutes } from './routes/targets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { createWorkloadVerifier } from './identity/workload.js';
 import { tunnelDeps } from './gateway-deps.js';
+import { clientErrorHandler, httpServerTimeouts } from './http-limits.js';
 import { attachTunnelEndpoint } from './tunnel-endpoint.js';
 
 export interface ServerOptions {
@@ -96,11 +97,13 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     },
   };
 
+  const limits = options.config.limits;
   const app = Fastify({
     logger: false,
-    bodyLimit: 4 * 1024 * 1024,
+    bodyLimit: limits.max_request_bytes,
+    clientErrorHandler: clientErrorHandler(audit, limits),
     serverFactory: (handler) =>
-      createServer((req, res) => {
+      createServer(httpServerTimeouts(limits), (req, res) => {
         const mount = mounts.find((m) => req.url === m.prefix || req.url?.startsWith(`${m.prefix}/`));
         if (mount) mount.handler(req, res);
         else handler(req, res);
@@ -124,9 +127,17 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       return reply.status(err.status).send({ error: { code: err.code, message: err.message, details: err.details } });
     }
     const status = (err as { statusCode?: number }).statusCode;
+    if (status === 413) {
+      const limit = request.routeOptions.bodyLimit ?? limits.max_request_bytes;
+      audit
+        .append({ action: 'http.limit', result: 'denied', ip: request.ip, details: { limit: 'max_request_bytes', max: limit, path: request.url.split('?')[0] } })
+        .catch(() => {});
+      return reply.status(413).send({
+        error: { code: 'payload_too_large', message: `The request body is larger than the ${limit} bytes this endpoint accepts (limits.max_request_bytes).` },
+      });
+    }
     if (status && status >= 400 && status < 500) {
-      const code = status === 413 ? 'payload_too_large' : 'bad_request';
-      return reply.status(status).send({ error: { code, message: redact((err as Error).message) } });
+      return reply.status(status).send({ error: { code: 'bad_request', message: redact((err as Error).message) } });
     }
     log.error('request failed', { method: request.method, url: request.url, error: redact(String((err as Error)?.stack ?? err)) });
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error.' } });

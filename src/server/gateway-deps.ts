@@ -3,6 +3,7 @@ import type { ServerContext } from './context.js';
 import { actorOfCaller } from './grants/actor.js';
 import { isSelf } from './identity/principal.js';
 import type { TunnelDeps } from './tunnel-endpoint.js';
+import { tunnelLimitsFrom } from './tunnel-limits.js';
 
 /**
  * Connects the tunnel endpoint to the rest of the server: authentication, the
@@ -46,5 +47,7 @@ export function tunnelDeps(ctx: ServerContext): TunnelDeps {
       ctx.audit.fromGateway(event, { grant, actorKind: caller.kind, actorKey: caller.key, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip });
     },
     requestApproval: (_caller, grant, input) => ctx.grants.requestCommandApproval({ grant, ...input }),
+    session: (id) => ctx.store.sessions.get(id),
+    limits: tunnelLimitsFrom(ctx.config.limits),
   };
 }

@@ -67,6 +67,13 @@ function presentDetails(text: string): unknown {
 
 type IdParams = { Params: { id: string } };
 
+/** True when an audit event of a session's timeline was done by the session's owner (older rows name a sub only). */
+function ownersEvent(session: StoredSession, actor: string | null, details: unknown): boolean {
+  const key = (details as { actor_id?: unknown } | null)?.actor_id;
+  if (typeof key === 'string') return isSelf(session.userKey, { key, kind: key.startsWith('user:') ? 'user' : 'other', sub: actor ?? '' });
+  return actor === session.user;
+}
+
 /**
  * Recorded sessions: `POST /v1/sessions`, `PUT /v1/sessions/:id/chunks/:seq`,
  * `POST /v1/sessions/:id/close` (the session's owner only), and
@@ -262,7 +269,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get<IdParams>('/v1/sessions/:id', auth, async (request) => {
     const session = await readable(request.caller!, request.params.id);
     const rows = await ctx.audit.list({ sessionId: session.id, limit: 10_000 });
-    const events = rows.filter((r) => r.session_id === session.id).map((r) => ({ ...r, details: presentDetails(r.details) }));
+    // Only the owner's events make the timeline: a tunnel of anyone else that carried this id is not part of it.
+    const events = rows
+      .filter((r) => r.session_id === session.id)
+      .map((r) => ({ ...r, details: presentDetails(r.details) }))
+      .filter((r) => ownersEvent(session, r.actor, r.details));
     return { session: toWire(session), events };
   });
 

@@ -9,6 +9,7 @@ import type { ServerContext } from './context.js';
 import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createLogger, type Logger, redact } from './log.js';
+import { createCheckpointer } from './audit/checkpoints.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
 import { approvalRoutes } from './routes/approvals.js';
@@ -71,6 +72,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
   );
   const grants = createGrantService({ config: options.config, store, audit, log, now });
+  const checkpoints = createCheckpointer({ audit, repo: store.audit, key, config: options.config.audit, log, now });
   // Grants whose time passed while the server was down end now; the rest get their timers back.
   await grants.start();
 
@@ -88,6 +90,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     now,
     grants,
     audit,
+    checkpoints,
     oidc: () => oidc,
     workloads: createWorkloadVerifier(options.config.identity.workloads, { cooldownMs: options.jwksCooldownMs }),
     userVerifier() {
@@ -183,6 +186,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       grants.close();
       tunnels.closeAll();
       await app.close();
+      await checkpoints.close();
       await audit.flush();
       await store.close();
     },

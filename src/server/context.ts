@@ -1,6 +1,6 @@
 import type { GateConfig } from '../config/schema.js';
 import type { Identity } from '../api/wire.js';
-import type { Store } from '../store/store.js';
+import type { AuditCheckpoint, Store } from '../store/store.js';
 import type { AuditLog } from './audit/log.js';
 import type { GrantService } from './grants/service.js';
 import type { TokenVerifier } from './identity/oidc.js';
@@ -29,6 +29,8 @@ export interface ServerContext {
   grants: GrantService;
   /** The hash-chained audit log (src/server/audit). */
   audit: AuditLog;
+  /** Signed checkpoints of the audit chain (src/server/audit/checkpoints.ts). */
+  checkpoints: { checkpoint(): Promise<AuditCheckpoint | undefined> };
   /** Verifies CI jobs' OIDC tokens against `identity.workloads` (src/server/identity/workload.ts). */
   workloads: WorkloadVerifier;
 }

@@ -143,6 +143,21 @@ export interface AuditRepository {
   list(filter: { since?: string; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
   /** Every row in chain order, in pages (for verify). */
   scan(afterSeq: number, limit: number): Promise<{ seq: number; row: AuditRow }[]>;
+  /** How many events there are and the hash of the last one (the chain head). */
+  head(): Promise<{ count: number; hash: string | undefined }>;
+  /** Keeps a signed checkpoint (idempotent per count). */
+  addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
+  /** Every kept checkpoint, oldest first. */
+  listCheckpoints(): Promise<AuditCheckpoint[]>;
+}
+
+/** A signed statement "the chain had `count` events and its head was `head` at `time`". */
+export interface AuditCheckpoint {
+  count: number;
+  head: string;
+  time: string;
+  /** Compact JWS (EdDSA, the server's key) over `{ count, head, time }`. */
+  signature: string;
 }
 
 /** A recorded session's metadata as stored. */

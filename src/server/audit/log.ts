@@ -41,6 +41,8 @@ export interface VerifyResult {
   /** How many events were checked. */
   events: number;
   broken?: ChainBreak;
+  /** The hash of the event at each asked-for position (1-based), as found while walking. */
+  hashesAt?: Map<number, string>;
 }
 
 /** The audit log: append-only, hash-chained, verifiable. */
@@ -54,8 +56,8 @@ export interface AuditLog {
    */
   fromGateway(event: GatewayAuditEvent, source: GatewayAuditSource): void;
   list(filter: { since?: Date; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
-  /** Walks the whole chain; names the first broken event and why. */
-  verify(): Promise<VerifyResult>;
+  /** Walks the whole chain; names the first broken event and why. `at`: positions whose hashes to report. */
+  verify(options?: { at?: Set<number> }): Promise<VerifyResult>;
   /** Resolves once every append started so far is written. */
   flush(): Promise<void>;
 }
@@ -200,19 +202,21 @@ export function createAuditLog(
       await tail;
       return repo.list({ since: filter.since?.toISOString(), targets: filter.targets, sessionId: filter.sessionId, limit: filter.limit });
     },
-    async verify() {
+    async verify(options = {}) {
       flushQueue();
       await tail;
       let expected = GENESIS_HASH;
       let seq = 0;
       let events = 0;
+      const hashesAt = new Map<number, string>();
       for (;;) {
         const page = await repo.scan(seq, 500);
-        if (page.length === 0) return { ok: true, events };
+        if (page.length === 0) return { ok: true, events, ...(options.at ? { hashesAt } : {}) };
         for (const { seq: s, row } of page) {
           events++;
+          if (options.at?.has(events)) hashesAt.set(events, row.hash);
           const reason = checkEvent(row, expected);
-          if (reason) return { ok: false, events, broken: { id: row.id, seq: s, reason } };
+          if (reason) return { ok: false, events, broken: { id: row.id, seq: s, reason }, ...(options.at ? { hashesAt } : {}) };
           expected = row.hash;
           seq = s;
         }

@@ -32,10 +32,10 @@ export interface TokenStack {
 }
 
 /** `yaml` holds targets, admins, policies and any other top-level key; identity is added here. */
-export async function startTokenStack(yaml: string): Promise<TokenStack> {
+export async function startTokenStack(yaml: string, options: { dataDir?: string } = {}): Promise<TokenStack> {
   const people = await startTestIssuer();
   const ci = await startTestIssuer();
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-token-stack-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'gate-token-stack-')));
   const config = parseConfig(
     `identity:
   oidc: { issuer: '${people.issuer}', client_id: ${CLIENT_ID} }

@@ -36,7 +36,8 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext): void {
       issued_token_type: JWT_TOKEN_TYPE,
       token_type: 'Bearer',
       expires_in: Math.floor(ctx.tokenTtlMs / 1000),
-      user: who,
+      // The key rides in the signed token; the response's identity stays what the CLI shows.
+      user: withoutKey(who),
     };
   });
 
@@ -121,4 +122,8 @@ function userIdentity(claims: JWTPayload, groupsClaim: string): Identity {
     groups: Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? [groups] : [],
     kind: 'user',
   };
+}
+
+function withoutKey({ key: _key, ...who }: Identity): Identity {
+  return who;
 }

@@ -8,6 +8,7 @@ import { connect as netConnect, createServer, type Server, type Socket } from 'n
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialTunnel } from '../../src/tunnel/dialer.js';
 import { gateEnv, startGate } from '../helpers/gate-bin.js';
+import { runCli } from '../helpers/stack.js';
 import { startTokenStack, type TokenStack } from '../helpers/token-stack.js';
 
 type Grant = { id: string; state: string };
@@ -97,6 +98,13 @@ describe('sessions belong to their caller', () => {
     const actors = new Set(shown.body.events.map((e) => e.actor));
     expect(actors).toEqual(new Set(['alice']));
     expect(shown.body.events.map((e) => e.action)).toContain('tunnel.open');
+    // `gate sessions show` names the actor of every event it lists.
+    const table = await runCli(['sessions', 'show', sessionId], { env: { GATE_TOKEN: alice, GATE_SERVER: stack.url } });
+    expect(table.code).toBe(0);
+    // Piped, the table is tab-separated with no header: time, actor, action, result, what.
+    const rows = table.stdout.split('\n').filter((l) => /\ttunnel\.(open|close)\t/.test(l));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row.split('\t')[1]).toBe('alice');
     const refused = (await audit()).find((e) => e.action === 'tunnel.refused' && e.details.session_id === sessionId);
     expect(refused).toMatchObject({ actor: 'bob', result: 'denied', session_id: null });
   });

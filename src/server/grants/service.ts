@@ -6,7 +6,7 @@ import type { ApprovalCheck, TunnelGrant } from '../../gateway/types.js';
 import type { Store, StoreChange, StoredGrant } from '../../store/store.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Logger } from '../log.js';
-import { isSelf, keysOf, LEGACY_USER_PREFIX, samePerson } from '../identity/principal.js';
+import { isPersonKey, isSelf, keysOf, LEGACY_USER_PREFIX, samePerson } from '../identity/principal.js';
 import { type Actor, canRevoke, canSeeGrant, isAdminActor, isGrantApprover, refuseTokenApprover, targetsApprovedByActor } from './access.js';
 import { createCommandApprovals } from './command-approvals.js';
 import { parseRequestedDuration } from './duration.js';
@@ -90,7 +90,11 @@ function toStored(g: Grant): StoredGrant {
 }
 
 // The row's requester column is the identity key (migration 130 rewrote older rows).
-const fromStored = (s: StoredGrant): Grant => ({ ...(s.data as unknown as Grant), requester_key: s.requester });
+// Grants from before keys name no `requester_for`: a person's legacy grant is that person's.
+const fromStored = (s: StoredGrant): Grant => {
+  const g = s.data as unknown as Grant;
+  return { ...g, requester_key: s.requester, requester_for: g.requester_for !== undefined ? g.requester_for : isPersonKey(s.requester) ? s.requester : null };
+};
 
 /** The person an approval counts for; approvals from before identity keys name a person by sub. */
 const approvalPerson = (a: Grant['approvals'][number]): string => a.for_key ?? `${LEGACY_USER_PREFIX}${a.by}`;

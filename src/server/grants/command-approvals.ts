@@ -5,7 +5,7 @@ import type { GateConfig } from '../../config/schema.js';
 import type { ApprovalCheck, TunnelGrant } from '../../gateway/types.js';
 import type { Store, StoredApproval } from '../../store/store.js';
 import type { AuditLog } from '../audit/log.js';
-import { isSelf, samePerson } from '../identity/principal.js';
+import { isPersonKey, isSelf, samePerson } from '../identity/principal.js';
 import { type Actor, canSeeApproval, refuseTokenApprover } from './access.js';
 import { approverGroupsFor } from './policy.js';
 import type { CommandApproval, Grant } from './types.js';
@@ -117,7 +117,10 @@ export function createCommandApprovals(deps: Deps) {
     return exclusive(async () => {
       const a = await visible(who, id);
       const verb = to === 'approved' ? 'approve' : 'deny';
-      if (isSelf(a.requester_key ?? `legacy-user:${a.requester}`, who) || samePerson(who.actsFor, a.requester_for)) {
+      // Approvals from before identity keys name the requester by sub: a person.
+      const requesterKey = a.requester_key ?? `legacy-user:${a.requester}`;
+      const requesterFor = a.requester_for !== undefined ? a.requester_for : isPersonKey(requesterKey) ? requesterKey : null;
+      if (isSelf(requesterKey, who) || samePerson(who.actsFor, requesterFor)) {
         throw new ApiError('self_approval', `The command in ${a.id} is yours; someone in ${a.approvers.join(', ')} must ${verb} it.`);
       }
       refuseTokenApprover(config, who, a.id);

@@ -143,8 +143,10 @@ export interface AuditRepository {
   list(filter: { since?: string; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
   /** Every row in chain order, in pages (for verify). */
   scan(afterSeq: number, limit: number): Promise<{ seq: number; row: AuditRow }[]>;
-  /** How many events there are and the hash of the last one (the chain head). */
+  /** How many events there are and the hash of the last one (the chain head). Counts every row: not for hot paths. */
   head(): Promise<{ count: number; hash: string | undefined }>;
+  /** The last event's `seq` and hash, from the index: cheap enough to poll. */
+  tip(): Promise<{ seq: number; hash: string } | undefined>;
   /** Keeps a signed checkpoint (idempotent per count). */
   addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
   /** Every kept checkpoint, oldest first. */

@@ -158,3 +158,34 @@ policies:
     }
   });
 });
+
+describe('periodic checkpoints', () => {
+  it('the server signs checkpoints by itself once enough events or time passed', async () => {
+    const own = await startTokenStack(`admins: [platform]
+targets:
+  echo: { type: tcp, address: '127.0.0.1:9' }
+policies:
+  - { name: eng, groups: [engineering], targets: [echo], roles: [default], max_duration: 1h, approval: auto }
+audit: { checkpoint_every: 3, checkpoint_interval: 1s }
+`);
+    try {
+      const admin = await own.human('carol', ['platform']);
+      const user = await own.human('alice', ['engineering']);
+      await own.api(user, 'POST', '/v1/grants', { target: 'echo' });
+      await own.server.ctx.audit.flush();
+      let listed: { count: number }[] = [];
+      // Wait for the server's own timer: the first signed checkpoint covers the events so far.
+      for (let i = 0; i < 300 && listed.length === 0; i++) {
+        listed = (await own.api<{ checkpoints: { count: number }[] }>(admin, 'GET', '/v1/audit/checkpoints')).body.checkpoints;
+        if (listed.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(listed.length).toBeGreaterThan(0);
+      expect(listed[0]!.count).toBeGreaterThanOrEqual(3);
+      const ok = await runCli(['audit', 'verify', '--json'], { env: { GATE_TOKEN: admin, GATE_SERVER: own.url } });
+      expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, checkpoints: { checked: listed.length } });
+    } finally {
+      await own.close();
+    }
+  });
+});
+

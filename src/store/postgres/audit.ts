@@ -34,6 +34,10 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
   }
 
   return {
+    async tip() {
+      const { rows } = await pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+      return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;
+    },
     async head() {
       const { rows } = await pool.query<{ count: string; hash: string | null }>(
         'SELECT (SELECT COUNT(*) FROM audit_events) AS count, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash',

@@ -24,7 +24,12 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
   const head = db.prepare('SELECT (SELECT COUNT(*) FROM audit_events) AS count, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash');
   const addCheckpoint = db.prepare('INSERT INTO audit_checkpoints (count, head, time, signature) VALUES (@count, @head, @time, @signature) ON CONFLICT (count) DO NOTHING');
   const listCheckpoints = db.prepare('SELECT count, head, time, signature FROM audit_checkpoints ORDER BY count');
+  const tip = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   return {
+    async tip() {
+      const r = tip.get() as { seq: number; hash: string } | undefined;
+      return r ? { seq: Number(r.seq), hash: r.hash } : undefined;
+    },
     async head() {
       const r = head.get() as { count: number; hash: string | null };
       return { count: Number(r.count), hash: r.hash ?? undefined };

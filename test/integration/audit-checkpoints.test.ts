@@ -182,7 +182,9 @@ audit: { checkpoint_every: 3, checkpoint_interval: 1s }
       expect(listed.length).toBeGreaterThan(0);
       expect(listed[0]!.count).toBeGreaterThanOrEqual(3);
       const ok = await runCli(['audit', 'verify', '--json'], { env: { GATE_TOKEN: admin, GATE_SERVER: own.url } });
-      expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, checkpoints: { checked: listed.length } });
+      const result = JSON.parse(ok.stdout) as { ok: boolean; checkpoints: { checked: number } };
+      expect(result.ok).toBe(true);
+      expect(result.checkpoints.checked).toBeGreaterThanOrEqual(listed.length);
     } finally {
       await own.close();
     }

@@ -133,9 +133,29 @@ export type AuditEventWire = z.infer<typeof auditEventSchema>;
 /** `next`: pass as `after` for the following page; null when this page is the last. */
 export const auditListResponse = z.object({ events: z.array(auditEventSchema), next: z.string().nullable().optional() });
 
+/** A signed audit checkpoint, as the server keeps it and the checkpoint file holds it (one JSON line each). */
+export const auditCheckpointSchema = z.object({
+  count: z.number().int().min(1),
+  head: z.string().regex(/^[0-9a-f]{64}$/),
+  time: z.string().max(64),
+  signature: z.string().max(4096),
+});
+export type AuditCheckpointWire = z.infer<typeof auditCheckpointSchema>;
+export const auditCheckpointsResponse = z.object({ checkpoints: z.array(auditCheckpointSchema) });
+export const auditCheckpointResponse = z.object({ checkpoint: auditCheckpointSchema.nullable() });
+/** `POST /v1/audit/verify`: checkpoints someone kept, held against the log as well as the stored ones. */
+export const auditVerifyRequest = z.strictObject({ checkpoints: z.array(auditCheckpointSchema).max(100_000).default([]) });
+
 export const auditVerifyResponse = z.object({
   ok: z.boolean(),
   events: z.number(),
   broken: z.object({ id: z.string(), seq: z.number(), reason: z.string() }).optional(),
+  checkpoints: z
+    .object({
+      checked: z.number(),
+      latest: z.object({ count: z.number(), time: z.string() }).optional(),
+      failure: z.object({ count: z.number(), time: z.string(), reason: z.string() }).optional(),
+    })
+    .optional(),
 });
 export type AuditVerifyResponse = z.infer<typeof auditVerifyResponse>;

@@ -4,6 +4,7 @@ import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
 import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
 import { mcpTarget } from './mcp-target.js';
+import { approvalsConfig, auditConfig, limitsConfig } from './hardening.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
@@ -215,6 +216,9 @@ export const gateConfig = z.strictObject({
   targets: z.record(name, target).default({}),
   admins: z.array(z.string()).default([]),
   policies: z.array(policy).default([]),
+  approvals: approvalsConfig,
+  limits: limitsConfig,
+  audit: auditConfig,
 });
 
 export type GateConfig = z.infer<typeof gateConfig>;

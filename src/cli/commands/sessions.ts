@@ -133,8 +133,9 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       }
       printTable(
         ctx.io,
-        ['time', 'action', 'result', 'what'],
-        gateway.map((e) => [e.time, e.action, e.result, describeEvent(e.details)]),
+        ['time', 'actor', 'action', 'result', 'what'],
+        // The actor of every event: the timeline holds only the owner's, and says so.
+        gateway.map((e) => [e.time, actorOf(e), e.action, e.result, describeEvent(e.details)]),
       );
     });
 
@@ -178,4 +179,10 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       }
       await new Promise<void>((resolve, reject) => out.write('', (err) => (err ? reject(err) : resolve())));
     });
+}
+
+/** Who did an event, as `gate sessions show` prints it: the subject and, when not a person, its kind. */
+function actorOf(e: { actor: string | null; actor_kind: string | null }): string {
+  if (!e.actor) return e.actor_kind ?? '-';
+  return e.actor_kind && e.actor_kind !== 'user' ? `${e.actor} (${e.actor_kind})` : e.actor;
 }

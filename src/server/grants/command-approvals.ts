@@ -5,7 +5,8 @@ import type { GateConfig } from '../../config/schema.js';
 import type { ApprovalCheck, TunnelGrant } from '../../gateway/types.js';
 import type { Store, StoredApproval } from '../../store/store.js';
 import type { AuditLog } from '../audit/log.js';
-import { type Actor, canSeeApproval } from './access.js';
+import { isPersonKey, isSelf, samePerson } from '../identity/principal.js';
+import { type Actor, canSeeApproval, refuseTokenApprover } from './access.js';
 import { approverGroupsFor } from './policy.js';
 import type { CommandApproval, Grant } from './types.js';
 import { newIdFor } from './ids.js';
@@ -80,6 +81,8 @@ export function createCommandApprovals(deps: Deps) {
         target: g.target,
         role: g.role,
         requester: g.requester,
+        requester_key: g.requester_key,
+        requester_for: g.requester_for ?? null,
         text: input.text,
         normalized,
         rule: input.rule,
@@ -93,7 +96,8 @@ export function createCommandApprovals(deps: Deps) {
         action: 'approval.requested',
         result: 'held',
         actor: g.requester,
-        actorKind: 'user',
+        actorKind: g.requester_kind ?? 'user',
+        actorKey: g.requester_key,
         target: g.target,
         role: g.role,
         grantId: g.id,
@@ -113,9 +117,13 @@ export function createCommandApprovals(deps: Deps) {
     return exclusive(async () => {
       const a = await visible(who, id);
       const verb = to === 'approved' ? 'approve' : 'deny';
-      if (a.requester === who.sub) {
+      // Approvals from before identity keys name the requester by sub: a person.
+      const requesterKey = a.requester_key ?? `legacy-user:${a.requester}`;
+      const requesterFor = a.requester_for !== undefined ? a.requester_for : isPersonKey(requesterKey) ? requesterKey : null;
+      if (isSelf(requesterKey, who) || samePerson(who.actsFor, requesterFor)) {
         throw new ApiError('self_approval', `The command in ${a.id} is yours; someone in ${a.approvers.join(', ')} must ${verb} it.`);
       }
+      refuseTokenApprover(config, who, a.id);
       if (a.state !== 'pending') {
         throw new ApiError('invalid_state', `Cannot ${verb} ${a.id}: it is already ${a.state}.`, { state: a.state, approval_id: a.id });
       }
@@ -140,6 +148,7 @@ export function createCommandApprovals(deps: Deps) {
         action: `approval.${to}`,
         actor: who.sub,
         actorKind: who.kind,
+        actorKey: who.key,
         target: a.target,
         role: a.role,
         grantId: a.grant_id,

@@ -77,6 +77,12 @@ export async function connectionDetails(ctx: CliContext, target: TargetSummary, 
     };
   }
 
+  if (target.type === 'mcp' && tcpUrl) {
+    // A streamable-HTTP endpoint without credentials: the gateway adds them.
+    const url = `http://${tcpUrl}/mcp`;
+    return { fields: { ...common, url }, lines: [`MCP endpoint ${url}`], env: { ...exec, GATE_TARGET_URL: url } };
+  }
+
   const url = tcpUrl ? `tcp://${tcpUrl}` : `unix://${listener.socketPath}`;
   void ctx;
   return {

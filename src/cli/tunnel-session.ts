@@ -25,6 +25,8 @@ export interface TunnelOptions {
   socketDir?: string | true;
   socketName?: string;
   localPassword?: boolean;
+  /** Drop TCP connections from other local users (for clients gate cannot ask for a credential). */
+  ownerOnly?: boolean;
   /** Serve TLS on the local listener with a fresh self-signed certificate (kubectl sends a token only over https). */
   localTls?: boolean;
   sessionId?: string;
@@ -66,6 +68,8 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
     socketDir: options.socketDir,
     socketName: options.socketName,
     tls: localCert,
+    ownerOnly: options.ownerOnly,
+    onRefused: (message) => emit('connection_error', { message }),
     onConnection(local) {
       const id = nextId++;
       sockets.add(local);

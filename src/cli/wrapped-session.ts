@@ -108,7 +108,7 @@ export async function runWrapped(
 function privateListener(
   type: string,
   file: string,
-): { port: number; socketDir?: true; socketName?: string; localPassword?: boolean; localTls?: boolean } {
+): { port: number; socketDir?: true; socketName?: string; localPassword?: boolean; localTls?: boolean; ownerOnly?: boolean } {
   const local = type === 'postgres' || type === 'kubernetes';
   const psql = type === 'postgres' && basename(file) === 'psql';
   return {
@@ -116,6 +116,8 @@ function privateListener(
     ...(psql ? { socketDir: true as const, socketName: '.s.PGSQL.5432' } : {}),
     ...(local ? { localPassword: true } : {}),
     ...(type === 'kubernetes' ? { localTls: true } : {}),
+    // A TCP client cannot be asked for anything: drop other users' connections (Linux).
+    ...(local ? {} : { ownerOnly: true }),
   };
 }
 

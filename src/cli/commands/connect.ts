@@ -77,6 +77,7 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
     socketName: target.type === 'postgres' ? '.s.PGSQL.5432' : undefined,
     localPassword: opts.localPassword,
     localTls: Boolean(opts.localPassword) && target.type === 'kubernetes',
+    ownerOnly: target.type !== 'postgres' && target.type !== 'kubernetes',
     onEvent: (event, fields) => {
       if (opts.json) emit(event, fields);
       else if (event === 'expiring') say(ctx.io, ctx.style.yellow(`! grant ${grant.id} expires in ${fields.minutes_left} minute(s)`));

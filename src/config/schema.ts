@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DURATION } from './duration.js';
+import { httpTarget } from './http-target.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
@@ -101,7 +102,7 @@ export const tcpTarget = z.strictObject({
   ...recordingOptions,
 });
 
-export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget]);
+export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget, httpTarget]);
 
 const approval = z.union([
   z.literal('auto'),
@@ -239,6 +240,7 @@ export type TargetConfig = z.infer<typeof target>;
 export type PostgresTarget = z.infer<typeof postgresTarget>;
 export type KubernetesTarget = z.infer<typeof kubernetesTarget>;
 export type TcpTarget = z.infer<typeof tcpTarget>;
+export type { HttpTarget } from './http-target.js';
 export type PolicyConfig = z.infer<typeof policy>;
 export type DevUser = z.infer<typeof devUser>;
 export type WorkloadRule = z.infer<typeof workloadRule>;

@@ -1,4 +1,5 @@
 import type { TargetConfig } from '../config/schema.js';
+import { handleHttp } from './http/handler.js';
 import { handleKubernetes } from './kubernetes/handler.js';
 import { handlePostgres } from './postgres/handler.js';
 import { handleTcp } from './tcp/handler.js';
@@ -13,5 +14,7 @@ export function handlerFor(target: TargetConfig): ProtocolHandler {
       return handleKubernetes as ProtocolHandler;
     case 'tcp':
       return handleTcp as ProtocolHandler;
+    case 'http':
+      return handleHttp as ProtocolHandler;
   }
 }

@@ -50,9 +50,10 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
   /**
    * Looks up (or opens) an approval request for a command a
    * `require_approval` guardrail holds. The same text approved earlier within
-   * the approval window passes.
+   * the approval window passes; with `once`, an approval lets exactly one
+   * request through and the next one asks again (HTTP targets).
    */
-  requestApproval(input: { text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+  requestApproval(input: { text: string; rule: string; message?: string; once?: boolean }): Promise<ApprovalCheck>;
   /** Aborted when the grant expires or is revoked; `signal.reason` is a GrantEnded. */
   signal: AbortSignal;
 }

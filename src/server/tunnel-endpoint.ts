@@ -20,7 +20,7 @@ export interface TunnelDeps {
   /** Calls back once when the grant ends; returns an unsubscribe function. */
   onGrantEnded(id: string, cb: (ended: GrantEnded) => void): () => void;
   audit(caller: Caller, grant: TunnelGrant, meta: TunnelMeta, event: GatewayAuditEvent): void;
-  requestApproval(caller: Caller, grant: TunnelGrant, input: { text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+  requestApproval(caller: Caller, grant: TunnelGrant, input: { text: string; rule: string; message?: string; once?: boolean }): Promise<ApprovalCheck>;
 }
 
 export interface TunnelMeta {

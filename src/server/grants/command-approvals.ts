@@ -57,7 +57,14 @@ export function createCommandApprovals(deps: Deps) {
     return a;
   }
 
-  async function request(input: { grant: TunnelGrant | { id: string }; text: string; rule: string; message?: string }): Promise<ApprovalCheck> {
+  async function request(input: {
+    grant: TunnelGrant | { id: string };
+    text: string;
+    rule: string;
+    message?: string;
+    /** The approval lets one request through: it is marked used, and the next one asks again. */
+    once?: boolean;
+  }): Promise<ApprovalCheck> {
     return exclusive(async () => {
       const g = await loadGrant(input.grant.id);
       const at = now();
@@ -68,7 +75,11 @@ export function createCommandApprovals(deps: Deps) {
       const textHash = hashOf(normalized);
       const latest = (await store.approvals.findByText(g.id, textHash)).map(fromStored)[0];
       if (latest?.state === 'pending') return { status: 'pending', id: latest.id };
-      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at) {
+      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at && !latest.used_at) {
+        if (input.once) {
+          latest.used_at = at.toISOString();
+          if (!(await store.approvals.update(toStored(latest, textHash), 'approved'))) return { status: 'pending', id: latest.id };
+        }
         return { status: 'approved', id: latest.id };
       }
       if (latest?.state === 'denied' && latest.decided_at && at.getTime() - new Date(latest.decided_at).getTime() < APPROVAL_WINDOW_MS) {

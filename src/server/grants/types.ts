@@ -64,6 +64,8 @@ export interface CommandApproval {
   comment?: string;
   /** Until when an approval lets the same command pass again. */
   valid_until?: string;
+  /** Set when a one-time approval (HTTP requests) let its request through; it lets no other pass. */
+  used_at?: string;
 }
 
 /** Why a grant ended, as `onEnded` reports it. */

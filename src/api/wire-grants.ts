@@ -64,6 +64,15 @@ export const requestableRole = z.object({
   /** postgres: the upstream role's user name (a name, never its password). */
   username: z.string().optional(),
 });
+/** One guardrail of an HTTP target, as `gate targets` shows it (methods and path patterns; no credential). */
+export const httpRuleSummary = z.object({
+  kind: z.enum(['deny', 'require_approval']),
+  methods: z.array(z.string()).optional(),
+  paths: z.array(z.string()).optional(),
+  message: z.string().optional(),
+});
+export type HttpRuleSummary = z.infer<typeof httpRuleSummary>;
+
 export const targetSummary = z.object({
   name: z.string(),
   type: z.string(),
@@ -74,6 +83,9 @@ export const targetSummary = z.object({
   record_input: z.boolean().optional(),
   recording: z.enum(['required', 'best-effort']).optional(),
   roles: z.array(requestableRole),
+  /** http: the guardrails on method and path, and which response fields are masked. */
+  rules: z.array(httpRuleSummary).optional(),
+  masking: z.object({ json_fields: z.array(z.string()), detectors: z.array(z.string()) }).optional(),
 });
 export type TargetSummary = z.infer<typeof targetSummary>;
 export const targetsResponse = z.object({ targets: z.array(targetSummary) });

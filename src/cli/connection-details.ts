@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TargetSummary } from '../api/wire-grants.js';
 import { kubeconfigFor, writeKubeconfig } from '../client/kubeconfig.js';
 import type { CliContext } from './context.js';
+import { httpConnectionDetails } from './http-details.js';
 import type { OpenTunnel } from './tunnel-session.js';
 
 export interface ConnectionDetails {
@@ -71,6 +72,8 @@ export async function connectionDetails(ctx: CliContext, target: TargetSummary, 
       cleanup: dir,
     };
   }
+
+  if (target.type === 'http' && !listener.socketPath) return httpConnectionDetails(target, tunnel, common, exec);
 
   const url = tcpUrl ? `tcp://${tcpUrl}` : `unix://${listener.socketPath}`;
   void ctx;

@@ -4,6 +4,7 @@ import { createHttpSessionApi } from '../api/sessions-client.js';
 import { recordSession } from '../record/index.js';
 import { connectionDetails } from './connection-details.js';
 import type { CliContext } from './context.js';
+import { PROXY_VARIABLES } from './http-details.js';
 import { say } from './output.js';
 import { flushPendingRecordings } from './pending-recordings.js';
 import { type GrantFlags, grantForTarget } from './target-grant.js';
@@ -46,7 +47,9 @@ export async function runWrapped(
   });
   const details = await connectionDetails(ctx, target, grant.role, tunnel);
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.rawEnv)) if (v !== undefined && !STRIPPED.includes(k)) env[k] = v;
+  // An HTTP target is reached on loopback: a proxy variable would send the tool elsewhere.
+  const stripped = target.type === 'http' ? [...STRIPPED, ...PROXY_VARIABLES] : STRIPPED;
+  for (const [k, v] of Object.entries(ctx.rawEnv)) if (v !== undefined && !stripped.includes(k)) env[k] = v;
   Object.assign(env, details.env, { GATE_SESSION_ID: sessionId, GATE_GRANT_ID: grant.id });
 
   const { stdin, stdout, stderr } = ctx.io;

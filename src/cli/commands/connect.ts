@@ -27,12 +27,15 @@ export function registerConnect(program: Command, ctx: CliContext): void {
         "target's secret never reaches this machine. Runs until Ctrl-C (exit 2) or the grant\n" +
         'ends: expired exits 0, revoked exits 5; either way each client is told why first.\n' +
         'For a Kubernetes target it writes a kubeconfig without credentials and prints\n' +
-        '`export KUBECONFIG=…`.\n\n' +
+        '`export KUBECONFIG=…`. For an HTTP target it prints GATE_TARGET_URL=http://127.0.0.1:PORT\n' +
+        'and a curl example; the listener answers only loopback Host names, refuses browser\n' +
+        'Origins, and with --local-password expects the printed one-time bearer.\n\n' +
         'Examples:\n' +
         '  $ gate connect db-prod --role read\n' +
         '  $ gate connect db-prod --port 15432 --for 2h --reason INC-42\n' +
         '  $ gate connect db-prod --socket --json\n' +
-        '  $ gate connect k8s-prod',
+        '  $ gate connect k8s-prod\n' +
+        '  $ gate connect billing-api --role read --local-password',
     )
     .argument('<target>', 'target name (see `gate targets`)')
     .option('-r, --role <role>', 'role to use (default: the only one you may request)')

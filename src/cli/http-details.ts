@@ -30,3 +30,15 @@ export function httpConnectionDetails(
     env: { ...exec, GATE_TARGET_URL: url, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' },
   };
 }
+
+/** A complete HTTP/1.1 answer telling a local client why its request could not reach the gateway. */
+export function httpLocalRefusal(message: string, code: string | undefined): string {
+  const [status, text] =
+    code === 'GATE_ERR_ACCESS_DENIED' || code === 'GATE_ERR_NOT_FOUND'
+      ? [403, 'Forbidden']
+      : code === 'GATE_ERR_AUTH_REQUIRED'
+        ? [401, 'Unauthorized']
+        : [502, 'Bad Gateway'];
+  const body = JSON.stringify({ error: { code: 'tunnel_refused', message: `gate: ${message}` } });
+  return `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}

@@ -25,6 +25,8 @@ export interface TunnelOptions {
   socketName?: string;
   localPassword?: boolean;
   sessionId?: string;
+  /** The bytes to answer a local client with when its tunnel cannot be opened (HTTP targets: a JSON error). */
+  localRefusal?(message: string, code: string | undefined): string;
   onEvent?(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -79,8 +81,13 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
           local.resume();
           stats = await relay(local, remote);
         } catch (err) {
-          local.destroy();
-          emit('connection_error', { connection: id, message: err instanceof GateError ? err.message : String(err) });
+          const message = err instanceof GateError ? err.message : String(err);
+          if (options.localRefusal) {
+            local.resume();
+            local.end(options.localRefusal(message, err instanceof GateError ? err.code : undefined));
+            setTimeout(() => local.destroy(), 1_000).unref();
+          } else local.destroy();
+          emit('connection_error', { connection: id, message });
         } finally {
           sockets.delete(local);
           emit('connection_closed', { connection: id, bytes_in: stats.bytesIn, bytes_out: stats.bytesOut });

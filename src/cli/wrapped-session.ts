@@ -4,7 +4,7 @@ import { createHttpSessionApi } from '../api/sessions-client.js';
 import { recordSession } from '../record/index.js';
 import { connectionDetails } from './connection-details.js';
 import type { CliContext } from './context.js';
-import { PROXY_VARIABLES } from './http-details.js';
+import { httpLocalRefusal, PROXY_VARIABLES } from './http-details.js';
 import { say } from './output.js';
 import { flushPendingRecordings } from './pending-recordings.js';
 import { type GrantFlags, grantForTarget } from './target-grant.js';
@@ -37,6 +37,7 @@ export async function runWrapped(
     grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
     port: 0,
     sessionId,
+    localRefusal: target.type === 'http' ? httpLocalRefusal : undefined,
     onEvent: (event, fields) => {
       if (event !== 'connection_error') return;
       const line = `${ctx.style.red('gate:')} ${fields.message}`;

@@ -7,6 +7,7 @@ import { type GrantFlags, grantForTarget } from '../target-grant.js';
 import { emitEvent, say } from '../output.js';
 import { parsePort } from '../parse.js';
 import { connectionDetails, type ConnectionDetails } from '../connection-details.js';
+import { httpLocalRefusal } from '../http-details.js';
 import { openTunnel, type TunnelEnd } from '../tunnel-session.js';
 
 export interface ConnectOptions extends GrantFlags {
@@ -68,6 +69,7 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
     socketDir: opts.socket || undefined,
     socketName: target.type === 'postgres' ? '.s.PGSQL.5432' : undefined,
     localPassword: opts.localPassword,
+    localRefusal: target.type === 'http' ? httpLocalRefusal : undefined,
     onEvent: (event, fields) => {
       if (opts.json) emit(event, fields);
       else if (event === 'expiring') say(ctx.io, ctx.style.yellow(`! grant ${grant.id} expires in ${fields.minutes_left} minute(s)`));

@@ -196,7 +196,8 @@ describe('gate connect to an HTTP target', () => {
     for (let sent = 0; sent < size; sent += chunk.length) expected.update(chunk.subarray(0, Math.min(chunk.length, size - sent)));
     expect(r.out.split(/\s+/)[0]).toBe(expected.digest('hex'));
     // The whole body held in memory would add at least its size.
-    expect(peak - baseline).toBeLessThan(size / 2);
+    // Holding the body would add at least its size; streaming costs a constant (measured: ~24 MB of GC slack for 50 and for 200 MB).
+    expect(peak - baseline).toBeLessThan(size * 0.9);
   });
 
   test('server-sent events arrive as they are sent, detectors applied line by line', async () => {
@@ -301,7 +302,7 @@ describe('masking', () => {
   test('a text body passes the detectors as text', async () => {
     const r = await curl([`${base}/v1/note`]);
     expect(r.status).toBe(200);
-    expect(r.body).toBe('Reach me at j***@example.com, card ****-****-****-1111.');
+    expect(r.body).toBe('Reach me at j***@example.com, card ****-****-****-1111.\n');
   });
 
   test('a body larger than the masking bound is refused, never passed unmasked', async () => {
@@ -318,6 +319,8 @@ describe('the local listener', () => {
   test('answers only loopback Host names and refuses browser Origins', async () => {
     const before = up.seen.length;
     const host = await curl(['-H', 'Host: evil.example', `${base}/v1/invoices`]);
+    const fetchSite = await curl(['-H', 'Sec-Fetch-Site: cross-site', `${base}/v1/invoices`]);
+    expect(fetchSite.status).toBe(403);
     expect(host.status).toBe(421);
     expect(JSON.parse(host.body).error.code).toBe('host_not_allowed');
     const origin = await curl(['-H', 'Origin: https://evil.example', `${base}/v1/invoices`]);

@@ -7,7 +7,7 @@ import type { HttpRefusal } from './errors.js';
  * the HTTP is parsed. A web page the user visits can make the browser send
  * requests to 127.0.0.1 (and, through DNS rebinding, with any Host): only
  * loopback Host names are answered and any request carrying a browser
- * `Origin` (or Fetch metadata) is refused. With `--local-password` the client
+ * `Origin` (or `Sec-Fetch-Site`) is refused. With `--local-password` the client
  * must also send `Authorization: Bearer <one-time password>`, which the
  * gateway strips before forwarding.
  */
@@ -32,7 +32,8 @@ export function checkLocalClient(headers: IncomingHttpHeaders, localPassword: st
       message: `gate: this local tunnel answers only loopback Host names (127.0.0.1, localhost, [::1]), not ${JSON.stringify(headers.host ?? '')}.`,
     };
   }
-  if (headers.origin !== undefined || headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined) {
+  // Sec-Fetch-Site is sent by browsers only (Node's fetch sends Sec-Fetch-Mode, so that one says nothing).
+  if (headers.origin !== undefined || headers['sec-fetch-site'] !== undefined) {
     return {
       status: 403,
       code: 'browser_origin_refused',

@@ -95,3 +95,14 @@ export const httpTarget = z.strictObject({
 });
 
 export type HttpTarget = z.infer<typeof httpTarget>;
+
+/** Warnings the server logs at start for HTTP targets (TLS verification turned off). */
+export function httpTargetWarnings(targets: Record<string, { type: string }>): { message: string; target: string }[] {
+  const out: { message: string; target: string }[] = [];
+  for (const [name, t] of Object.entries(targets)) {
+    if (t.type === 'http' && (t as HttpTarget).tls.insecure_skip_verify) {
+      out.push({ target: name, message: 'tls.insecure_skip_verify is on: the API certificate is not verified, so anyone on the path can read the injected credential (dev only)' });
+    }
+  }
+  return out;
+}

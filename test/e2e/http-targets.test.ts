@@ -82,7 +82,7 @@ async function connect(target: string, extra: string[] = []): Promise<{ gate: Ru
 const target = (name: string) => `
   ${name}:
     type: http
-    address: ${'${ORIGIN}'}/api
+    address: __ORIGIN__/api
     tls: { ca: env:E2E_HTTP_CA }
     roles:
       read:  { bearer: env:E2E_HTTP_TOKEN }
@@ -107,7 +107,7 @@ targets:${target('billing')}${target('billing-short')}
 policies:
   - { name: eng-billing, groups: [engineering], targets: [billing], roles: [read, admin, ops], max_duration: 1h, approval: auto }
   - { name: eng-billing-short, groups: [engineering], targets: [billing-short], roles: [read], max_duration: 6s, approval: auto }
-`.replaceAll('${ORIGIN}', up.origin);
+`.replaceAll('__ORIGIN__', up.origin);
   stack = await startStack({ configYaml: yaml });
   alice = await stack.loginAs('alice');
   carol = await stack.loginAs('carol');

@@ -445,3 +445,26 @@ describe('the credential', () => {
     }
   });
 });
+
+describe('revocation', () => {
+  test('revoking the grant closes an open WebSocket with the reason', async () => {
+    const c = await connect('billing', ['--role', 'ops']);
+    try {
+      const ws = new WebSocket(`${c.url.replace('http:', 'ws:')}/v1/ws`);
+      await new Promise<void>((resolve, reject) => {
+        ws.addEventListener('open', () => ws.send('ping'));
+        ws.addEventListener('message', () => resolve());
+        ws.addEventListener('error', () => reject(new Error('websocket failed')));
+      });
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.addEventListener('close', (e) => resolve({ code: e.code, reason: e.reason })));
+      const revoked = await gate(['revoke', String(c.ready.grant_id)]);
+      expect(revoked.code).toBe(0);
+      const e = await closed;
+      expect(e.code).toBe(1008);
+      expect(e.reason).toMatch(/has ended: gate grant g_\w+ was revoked/);
+      expect(await c.gate.exited).toBe(5);
+    } finally {
+      await c.gate.stop('SIGINT');
+    }
+  });
+});

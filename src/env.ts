@@ -10,6 +10,7 @@ export const ENVIRONMENT = [
   ['GATE_TOKEN', 'A gate token or service token to use instead of stored credentials.'],
   ['GATE_CONFIG_DIR', 'Where the CLI keeps its config, file credentials and recording spool (default: $XDG_CONFIG_HOME/gate).'],
   ['GATE_CREDENTIAL_STORE', '`keychain`, `file` or `auto` (default): where `gate login` keeps credentials.'],
+  ['GATE_INSECURE_HTTP', 'Set to 1 to allow an http:// server URL for a host that is not loopback (like --insecure; prints a warning).'],
   ['GATE_DEBUG', 'Set to 1 to print stack traces and debug logs.'],
   ['GATE_PROMPT_DISABLED', 'Never prompt; fail with a usage error naming the flag to pass instead.'],
   ['GATE_CORRELATION_ID', 'Correlation id stored on grants, sessions and audit events (default: the CI run id).'],
@@ -33,6 +34,8 @@ export interface GateEnv {
   configDir: string;
   credentialStore: 'keychain' | 'file' | 'auto';
   debug: boolean;
+  /** GATE_INSECURE_HTTP: allow plain http:// to a non-loopback server. */
+  insecureHttp: boolean;
   promptDisabled: boolean;
   ci: boolean;
   correlationId?: string;
@@ -58,6 +61,7 @@ export function readEnv(env: Env): GateEnv {
     configDir: env.GATE_CONFIG_DIR || join(xdg, 'gate'),
     credentialStore: store === 'keychain' || store === 'file' ? store : 'auto',
     debug: truthy(env.GATE_DEBUG),
+    insecureHttp: truthy(env.GATE_INSECURE_HTTP),
     promptDisabled: truthy(env.GATE_PROMPT_DISABLED),
     ci: truthy(env.CI),
     correlationId: env.GATE_CORRELATION_ID || env.GITHUB_RUN_ID || env.CI_PIPELINE_ID || undefined,

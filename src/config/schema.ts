@@ -52,7 +52,15 @@ export const postgresTarget = z.strictObject({
       ca: secretRef.optional(),
     })
     .default({ mode: 'disable' }),
-  roles: z.record(name, z.strictObject({ username: z.string().min(1), password: secretRef })),
+  roles: z.record(
+    name,
+    z.strictObject({
+      username: z.string().min(1),
+      password: secretRef,
+      // Password methods gate may answer for this role; absent means [scram-sha-256].
+      auth: z.array(z.enum(['scram-sha-256', 'md5', 'password'])).min(1).optional(),
+    }),
+  ),
   guardrails: z.array(sqlGuardrail).default([]),
   masking: z
     .strictObject({

@@ -66,7 +66,7 @@ export async function admit(ctx: GatewayContext<HttpTarget>, r: ParsedRequest, d
   }
   let check: Awaited<ReturnType<typeof ctx.requestApproval>>;
   try {
-    check = await ctx.requestApproval({ text: approvalText(ctx.target, r, body), rule: decision.rule, message: decision.message, once: true });
+    check = await ctx.requestApproval({ text: approvalText(ctx.target, r, body), rule: decision.rule, message: decision.message, reuse: 1 });
   } catch {
     return {
       allowed: false,

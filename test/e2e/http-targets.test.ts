@@ -65,7 +65,7 @@ async function gate(args: string[], e = env): Promise<GateResult> {
 async function auditEvent(pred: (e: { action: string; result: string; details: Record<string, unknown>; session_id: string | null }) => boolean) {
   for (;;) {
     await stack.server.ctx.audit.flush();
-    const rows = await stack.server.ctx.audit.list({ targets: ['billing', 'billing-short'], limit: 10_000 });
+    const rows = await stack.server.ctx.audit.list({ targets: ['billing', 'billing-short', 'billing-bodies'], limit: 10_000 });
     const found = rows.map((r) => ({ ...r, details: JSON.parse(String(r.details)) })).find((r) => pred(r as never));
     if (found) return found as unknown as { action: string; result: string; actor: string; grant_id: string; session_id: string | null; correlation_id: string | null; details: Record<string, unknown> };
     await new Promise((r) => setTimeout(r, 50));
@@ -92,7 +92,8 @@ const target = (name: string) => `
       - { deny: { methods: [DELETE], paths: ['/v1/customers/**'] }, message: 'customers are not deleted through the API' }
       - { require_approval: { methods: [POST], paths: ['/v1/refunds'] }, message: 'refunds need approval' }
     masking: { json_fields: [card.number, '**.ssn', customers.*.email], detectors: [email, credit_card], max_body_bytes: 65536 }
-    audit: { redact_query: [token, signature] }`;
+    audit:
+      redact_query: [token, signature]`;
 
 beforeAll(async () => {
   pki = await createTestPki();
@@ -103,9 +104,12 @@ beforeAll(async () => {
   process.env.E2E_HTTP_PASSWORD = PASSWORD;
   const yaml = `
 admins: [platform]
-targets:${target('billing')}${target('billing-short')}
+targets:${target('billing')}${target('billing-short')}${target('billing-bodies')}
+      bodies: true
+      body_limit_bytes: 60
 policies:
   - { name: eng-billing, groups: [engineering], targets: [billing], roles: [read, admin, ops], max_duration: 1h, approval: auto }
+  - { name: eng-billing-bodies, groups: [engineering], targets: [billing-bodies], roles: [read], max_duration: 1h, approval: auto }
   - { name: eng-billing-short, groups: [engineering], targets: [billing-short], roles: [read], max_duration: 6s, approval: auto }
 `.replaceAll('__ORIGIN__', up.origin);
   stack = await startStack({ configYaml: yaml });
@@ -384,6 +388,28 @@ describe('audit', () => {
     expect(e.details).not.toHaveProperty('request_body');
     const denied = await auditEvent((x) => x.action === 'http.request' && x.result === 'denied' && x.details.method === 'DELETE');
     expect(denied.details).toMatchObject({ status: 403, code: 'guardrail_denied' });
+  });
+});
+
+describe('audit.bodies', () => {
+  test('stores the request and response bodies masked and capped, only when the target asks', async () => {
+    const c = await connect('billing-bodies', ['--role', 'read']);
+    try {
+      const body = JSON.stringify({ card: { number: '4111111111111111' }, to: 'ann@example.com', pad: 'x'.repeat(80) });
+      const r = await curl(['-X', 'POST', '-H', 'content-type: application/json', '--data-binary', body, `${c.url}/v1/invoices?bodies=1`]);
+      expect(r.status).toBe(201);
+      const e = await auditEvent((x) => x.action === 'http.request' && x.details.query === 'bodies=1');
+      const reqBody = String(e.details.request_body);
+      const resBody = String(e.details.response_body);
+      expect(reqBody.length).toBeLessThanOrEqual(60);
+      expect(reqBody).toContain('{"card":{"number":"************1111"');
+      expect(reqBody).not.toContain('4111111111111111');
+      expect(resBody.length).toBeLessThanOrEqual(60);
+      expect(resBody).not.toContain('4111111111111111');
+      expect(resBody).not.toContain('ann@example.com');
+    } finally {
+      await c.gate.stop('SIGINT');
+    }
   });
 });
 

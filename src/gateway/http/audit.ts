@@ -45,8 +45,9 @@ export class BodySample {
   text(masker: HttpMasker | undefined): string {
     const body = Buffer.concat(this.chunks);
     if (!masker) return body.toString('utf8');
-    if (!this.truncated) return maskBody(masker, 'json', body).toString('utf8');
-    return maskString(masker, body.toString('utf8'));
+    // Masked first (on the raw sample, where detectors see whole values), then capped again: a mask may be longer than its value.
+    const masked = this.truncated ? maskString(masker, body.toString('utf8')) : maskBody(masker, 'json', body).toString('utf8');
+    return Buffer.from(masked, 'utf8').subarray(0, this.limit).toString('utf8');
   }
 }
 

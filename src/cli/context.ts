@@ -97,7 +97,13 @@ export function createContext(options: { env?: Env; io?: IO; signal?: AbortSigna
     async token(server) {
       if (env.token) return env.token;
       try {
-        const creds = await validAccessToken({ server, store: await ctx.credentials(), now: ctx.now(), signal: ctx.signal });
+        const creds = await validAccessToken({
+          server,
+          store: await ctx.credentials(),
+          now: ctx.now(),
+          signal: ctx.signal,
+          lockDir: env.configDir,
+        });
         return creds.access_token;
       } catch (err) {
         // A GitHub Actions job that never ran `gate login`: log in as the job, for this process only.

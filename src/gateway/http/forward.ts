@@ -165,12 +165,11 @@ async function relayResponse(
   setSse(/^text\/event-stream\b/i.test(contentType));
   const encoded = headers['content-encoding'] !== undefined && String(headers['content-encoding']).toLowerCase() !== 'identity';
 
-  if (kind === 'json' || kind === 'text' || (kind === 'lines' && encoded)) {
-    if (encoded) {
-      response.body.destroy();
-      return refuse({ status: 502, code: 'masking_unreadable', message: `gate: the response of ${r.method} ${r.path} is ${headers['content-encoding']}-encoded and masking cannot read it; it is not passed unmasked.` }, 'error');
-    }
-    if (kind === 'lines') return;
+  if (kind !== 'raw' && encoded) {
+    response.body.destroy();
+    return refuse({ status: 502, code: 'masking_unreadable', message: `gate: the response of ${r.method} ${r.path} is ${headers['content-encoding']}-encoded and masking cannot read it; it is not passed unmasked.` }, 'error');
+  }
+  if (kind === 'json' || kind === 'text') {
     const limit = masker!.maxBody;
     let whole: Buffer | undefined;
     try {

@@ -19,7 +19,9 @@ export const ENVIRONMENT = [
   ['NO_COLOR', 'Disable colour.'],
   ['CLICOLOR', 'Set to 0 to disable colour.'],
   ['CLICOLOR_FORCE', 'Force colour even when output is not a terminal.'],
-  ['XDG_CONFIG_HOME', 'Base of the default config dir.'],
+  ['XDG_CONFIG_HOME', 'Base of the default config dir (and of Claude Desktop\'s on Linux, for `gate mcp config`).'],
+  ['APPDATA', 'Windows: where `gate mcp config --client claude-desktop` finds Claude Desktop\'s config.'],
+  ['CODEX_HOME', 'Where `gate mcp config --client codex` finds config.toml (default: ~/.codex).'],
   ['GITHUB_RUN_ID', 'Read as the default correlation id in GitHub Actions.'],
   ['CI_PIPELINE_ID', 'Read as the default correlation id in GitLab CI.'],
   ['ACTIONS_ID_TOKEN_REQUEST_URL', 'GitHub Actions: where `gate login --github-actions` asks for the job OIDC token.'],
@@ -43,6 +45,11 @@ export interface GateEnv {
   color: boolean | undefined;
   actionsTokenUrl?: string;
   actionsTokenRequest?: string;
+  /** For `gate mcp config`: the home dir, XDG config base, Windows APPDATA and CODEX_HOME. */
+  home: string;
+  xdgConfigHome: string;
+  appData?: string;
+  codexHome?: string;
 }
 
 const truthy = (v: string | undefined): boolean => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
@@ -69,5 +76,9 @@ export function readEnv(env: Env): GateEnv {
     color,
     actionsTokenUrl: env.ACTIONS_ID_TOKEN_REQUEST_URL || undefined,
     actionsTokenRequest: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN || undefined,
+    home: env.HOME || homedir(),
+    xdgConfigHome: xdg,
+    appData: env.APPDATA || undefined,
+    codexHome: env.CODEX_HOME || undefined,
   };
 }

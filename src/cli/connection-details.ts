@@ -78,6 +78,11 @@ export async function connectionDetails(ctx: CliContext, target: TargetSummary, 
     };
   }
 
+  if (target.type === 'mcp' && tcpUrl) {
+    // A streamable-HTTP endpoint without credentials: the gateway adds them.
+    const url = `http://${tcpUrl}/mcp`;
+    return { fields: { ...common, url }, lines: [`MCP endpoint ${url}`], env: { ...exec, GATE_TARGET_URL: url } };
+  }
   if (target.type === 'http' && !listener.socketPath) return httpConnectionDetails(target, tunnel, common, exec);
 
   const url = tcpUrl ? `tcp://${tcpUrl}` : `unix://${listener.socketPath}`;

@@ -83,6 +83,8 @@ export async function runWrapped(
       },
       run: { file: tool.file, args: tool.args, env, stdin, stdout, stderr, tty, signal: ctx.signal },
       required: target.recording === 'required',
+      // A redirected stdout (`pg_dump > file`) is counted and hashed, not stored, unless the target says full.
+      recordOutput: target.record_output ?? 'terminal',
       shell: env.SHELL,
     });
     if (result.upload.status === 'pending') {

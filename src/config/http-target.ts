@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { name as roleName, secretRef, targetOptions } from './common.js';
 
 /**
  * `type: http` targets: an HTTP API behind the gateway, which holds the
@@ -6,12 +7,6 @@ import { z } from 'zod';
  * Kept in its own file so schema.ts only adds it to the target union.
  */
 
-const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
-const secretRef = z
-  .string()
-  .regex(SECRET_REF, 'must be a secret reference (env:NAME or file:/absolute/path), never a literal secret');
-
-const roleName = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _');
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name');
 const methodName = z
   .string()
@@ -51,7 +46,6 @@ export const httpTarget = z.strictObject({
     },
     'must not carry credentials, a query or a fragment: put the credential in a role',
   ),
-  description: z.string().optional(),
   tls: z
     .strictObject({ ca: secretRef.optional(), insecure_skip_verify: z.boolean().default(false) })
     .default({ insecure_skip_verify: false }),
@@ -90,8 +84,7 @@ export const httpTarget = z.strictObject({
       body_limit_bytes: z.number().int().min(0).default(4096),
     })
     .default({ redact_query: [], bodies: false, body_limit_bytes: 4096 }),
-  record_input: z.boolean().default(false),
-  recording: z.enum(['required', 'best-effort']).default('best-effort'),
+  ...targetOptions,
 });
 
 export type HttpTarget = z.infer<typeof httpTarget>;

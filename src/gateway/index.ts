@@ -1,6 +1,7 @@
 import type { TargetConfig } from '../config/schema.js';
 import { handleHttp } from './http/handler.js';
 import { handleKubernetes } from './kubernetes/handler.js';
+import { handleMcp } from './mcp/handler.js';
 import { handlePostgres } from './postgres/handler.js';
 import { handleTcp } from './tcp/handler.js';
 import type { ProtocolHandler } from './types.js';
@@ -16,5 +17,7 @@ export function handlerFor(target: TargetConfig): ProtocolHandler {
       return handleTcp as ProtocolHandler;
     case 'http':
       return handleHttp as ProtocolHandler;
+    case 'mcp':
+      return handleMcp as ProtocolHandler;
   }
 }

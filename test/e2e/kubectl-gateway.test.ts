@@ -55,6 +55,8 @@ admins: [platform]
 targets:
   k8s:
     type: kubernetes
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: ${kube.url}
     tls: { ca: env:E2E_K8S_CA }
     roles:
@@ -64,12 +66,16 @@ targets:
       - { require_approval: { verbs: [delete], resources: [pods] } }
   k8s-cert:
     type: kubernetes
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: ${kube.url}
     tls: { ca: env:E2E_K8S_CA }
     roles:
       admin: { client_cert: env:E2E_K8S_CERT, client_key: env:E2E_K8S_KEY }
   k8s-short:
     type: kubernetes
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: ${kube.url}
     tls: { ca: env:E2E_K8S_CA }
     roles:

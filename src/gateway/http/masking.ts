@@ -1,5 +1,5 @@
 import type { HttpTarget } from '../../config/http-target.js';
-import { type Masker, maskText } from '../postgres/masking.js';
+import { type Detectors, detectText } from '../postgres/detectors.js';
 
 /**
  * Response masking for HTTP targets: named JSON fields become `"****"`, and
@@ -10,7 +10,7 @@ import { type Masker, maskText } from '../postgres/masking.js';
 export interface HttpMasker {
   /** Each `json_fields` entry split on `.`. */
   fields: string[][];
-  detectors: Masker | undefined;
+  detectors: Detectors | undefined;
   maxBody: number;
 }
 
@@ -19,14 +19,14 @@ export const MASK = '****';
 export function createHttpMasker(config: HttpTarget['masking']): HttpMasker | undefined {
   const email = config.detectors.includes('email');
   const card = config.detectors.includes('credit_card');
-  const detectors = email || card ? { columns: new Set<string>(), email, card } : undefined;
+  const detectors = email || card ? { email, card } : undefined;
   if (config.json_fields.length === 0 && !detectors) return undefined;
   return { fields: config.json_fields.map((f) => f.split('.')), detectors, maxBody: config.max_body_bytes };
 }
 
 /** Detectors over a text; the text unchanged when none is configured or nothing matched. */
 export function maskString(m: HttpMasker, text: string): string {
-  return m.detectors ? (maskText(m.detectors, text) ?? text) : text;
+  return m.detectors ? (detectText(m.detectors, text) ?? text) : text;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

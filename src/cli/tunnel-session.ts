@@ -30,6 +30,8 @@ export interface TunnelOptions {
   /** Serve TLS on the local listener with a fresh self-signed certificate (kubectl sends a token only over https). */
   localTls?: boolean;
   sessionId?: string;
+  /** The bytes to answer a local client with when its tunnel cannot be opened (HTTP targets: a JSON error). */
+  localRefusal?(message: string, code: string | undefined): string;
   onEvent?(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -90,8 +92,13 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
           local.resume();
           stats = await relay(local, remote);
         } catch (err) {
-          local.destroy();
-          emit('connection_error', { connection: id, message: err instanceof GateError ? err.message : String(err) });
+          const message = err instanceof GateError ? err.message : String(err);
+          if (options.localRefusal) {
+            local.resume();
+            local.end(options.localRefusal(message, err instanceof GateError ? err.code : undefined));
+            setTimeout(() => local.destroy(), 1_000).unref();
+          } else local.destroy();
+          emit('connection_error', { connection: id, message });
         } finally {
           sockets.delete(local);
           emit('connection_closed', { connection: id, bytes_in: stats.bytesIn, bytes_out: stats.bytesOut });

@@ -5,6 +5,7 @@ import { createHttpSessionApi } from '../api/sessions-client.js';
 import { recordSession } from '../record/index.js';
 import { connectionDetails } from './connection-details.js';
 import type { CliContext } from './context.js';
+import { httpLocalRefusal, PROXY_VARIABLES } from './http-details.js';
 import { say } from './output.js';
 import { flushPendingRecordings } from './pending-recordings.js';
 import { type GrantFlags, grantForTarget } from './target-grant.js';
@@ -37,6 +38,7 @@ export async function runWrapped(
     grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
     ...privateListener(target.type, tool.file),
     sessionId,
+    localRefusal: target.type === 'http' ? httpLocalRefusal : undefined,
     onEvent: (event, fields) => {
       if (event !== 'connection_error') return;
       const line = `${ctx.style.red('gate:')} ${fields.message}`;
@@ -47,7 +49,9 @@ export async function runWrapped(
   });
   const details = await connectionDetails(ctx, target, grant.role, tunnel);
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.rawEnv)) if (v !== undefined && !STRIPPED.includes(k)) env[k] = v;
+  // An HTTP target is reached on loopback: a proxy variable would send the tool elsewhere.
+  const stripped = target.type === 'http' ? [...STRIPPED, ...PROXY_VARIABLES] : STRIPPED;
+  for (const [k, v] of Object.entries(ctx.rawEnv)) if (v !== undefined && !stripped.includes(k)) env[k] = v;
   Object.assign(env, details.env, { GATE_SESSION_ID: sessionId, GATE_GRANT_ID: grant.id });
 
   const { stdin, stdout, stderr } = ctx.io;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { name, secretRef, targetOptions } from './common.js';
 import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
+import { httpTarget } from './http-target.js';
 import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
 import { mcpTarget } from './mcp-target.js';
 import { approvalsConfig, auditConfig, limitsConfig } from './hardening.js';
@@ -85,7 +86,7 @@ export const tcpTarget = z.strictObject({
   ...targetOptions,
 });
 
-export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget, mcpTarget]);
+export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget, mcpTarget, httpTarget]);
 
 const approval = z.union([
   z.literal('auto'),
@@ -226,6 +227,7 @@ export type TargetConfig = z.infer<typeof target>;
 export type PostgresTarget = z.infer<typeof postgresTarget>;
 export type KubernetesTarget = z.infer<typeof kubernetesTarget>;
 export type TcpTarget = z.infer<typeof tcpTarget>;
+export type { HttpTarget } from './http-target.js';
 export type { McpTarget } from './mcp-target.js';
 export type PolicyConfig = z.infer<typeof policy>;
 export type DevUser = z.infer<typeof devUser>;

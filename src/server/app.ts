@@ -1,3 +1,4 @@
+import { httpTargetWarnings } from '../config/http-target.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError } from '../api/errors.js';
@@ -60,6 +61,7 @@ const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRou
  */
 export async function buildServer(options: ServerOptions): Promise<GateServer> {
   const log = options.logger ?? createLogger();
+  for (const w of httpTargetWarnings(options.config.targets)) log.warn(w.message, { target: w.target });
   const store = options.store ?? (await openStore(options.config, options.dataDir, { env: options.env, log }));
   const key = await loadOrCreateSigningKey(options.dataDir).catch(async (err) => {
     if (!options.store) await store.close().catch(() => {});

@@ -11,6 +11,7 @@ const RECORDED_COMMANDS: Record<TargetConfig['type'], string> = {
   kubernetes: '`gate kubectl`',
   tcp: '`gate exec`',
   mcp: '`gate mcp`',
+  http: '`gate exec`',
 };
 
 /**

@@ -58,7 +58,18 @@ export function createCommandApprovals(deps: Deps) {
     return a;
   }
 
-  async function request(input: { grant: TunnelGrant | { id: string }; text: string; rule: string; message?: string }): Promise<ApprovalCheck> {
+  async function request(input: {
+    grant: TunnelGrant | { id: string };
+    text: string;
+    rule: string;
+    message?: string;
+    /**
+     * How many requests one approval lets through (HTTP targets pass 1); each
+     * use is counted and an exhausted approval asks again. Without it an
+     * approval covers the same text for its whole window.
+     */
+    reuse?: number;
+  }): Promise<ApprovalCheck> {
     return exclusive(async () => {
       const g = await loadGrant(input.grant.id);
       const at = now();
@@ -69,7 +80,12 @@ export function createCommandApprovals(deps: Deps) {
       const textHash = hashOf(normalized);
       const latest = (await store.approvals.findByText(g.id, textHash)).map(fromStored)[0];
       if (latest?.state === 'pending') return { status: 'pending', id: latest.id };
-      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at) {
+      const exhausted = input.reuse !== undefined && (latest?.uses ?? 0) >= input.reuse;
+      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at && !exhausted) {
+        if (input.reuse !== undefined) {
+          latest.uses = (latest.uses ?? 0) + 1;
+          if (!(await store.approvals.update(toStored(latest, textHash), 'approved'))) return { status: 'pending', id: latest.id };
+        }
         return { status: 'approved', id: latest.id };
       }
       if (latest?.state === 'denied' && latest.decided_at && at.getTime() - new Date(latest.decided_at).getTime() < APPROVAL_WINDOW_MS) {

@@ -7,6 +7,8 @@ import { type LocalListener, startLocalListener } from '../tunnel/listener.js';
 import { dialTunnel } from '../tunnel/dialer.js';
 import { relay } from '../tunnel/relay.js';
 import type { CliContext } from './context.js';
+import { type PgSession, goodbyePg, refusePg } from './pg-tunnel-end.js';
+import { watchPgConnection } from './pg-goodbye.js';
 
 export interface TunnelGrantInfo {
   id: string;
@@ -24,6 +26,8 @@ export interface TunnelOptions {
   socketDir?: string | true;
   socketName?: string;
   localPassword?: boolean;
+  /** The target's type: `postgres` clients get their goodbye and refusals as ErrorResponses (see pg-goodbye). */
+  protocol?: string;
   sessionId?: string;
   onEvent?(event: string, fields: Record<string, unknown>): void;
 }
@@ -51,6 +55,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
   const emit = options.onEvent ?? (() => {});
   const localPassword = options.localPassword ? randomBytes(18).toString('base64url') : undefined;
   const sockets = new Set<Socket>();
+  const pgSessions = new Map<Socket, PgSession>();
   /** One entry per local connection, settled once its relay ended and `connection_closed` went out. */
   const relays = new Set<Promise<void>>();
   let nextId = 1;
@@ -76,12 +81,16 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
             localPassword,
             signal: ctx.signal,
           });
+          if (options.protocol === 'postgres') pgSessions.set(local, { remote, watch: watchPgConnection(local, remote) });
           local.resume();
           stats = await relay(local, remote);
         } catch (err) {
-          local.destroy();
+          if (options.protocol === 'postgres') await refusePg(ctx, local, err);
+          else local.destroy();
           emit('connection_error', { connection: id, message: err instanceof GateError ? err.message : String(err) });
         } finally {
+          pgSessions.get(local)?.watch.stop();
+          pgSessions.delete(local);
           sockets.delete(local);
           emit('connection_closed', { connection: id, bytes_in: stats.bytesIn, bytes_out: stats.bytesOut });
         }
@@ -126,6 +135,8 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
       const end = await ended;
       const drained = (ms: number) => Promise.race([Promise.all([...relays]), new Promise((r) => setTimeout(r, ms).unref())]);
       if (end.reason === 'expired' || end.reason === 'revoked') await drained(GRANT_END_GRACE_MS);
+      // gate itself is going away (Ctrl-C, SIGTERM): cancel what runs upstream, and tell each client why.
+      else await Promise.all([...pgSessions].map(([local, pg]) => goodbyePg(ctx, server, grant.id, local, pg, end)));
       for (const s of sockets) s.destroy();
       // So every `connection_closed` goes out before the caller's `closed`; bounded, a stuck dial must not hold Ctrl-C.
       await drained(1_000);

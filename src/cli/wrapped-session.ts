@@ -35,6 +35,7 @@ export async function runWrapped(
     server,
     grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
     port: 0,
+    protocol: target.type,
     sessionId,
     onEvent: (event, fields) => {
       if (event !== 'connection_error') return;

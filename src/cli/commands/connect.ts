@@ -64,6 +64,7 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
     port,
     socketDir: opts.socket || undefined,
     socketName: target.type === 'postgres' ? '.s.PGSQL.5432' : undefined,
+    protocol: target.type,
     localPassword: opts.localPassword,
     onEvent: (event, fields) => {
       if (opts.json) emit(event, fields);

@@ -78,6 +78,14 @@ export const targetSummary = z.object({
   /** The role a request without --role gets when several are open (the picker's preselection). */
   default_role: z.string().optional(),
   roles: z.array(requestableRole),
+  /** postgres: the guardrails in force, each in a readable form (`deny {statements: [DROP]}`, `deny /regex/`). */
+  guardrails: z
+    .array(z.object({ kind: z.enum(['deny', 'require_approval']), pattern: z.string(), message: z.string().optional() }))
+    .optional(),
+  /** postgres: what happens to SQL gate cannot see into (DO blocks, function bodies, fastpath calls). */
+  opaque_sql: z.enum(['deny', 'require_approval', 'allow']).optional(),
+  /** postgres: masked columns and value detectors. */
+  masking: z.object({ columns: z.array(z.string()), detectors: z.array(z.string()) }).optional(),
 });
 export type TargetSummary = z.infer<typeof targetSummary>;
 export const targetsResponse = z.object({ targets: z.array(targetSummary) });

@@ -13,6 +13,7 @@ export function buildProgram(ctx: CliContext): Command {
     .version(VERSION, '-V, --version', 'print the gate version')
     .addOption(new Option('--debug', 'print debug output and stack traces').hideHelp())
     .option('--no-input', 'never prompt; fail with a usage error naming the flag to pass instead')
+    .option('--insecure', 'allow an http:// server URL for a host that is not loopback (tokens cross the network unencrypted)')
     .exitOverride()
     .showSuggestionAfterError(true)
     .helpCommand(false)
@@ -60,6 +61,7 @@ export async function main(argv: string[], options: { env?: Env; io?: IO } = {})
   const json = argv.includes('--json');
   // Global: honoured wherever it appears, before commander has parsed anything.
   ctx.noInput = argv.includes('--no-input');
+  ctx.insecure = argv.includes('--insecure');
   try {
     const program = buildProgram(ctx);
     await program.parseAsync(argv, { from: 'user' });

@@ -40,12 +40,13 @@ export async function goodbyePg(
   local: Socket,
   pg: PgSession,
   end: { reason: string; message: string },
+  localPassword?: string,
 ): Promise<void> {
   const key = pg.watch.key;
   if (key) {
     try {
       const signal = AbortSignal.timeout(3_000);
-      const cancel = await dialTunnel({ server, token: await ctx.token(server), grantId, signal, timeoutMs: 3_000 });
+      const cancel = await dialTunnel({ server, token: await ctx.token(server), grantId, localPassword, signal, timeoutMs: 3_000 });
       await new Promise<void>((done) => {
         // Bounded, and not unref'd: this wait is what keeps gate alive until the cancel is out.
         const timer = setTimeout(() => cancel.destroy(), 3_000);

@@ -5,6 +5,7 @@ import { grantSchema } from '../api/wire-grants.js';
 import { GateError } from '../errors.js';
 import { type LocalListener, startLocalListener } from '../tunnel/listener.js';
 import { dialTunnel } from '../tunnel/dialer.js';
+import { createLocalCertificate } from '../tunnel/local-cert.js';
 import { relay } from '../tunnel/relay.js';
 import type { CliContext } from './context.js';
 import { type PgSession, goodbyePg, refusePg } from './pg-tunnel-end.js';
@@ -28,6 +29,8 @@ export interface TunnelOptions {
   localPassword?: boolean;
   /** The target's type: `postgres` clients get their goodbye and refusals as ErrorResponses (see pg-goodbye). */
   protocol?: string;
+  /** Serve TLS on the local listener with a fresh self-signed certificate (kubectl sends a token only over https). */
+  localTls?: boolean;
   sessionId?: string;
   onEvent?(event: string, fields: Record<string, unknown>): void;
 }
@@ -35,6 +38,8 @@ export interface TunnelOptions {
 export interface OpenTunnel {
   listener: LocalListener;
   localPassword?: string;
+  /** PEM of the local listener's own certificate, with `localTls`: clients pin it. */
+  localCertificate?: string;
   /** Resolves with why the tunnel ended: the grant expired or was revoked, or close() was called. */
   ended: Promise<TunnelEnd>;
   close(reason?: TunnelEnd): Promise<void>;
@@ -54,6 +59,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
   const { grant, server } = options;
   const emit = options.onEvent ?? (() => {});
   const localPassword = options.localPassword ? randomBytes(18).toString('base64url') : undefined;
+  const localCert = options.localTls ? createLocalCertificate() : undefined;
   const sockets = new Set<Socket>();
   const pgSessions = new Map<Socket, PgSession>();
   /** One entry per local connection, settled once its relay ended and `connection_closed` went out. */
@@ -64,6 +70,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
     port: options.port,
     socketDir: options.socketDir,
     socketName: options.socketName,
+    tls: localCert,
     onConnection(local) {
       const id = nextId++;
       sockets.add(local);
@@ -136,7 +143,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
       const drained = (ms: number) => Promise.race([Promise.all([...relays]), new Promise((r) => setTimeout(r, ms).unref())]);
       if (end.reason === 'expired' || end.reason === 'revoked') await drained(GRANT_END_GRACE_MS);
       // gate itself is going away (Ctrl-C, SIGTERM): cancel what runs upstream, and tell each client why.
-      else await Promise.all([...pgSessions].map(([local, pg]) => goodbyePg(ctx, server, grant.id, local, pg, end)));
+      else await Promise.all([...pgSessions].map(([local, pg]) => goodbyePg(ctx, server, grant.id, local, pg, end, localPassword)));
       for (const s of sockets) s.destroy();
       // So every `connection_closed` goes out before the caller's `closed`; bounded, a stuck dial must not hold Ctrl-C.
       await drained(1_000);
@@ -145,7 +152,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
     return closing;
   };
   void ended.then((end) => close(end));
-  return { listener, localPassword, ended, close };
+  return { listener, localPassword, localCertificate: localCert?.cert, ended, close };
 }
 
 /** How long open connections may take to receive the gateway's goodbye after the grant ended. */

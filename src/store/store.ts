@@ -187,7 +187,13 @@ export interface StoredSession {
   bytes: number;
   correlationId: string | null;
   createdAt: string;
+  /** `terminal` (a wrapped tool, the default) or `mcp` (a `gate mcp` session: its recording is the tool calls). */
+  kind?: SessionKind;
+  /** mcp: the MCP client's `name/version` from `initialize`. */
+  client?: string | null;
 }
+
+export type SessionKind = 'terminal' | 'mcp';
 
 export interface SessionListFilter {
   target?: string;

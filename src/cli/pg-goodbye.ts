@@ -148,5 +148,7 @@ export function refuseStartup(local: Socket, code: string, message: string, hint
 /** Says goodbye to a relayed client mid-session: a FATAL after whatever it already got, then the end. */
 export function sayGoodbye(local: Socket, remote: Socket, code: string, message: string): void {
   remote.unpipe(local);
+  // Keep reading (and dropping) the gateway's side, so its end arrives and the relay can settle.
+  remote.resume();
   if (!local.destroyed && local.writable) local.end(pgError('FATAL', code, message));
 }

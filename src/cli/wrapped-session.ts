@@ -37,6 +37,7 @@ export async function runWrapped(
     server,
     grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
     ...privateListener(target.type, tool.file),
+    protocol: target.type,
     sessionId,
     localRefusal: target.type === 'http' ? httpLocalRefusal : undefined,
     onEvent: (event, fields) => {

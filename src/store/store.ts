@@ -118,8 +118,10 @@ export interface AuditFilter {
   actor?: string;
   grantId?: string;
   sessionId?: string;
-  /** An event id: only events after it (cursor pagination). */
+  /** An event id: only events after it (cursor pagination; implies fromStart). */
   after?: string;
+  /** The first `limit` matches rather than the newest. */
+  fromStart?: boolean;
   limit?: number;
 }
 
@@ -157,9 +159,9 @@ export interface AuditRepository {
   appendMany?(build: (prevHash: string | undefined) => AuditRow[]): Promise<AuditRow[]>;
   /** `sessionId`: only events that carry this session id (a recorded session's gateway events). */
   /**
-   * Events matching every given filter, oldest first. Without `after`, the
-   * first `limit` from the start (or `since`); with it, those after that
-   * event id: callers page forward with the last id they saw.
+   * Events matching every given filter, oldest first: the newest `limit` of
+   * them, or with `fromStart` (or `after`) the first `limit`, so callers page
+   * forward with the last id they saw as `after`.
    */
   list(filter: AuditFilter): Promise<AuditRow[]>;
   /** Every row in chain order, in pages (for verify). */

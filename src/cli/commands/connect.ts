@@ -79,6 +79,7 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
     port,
     socketDir: opts.socket || undefined,
     socketName: target.type === 'postgres' ? '.s.PGSQL.5432' : undefined,
+    protocol: target.type,
     localPassword: opts.localPassword,
     localRefusal: target.type === 'http' ? httpLocalRefusal : undefined,
     localTls: Boolean(opts.localPassword) && target.type === 'kubernetes',

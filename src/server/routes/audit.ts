@@ -62,6 +62,8 @@ export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
       grantId: q.grant || undefined,
       sessionId: q.session || undefined,
       after: q.after || undefined,
+      // Pages run forward from the oldest match: every event is reachable, none capped away.
+      fromStart: true,
       limit: n + 1,
     });
     const page = rows.slice(0, n);

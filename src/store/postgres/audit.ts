@@ -68,8 +68,13 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
         return `$${args.length}`;
       };
       const where = auditWhere(filter, arg, 'FALSE');
-      const sql = `SELECT seq, ${LIST} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY seq LIMIT ${arg(filter.limit ?? 1000)}`;
+      const inner = `SELECT seq, ${LIST} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+      const limit = arg(filter.limit ?? 1000);
+      // Newest N (returned oldest first), unless paging forward from the start or a cursor.
+      const sql =
+        filter.fromStart || filter.after
+          ? `${inner} ORDER BY seq LIMIT ${limit}`
+          : `SELECT * FROM (${inner} ORDER BY seq DESC LIMIT ${limit}) newest ORDER BY seq`;
       return (await pool.query<AuditSeqRow>(sql, args)).rows.map(auditWithoutSeq);
     },
     async scan(afterSeq, limit) {

@@ -58,7 +58,9 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
         '0',
       );
       args.push(filter.limit ?? 1000);
-      const sql = `SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
+      const inner = `SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+      // Newest N (returned oldest first), unless paging forward from the start or a cursor.
+      const sql = filter.fromStart || filter.after ? `${inner} ORDER BY seq LIMIT ?` : `SELECT * FROM (${inner} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
       return (db.prepare(sql).all(...args) as AuditSeqRow[]).map(auditWithoutSeq);
     },
     async scan(afterSeq, limit) {

@@ -4,7 +4,7 @@ import { ApiError } from '../api/errors.js';
 import { resolveSecret } from '../config/secrets.js';
 import type { TargetConfig } from '../config/schema.js';
 import { handlerFor } from '../gateway/index.js';
-import type { ApprovalCheck, GatewayAuditEvent, GrantEnded, TunnelGrant } from '../gateway/types.js';
+import type { ApprovalCheck, GatewayAuditEvent, GatewayContext, GrantEnded, TunnelGrant } from '../gateway/types.js';
 import { TUNNEL_PATH, TUNNEL_PROTOCOL, TunnelHeader } from '../tunnel/protocol.js';
 import type { Caller } from './context.js';
 import type { Logger } from './log.js';
@@ -20,7 +20,7 @@ export interface TunnelDeps {
   /** Calls back once when the grant ends; returns an unsubscribe function. */
   onGrantEnded(id: string, cb: (ended: GrantEnded) => void): () => void;
   audit(caller: Caller, grant: TunnelGrant, meta: TunnelMeta, event: GatewayAuditEvent): void;
-  requestApproval(caller: Caller, grant: TunnelGrant, input: { text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+  requestApproval(caller: Caller, grant: TunnelGrant, input: Parameters<GatewayContext['requestApproval']>[0]): Promise<ApprovalCheck>;
 }
 
 export interface TunnelMeta {

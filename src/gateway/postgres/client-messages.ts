@@ -295,7 +295,7 @@ function hold(r: RelayCore, verdict: Extract<Verdict, { action: 'hold' }>, text:
   const summary = verdict.statements.map((s) => ({ tag: s.tag, tables: s.tables, filtered: s.filtered }));
   const base = { ...statementFields(text, r.limits.auditStatementBytes), protocol, ...summaryFields(verdict.statements), rule: rule.source };
   r.ctx
-    .requestApproval({ text, rule: rule.source, message: rule.message, summary, reuse: rule.reuse })
+    .requestApproval({ text, rule: rule.source, message: rule.message, summary, reuse: rule.reuse ?? 1 })
     .then(
       (check) => {
         if (r.closed) return;

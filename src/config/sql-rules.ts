@@ -40,7 +40,15 @@ export const sqlMatch = z
     message: 'must name at least one of statements, tables, functions or unfiltered',
   });
 
-const ruleBody = z.union([regexSource, sqlMatch]);
+type RuleBody = string | SqlMatchConfig;
+
+// A string and a map are told apart before validating, so each gets its own errors (a union reports the wrong branch's).
+export type SqlMatchConfig = z.infer<typeof sqlMatch>;
+
+const ruleBody = z.custom<RuleBody>().superRefine((value, ctx) => {
+  const r = typeof value === 'string' ? regexSource.safeParse(value) : sqlMatch.safeParse(value);
+  for (const issue of r.error?.issues ?? []) ctx.addIssue({ ...issue } as Parameters<typeof ctx.addIssue>[0]);
+});
 
 export const sqlGuardrail = z.union([
   z.strictObject({ deny: ruleBody, message: z.string().optional() }),
@@ -67,6 +75,5 @@ export const pgMasking = z
 export const opaqueSql = z.enum(['deny', 'require_approval', 'allow']);
 
 export type SqlGuardrailConfig = z.infer<typeof sqlGuardrail>;
-export type SqlMatchConfig = z.infer<typeof sqlMatch>;
 export type PgMaskingConfig = z.infer<typeof pgMasking>;
 export type OpaqueSqlSetting = z.infer<typeof opaqueSql>;

@@ -9,6 +9,7 @@ import { registerConnect } from './connect.js';
 import { registerExec, registerKubectl, registerPsql } from './exec.js';
 import { registerDeny } from './deny.js';
 import { registerGrants } from './grants.js';
+import { registerPolicy } from './policy.js';
 import { registerRequest } from './request.js';
 import { registerRevoke } from './revoke.js';
 import { registerTargets } from './targets.js';
@@ -42,6 +43,7 @@ export const COMMANDS: ((program: Command, ctx: CliContext) => void)[] = [
   registerExec,
   registerAudit,
   registerSessions,
+  registerPolicy,
   registerDev,
   registerServer,
   registerToken,

@@ -12,6 +12,7 @@ export {
   compileSqlRules,
   evaluateQuery,
   evaluateStatement,
+  parseSearchPath,
   statementActions,
   tableMatches,
   tagMatches,
@@ -19,6 +20,7 @@ export {
   type Decision,
   type PreparedLookup,
   type QueryDecision,
+  type SessionContext,
   type SqlRules,
   type StatementDecision,
 } from './rules.js';

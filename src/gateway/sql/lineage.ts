@@ -188,6 +188,12 @@ function defaultName(val: Ast): string {
   const [type, b] = node;
   if (type === 'ColumnRef') return names(b.fields).at(-1) ?? '?column?';
   if (type === 'FuncCall') return names(b.funcname).at(-1) ?? '?column?';
+  if (type === 'CoalesceExpr') return 'coalesce';
+  if (type === 'CaseExpr') return 'case';
+  if (type === 'MinMaxExpr') return b.op === 'IS_LEAST' ? 'least' : 'greatest';
+  if (type === 'NullIfExpr' || (type === 'A_Expr' && b.kind === 'AEXPR_NULLIF')) return 'nullif';
+  if (type === 'A_ArrayExpr') return 'array';
+  if (type === 'RowExpr') return 'row';
   if (type === 'TypeCast') return defaultName(b.arg) === '?column?' ? (names(b.typeName?.names).at(-1) ?? '?column?') : defaultName(b.arg);
   return '?column?';
 }

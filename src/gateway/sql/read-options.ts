@@ -81,6 +81,7 @@ export function decodeClientSql(bytes: Buffer, clientEncoding: string): string |
   const c = canonical(clientEncoding);
   // TextDecoder's "latin1" is windows-1252; PostgreSQL's LATIN1 is true ISO-8859-1.
   if (c === 'LATIN1') return bytes.toString('latin1');
+  if (c === 'WIN1252') return decodeWin1252(bytes);
   const label = DECODERS[c];
   if (!label) return undefined;
   try {
@@ -90,6 +91,19 @@ export function decodeClientSql(bytes: Buffer, clientEncoding: string): string |
   } catch {
     return undefined;
   }
+}
+
+// Node 20's TextDecoder reads windows-1252 as ISO-8859-1; these are the 0x80–0x9F code points that differ.
+const WIN1252_HIGH = '€\uFFFD‚ƒ„…†‡ˆ‰Š‹Œ\uFFFDŽ\uFFFD\uFFFD‘’“”•–—˜™š›œ\uFFFDžŸ';
+
+function decodeWin1252(bytes: Buffer): string | undefined {
+  let out = '';
+  for (const b of bytes) {
+    const ch = b >= 0x80 && b <= 0x9f ? WIN1252_HIGH[b - 0x80]! : String.fromCharCode(b);
+    if (ch === '\uFFFD' || b === 0) return undefined;
+    out += ch;
+  }
+  return out;
 }
 
 /** Why gate cannot read SQL under these options, or undefined when it can. */

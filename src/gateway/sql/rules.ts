@@ -6,6 +6,7 @@
  */
 import type { OpaqueSqlSetting, SqlGuardrailConfig, SqlMatchConfig } from '../../config/sql-rules.js';
 import { globMatch } from './glob.js';
+import { type MaskingRules, maskedCopyProblem } from './mask-plan.js';
 import { normalizedText } from './normalize.js';
 import type { QueryAnalysis, StatementAction, StatementAnalysis, TableRef } from './types.js';
 
@@ -29,6 +30,8 @@ export interface SqlRules {
   guarded: boolean;
   /** Schemas an unqualified table name may resolve to (PostgreSQL's default search_path). */
   searchPath: string[];
+  /** The target's masked columns: statements that would copy them elsewhere are denied. */
+  masking?: MaskingRules;
 }
 
 export interface StatementDecision {
@@ -51,6 +54,8 @@ export interface CompileOptions {
   opaqueSql?: OpaqueSqlSetting;
   /** Whether the target masks anything (makes it guarded: opaque SQL defaults to deny). */
   masking?: boolean;
+  /** `masking.columns`: also denies INSERT … SELECT / CREATE TABLE AS / UPDATE … SET of masked data and SQL-text functions. */
+  maskedColumns?: string[];
   searchPath?: string[];
 }
 
@@ -62,8 +67,15 @@ export function compileSqlRules(opts: CompileOptions): SqlRules {
     if (typeof body === 'string') return { index, kind, source: `${kind} /${body}/`, message: g.message, reuse, re: new RegExp(body, 'i') };
     return { index, kind, source: `${kind} ${describeMatch(body)}`, message: g.message, reuse, match: body };
   });
-  const guarded = rules.length > 0 || !!opts.masking;
-  return { rules, opaque: opts.opaqueSql ?? (guarded ? 'deny' : 'allow'), guarded, searchPath: opts.searchPath ?? ['public'] };
+  const masked = opts.maskedColumns?.length ? { columns: opts.maskedColumns } : undefined;
+  const guarded = rules.length > 0 || !!opts.masking || !!masked;
+  return {
+    rules,
+    opaque: opts.opaqueSql ?? (guarded ? 'deny' : 'allow'),
+    guarded,
+    searchPath: opts.searchPath ?? ['public'],
+    masking: masked,
+  };
 }
 
 function describeMatch(m: SqlMatchConfig): string {
@@ -76,17 +88,54 @@ function describeMatch(m: SqlMatchConfig): string {
   return `{${parts.join(', ')}}`;
 }
 
+/**
+ * A search_path value as schemas for rule matching: `"$user"` becomes `user`
+ * (or any schema when unknown), DEFAULT (undefined) the default path.
+ */
+export function parseSearchPath(value: string | undefined, user?: string): string[] {
+  if (value === undefined) return ['public'];
+  return value
+    .split(',')
+    .map((p) => p.trim().replace(/^"(.*)"$/, '$1'))
+    .filter((p) => p.length > 0)
+    .map((p) => (p === '$user' ? (user ?? '*') : p));
+}
+
 /** Looks up a prepared statement's body for EXECUTE (the relay keeps them per session). */
 export type PreparedLookup = (name: string) => StatementAnalysis | undefined;
 
-/** Decides a whole query: every statement first, then the strongest decision wins. */
-export function evaluateQuery(rules: SqlRules, analysis: QueryAnalysis, target: string, prepared?: PreparedLookup): QueryDecision {
+export interface SessionContext {
+  /**
+   * The session's search_path when it is not the default (see `parseSearchPath`);
+   * `['*']` when gate could not tell, so an unqualified name may be in any schema.
+   */
+  searchPath?: string[];
+}
+
+/**
+ * Decides a whole query: every statement first, then the strongest decision
+ * wins. A `SET search_path` earlier in the same query applies to the
+ * statements after it.
+ */
+export function evaluateQuery(
+  rules: SqlRules,
+  analysis: QueryAnalysis,
+  target: string,
+  prepared?: PreparedLookup,
+  session: SessionContext = {},
+): QueryDecision {
   if (!analysis.ok) {
     const reason = `gate: the statement cannot be parsed: ${analysis.error}`;
     if (!rules.guarded) return { decision: 'allow', statements: [] };
     return { decision: 'deny', reason, statements: [{ decision: 'deny', reason }] };
   }
-  const statements = analysis.statements.map((s) => evaluateStatement(rules, s, target, prepared));
+  let current = session.searchPath ? { ...rules, searchPath: session.searchPath } : rules;
+  const statements = analysis.statements.map((s) => {
+    const d = evaluateStatement(current, s, target, prepared);
+    if (s.setting?.name === 'search_path' || s.setting?.name === '?' || s.setting?.name === 'all')
+      current = { ...rules, searchPath: s.setting.name === 'search_path' ? parseSearchPath(s.setting.value) : ['*'] };
+    return d;
+  });
   for (const want of ['deny', 'require_approval'] as const) {
     const i = statements.findIndex((d) => d.decision === want);
     if (i >= 0) return { ...statements[i]!, statements, statementIndex: i };
@@ -94,8 +143,31 @@ export function evaluateQuery(rules: SqlRules, analysis: QueryAnalysis, target: 
   return { decision: 'allow', statements };
 }
 
+// Cached analyses are shared objects, so a decision can be remembered per (rules, statement, target).
+const memo = new WeakMap<SqlRules, WeakMap<StatementAnalysis, Map<string, StatementDecision>>>();
+
 /** Decides one statement (for EXECUTE, the prepared body when known). */
 export function evaluateStatement(rules: SqlRules, stmt: StatementAnalysis, target: string, prepared?: PreparedLookup): StatementDecision {
+  if (stmt.execute) return decide(rules, stmt, target, prepared);
+  let byStmt = memo.get(rules);
+  if (!byStmt) {
+    byStmt = new WeakMap();
+    memo.set(rules, byStmt);
+  }
+  let byTarget = byStmt.get(stmt);
+  if (!byTarget) {
+    byTarget = new Map();
+    byStmt.set(stmt, byTarget);
+  }
+  let d = byTarget.get(target);
+  if (!d) {
+    d = decide(rules, stmt, target, prepared);
+    byTarget.set(target, d);
+  }
+  return d;
+}
+
+function decide(rules: SqlRules, stmt: StatementAnalysis, target: string, prepared?: PreparedLookup): StatementDecision {
   let subject = stmt;
   let opaque = stmt.opaque;
   if (stmt.execute) {
@@ -117,12 +189,41 @@ export function evaluateStatement(rules: SqlRules, stmt: StatementAnalysis, targ
     if (rules.opaque === 'deny') return { decision: 'deny', rule, reason };
     held ??= { decision: 'require_approval', rule, reason };
   }
+  const masked = rules.masking && maskingRefusal(rules.masking, subject);
+  if (masked) return { decision: 'deny', rule: { index: -1, kind: 'deny', source: 'masking' }, reason: masked };
   return held ?? { decision: 'allow' };
+}
+
+// Masked data must not leave by another door: copied into a table or file, or read by SQL text gate cannot see.
+function maskingRefusal(m: MaskingRules, stmt: StatementAnalysis): string | undefined {
+  const copy = maskedCopyProblem(stmt, m);
+  if (copy) return copy;
+  if (stmt.sqlTextFunctions.length > 0)
+    return `gate: ${stmt.sqlTextFunctions.join(', ')}() runs SQL text gate cannot see; refused on a target with masked columns`;
+  return undefined;
 }
 
 // EXECUTE is judged by what it runs: the prepared body's tags, tables and writes, with its own text for regexes.
 function mergeExecute(stmt: StatementAnalysis, body: StatementAnalysis): StatementAnalysis {
-  return { ...body, text: `${stmt.text}\n${body.text}`, tags: [stmt.tag, ...body.tags], execute: undefined };
+  const copies = [...body.copies];
+  // CREATE TABLE x AS EXECUTE p stores the body's rows.
+  if (stmt.tag === 'CREATE TABLE AS' && body.output) {
+    copies.push({
+      tag: stmt.tag,
+      table: stmt.tables[0],
+      sources: body.output.flatMap((c) => c.sources),
+      wholeRows: body.output.flatMap((c) => c.wholeRows),
+      unknown: body.output.some((c) => c.unknown),
+    });
+  }
+  return {
+    ...body,
+    text: `${stmt.text}\n${body.text}`,
+    tags: [...new Set([...stmt.tags, ...body.tags])],
+    tables: [...stmt.tables, ...body.tables],
+    copies,
+    execute: undefined,
+  };
 }
 
 function ruleReason(rule: CompiledRule, target: string, stmt: StatementAnalysis): string {
@@ -157,7 +258,7 @@ function actionMatches(m: SqlMatchConfig, a: StatementAction, searchPath: string
   const named = (patterns: string[]) => a.tables.some((t) => patterns.some((p) => tableMatches(p, t, searchPath)));
   if (m.tables && !named(m.tables)) return false;
   // except_tables: the action is exempt only when every table it touches is excepted.
-  if (m.except_tables && a.tables.length > 0 && a.tables.every((t) => t.name !== '*' && m.except_tables!.some((p) => tableMatches(p, t, searchPath)))) return false;
+  if (m.except_tables && a.tables.length > 0 && a.tables.every((t) => t.name !== '*' && m.except_tables!.some((p) => tableMatches(p, t, searchPath, true)))) return false;
   return true;
 }
 
@@ -170,10 +271,12 @@ export function tagMatches(pattern: string, tag: string): boolean {
 
 /**
  * `name` or `schema.name`, globs allowed. An unqualified table in a statement
- * may resolve to any schema on the search path; a `*` name (DROP SCHEMA)
- * covers every table of its schema.
+ * may resolve to any schema on the search path (`*`: gate does not know the
+ * path); a `*` name (DROP SCHEMA) covers every table of its schema. With
+ * `certain` (for exceptions), an unqualified table must match whichever
+ * schema it resolves to.
  */
-export function tableMatches(pattern: string, t: TableRef, searchPath: string[]): boolean {
+export function tableMatches(pattern: string, t: TableRef, searchPath: string[], certain = false): boolean {
   const dot = pattern.indexOf('.');
   const pSchema = dot >= 0 ? pattern.slice(0, dot) : undefined;
   const pName = dot >= 0 ? pattern.slice(dot + 1) : pattern;
@@ -181,5 +284,7 @@ export function tableMatches(pattern: string, t: TableRef, searchPath: string[])
   if (!nameOk) return false;
   if (!pSchema) return true;
   if (t.schema) return globMatch(pSchema, t.schema);
-  return ['pg_catalog', ...searchPath].some((s) => globMatch(pSchema, s)) || pSchema === '*';
+  if (pSchema === '*') return true;
+  if (certain) return !searchPath.includes('*') && searchPath.every((s) => globMatch(pSchema, s));
+  return searchPath.includes('*') || ['pg_catalog', ...searchPath].some((s) => globMatch(pSchema, s));
 }

@@ -83,6 +83,10 @@ export interface StatementAnalysis {
   prepare?: { name: string; body: StatementAnalysis };
   execute?: { name: string };
   deallocate?: { name?: string };
+  /** DECLARE name CURSOR FOR query: the rows a later FETCH returns come from `output`. */
+  cursor?: { name: string; output?: OutputColumn[] };
+  /** FETCH / MOVE from a cursor (its rows are described by the cursor's DECLARE). */
+  fetch?: { name: string };
   /** SET / RESET / set_config of a setting the analysis depends on. */
   setting?: { name: string; value?: string };
 }

@@ -154,6 +154,7 @@ function onQuery(r: RelayCore, body: Buffer): void {
   }
   forwardQuery(r, text, verdict);
   forward(r);
+  if (verdict.barrier) r.barrier = true;
 }
 
 function onParse(r: RelayCore, body: Buffer): void {
@@ -167,6 +168,7 @@ function onParse(r: RelayCore, body: Buffer): void {
   }
   forwardParse(r, name, text, verdict);
   forward(r);
+  if (verdict.barrier) r.barrier = true;
 }
 
 function forwardQuery(r: RelayCore, text: string, verdict: Verdict, decision?: string): void {

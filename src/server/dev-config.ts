@@ -20,6 +20,7 @@ targets:
     address: {{DEMO_ADDRESS}}
     database: {{DEMO_DATABASE}}
     tls: { mode: disable }
+    default_role: read
     roles:
       read:  { username: {{DEMO_READ_USER}},  password: {{DEMO_READ_PASSWORD_REF}} }
       write: { username: {{DEMO_WRITE_USER}}, password: {{DEMO_WRITE_PASSWORD_REF}} }

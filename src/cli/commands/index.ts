@@ -17,6 +17,7 @@ import { registerDev } from './dev.js';
 import { registerHelp } from './help.js';
 import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
+import { registerMcp } from './mcp.js';
 import { registerServer } from './server.js';
 import { registerSessions } from './sessions.js';
 import { registerStatus } from './status.js';
@@ -41,6 +42,7 @@ export const COMMANDS: ((program: Command, ctx: CliContext) => void)[] = [
   registerPsql,
   registerKubectl,
   registerExec,
+  registerMcp,
   registerAudit,
   registerSessions,
   registerPolicy,

@@ -135,6 +135,7 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
         user: role.username,
         database: ctx.target.database,
         password,
+        auth: role.auth,
         params,
         signal: ctx.signal,
       });

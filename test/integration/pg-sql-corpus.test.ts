@@ -16,7 +16,7 @@ import { createLogger } from '../../src/server/log.js';
 import { CORPUS, type CorpusCase } from '../fixtures/sql-corpus.js';
 import { gateEnv, type RunningGate, startGate } from '../helpers/gate-bin.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { runCli, type Stack, startStack } from '../helpers/stack.js';
 
 const SECRET = `corpus-Pw-${Math.random().toString(36).slice(2)}`;
 const EMAILS = ['jane.doe@example.com', 'omar.k@example.org', 'li.wei@example.net'];
@@ -28,6 +28,7 @@ let dir: string;
 let gate: RunningGate;
 let conn: { host: string; port: number; user: string; database: string };
 let configDir: string | undefined;
+let bobToken: string;
 
 /** Every form a raw secret could take in a result. */
 function forms(secret: string): string[] {
@@ -183,9 +184,11 @@ targets:
     masking: { columns: [email, customers.ssn], detectors: [email, credit_card] }
 policies:
   - { name: eng, groups: [engineering], targets: [db], roles: [rw], max_duration: 1h, approval: auto }
+  - { name: dba, groups: [dba-oncall], targets: [db], roles: [rw], max_duration: 1h, approval: { approvers: [dba-oncall], min: 1 } }
 `,
   });
   const token = await stack.loginAs('alice');
+  bobToken = await stack.loginAs('bob');
   const env = await gateEnv({ GATE_TOKEN: token, GATE_SERVER: stack.url });
   configDir = env.GATE_CONFIG_DIR;
   gate = startGate(['connect', 'db', '--json'], { env });
@@ -270,6 +273,40 @@ describe('the SQL corpus through gate connect', () => {
       });
       const parsed = await c.query({ text: 'select $1::int8 as v', values: ['4111111111111111'] });
       expect(parsed.rows[0].v).toBe('4111111111111111');
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("a held statement goes through the server's approval store: exact text, single use", async () => {
+    const c = await client();
+    try {
+      const text = 'delete from logs\nwhere true';
+      const held = await run(c, text);
+      expect(held.ok).toBe(false);
+      const id = /request (a_\w+)/.exec(held.ok ? '' : held.message)![1]!;
+      await intact('held');
+      const env = { GATE_TOKEN: bobToken, GATE_SERVER: stack.url, GATE_CONFIG_DIR: configDir };
+      const listed = await runCli(['grants', '--pending'], { env });
+      expect(listed.stdout).toContain('  DELETE on logs, NOT filtered');
+      expect(listed.stdout).toContain('  │ delete from logs\n  │ where true');
+      const approved = await runCli(['approve', id], { env });
+      expect(approved.code).toBe(0);
+      // One byte different (a trailing space) is another statement: held again, under a new id.
+      const other = await run(c, `${text} `);
+      expect(other.ok).toBe(false);
+      expect(other.ok ? '' : other.message).not.toContain(id);
+      await intact('one byte different');
+      // The approved text runs once...
+      const ran = await run(c, text);
+      expect(ran.ok).toBe(true);
+      expect((await db.query<{ n: number }>('select count(*)::int as n from logs'))[0]!.n).toBe(0);
+      await restore();
+      // ...and only once.
+      const again = await run(c, text);
+      expect(again.ok).toBe(false);
+      expect(again.ok ? '' : again.message).toMatch(/held for approval \(request a_/);
+      await intact('single use');
     } finally {
       await c.end();
     }

@@ -281,7 +281,8 @@ describe('approval', () => {
 
 describe('command approvals', () => {
   it('a held command needs an approver; the approval passes that exact text once', async () => {
-    const id = (await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-8', '--no-wait'])).stdout.trim();
+    const out = (await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-8', '--no-wait', '--new'])).stdout;
+    const id = /\b(g_\w+)/.exec(out)![1]!;
     await cli('bob', ['approve', id]);
     const grants = stack.server.ctx.grants;
     const text = 'DELETE FROM users\n WHERE id IN (\n  1, 2)';

@@ -280,23 +280,52 @@ describe('approval', () => {
 });
 
 describe('command approvals', () => {
-  it('a held command needs an approver; the same text then passes within the window', async () => {
-    const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-8', '--no-wait'])).stdout.trim();
+  it('a held command needs an approver; the approval passes that exact text once', async () => {
+    const out = (await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-8', '--no-wait', '--new'])).stdout;
+    const id = /\b(g_\w+)/.exec(out)![1]!;
     await cli('bob', ['approve', id]);
     const grants = stack.server.ctx.grants;
-    const first = await grants.requestCommandApproval({ grant: { id }, text: 'DELETE FROM users;', rule: 'delete without where' });
+    const text = 'DELETE FROM users\n WHERE id IN (\n  1, 2)';
+    const summary = [{ tag: 'DELETE', tables: ['users'], filtered: true }];
+    const first = await grants.requestCommandApproval({ grant: { id }, text, rule: 'delete', summary, reuse: 1 });
     expect(first.status).toBe('pending');
     expect(first.id).toMatch(/^a_/);
-    expect(await grants.requestCommandApproval({ grant: { id }, text: 'DELETE   FROM users', rule: 'x' })).toEqual(first);
+    expect(await grants.requestCommandApproval({ grant: { id }, text, rule: 'delete', reuse: 1 })).toEqual(first);
 
+    // The approver sees the whole statement with its line breaks, and the parser's summary.
     const listed = await cli('bob', ['grants', '--pending']);
-    expect(listed.stdout).toContain(`${first.id}\tdb-prod\twrite\tpending (command)\talice\tDELETE FROM users`);
+    expect(listed.stdout).toContain(`${first.id}\tdb-prod\twrite\tpending (command)\talice`);
+    expect(listed.stdout).toContain('  DELETE on users, filtered');
+    expect(listed.stdout).toContain('  │ DELETE FROM users\n  │  WHERE id IN (\n  │   1, 2)');
     const self = await cli('alice', ['approve', first.id]);
     expect(self.code).toBe(5);
     const ok = await cli('bob', ['approve', first.id]);
     expect(ok.code).toBe(0);
-    expect(ok.stderr).toContain('may run `DELETE FROM users`');
-    expect(await grants.requestCommandApproval({ grant: { id }, text: ' DELETE FROM users ; ', rule: 'x' })).toEqual({ status: 'approved', id: first.id });
+    expect(ok.stderr).toContain('may run this statement on db-prod');
+    expect(ok.stderr).toContain('  │  WHERE id IN (');
+    const api1 = await api('bob', 'GET', `/v1/approvals/${first.id}`);
+    expect(api1.json.approval).toMatchObject({ text, summary, reuse: 1 });
+
+    // One byte different is another statement: not approved.
+    const spaced = await grants.requestCommandApproval({ grant: { id }, text: `${text} `, rule: 'delete', reuse: 1 });
+    expect(spaced.status).toBe('pending');
+    expect(spaced.id).not.toBe(first.id);
+    // Single use: the first run passes, the second asks again.
+    expect(await grants.requestCommandApproval({ grant: { id }, text, rule: 'delete', reuse: 1 })).toEqual({ status: 'approved', id: first.id });
+    const again = await grants.requestCommandApproval({ grant: { id }, text, rule: 'delete', reuse: 1 });
+    expect(again.status).toBe('pending');
+    expect(again.id).not.toBe(first.id);
+
+    // The comment trick: approved on one line, the same text with a line break after -- is different.
+    const oneLine = 'delete from logs -- ; delete from other';
+    const held = await grants.requestCommandApproval({ grant: { id }, text: oneLine, rule: 'delete', reuse: 2 });
+    await cli('bob', ['approve', held.id]);
+    const twoLines = await grants.requestCommandApproval({ grant: { id }, text: 'delete from logs --\n; delete from other', rule: 'delete', reuse: 2 });
+    expect(twoLines.status).toBe('pending');
+    // reuse: 2 lets the approved text run twice, not three times.
+    expect((await grants.requestCommandApproval({ grant: { id }, text: oneLine, rule: 'delete', reuse: 2 })).status).toBe('approved');
+    expect((await grants.requestCommandApproval({ grant: { id }, text: oneLine, rule: 'delete', reuse: 2 })).status).toBe('approved');
+    expect((await grants.requestCommandApproval({ grant: { id }, text: oneLine, rule: 'delete', reuse: 2 })).status).toBe('pending');
 
     const other = await grants.requestCommandApproval({ grant: { id }, text: 'UPDATE users SET x = 1', rule: 'x' });
     await cli('bob', ['deny', other.id]);

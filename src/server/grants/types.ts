@@ -67,8 +67,16 @@ export interface CommandApproval {
   requester_for?: string | null;
   /** The command as the user sent it. */
   text: string;
-  /** Whitespace-collapsed form the match uses. */
+  /** Kept for older clients: the same as `text` (the match is byte-exact, see `sha256`). */
   normalized: string;
+  /** SHA-256 (hex) of the exact text bytes: an approval passes only this text. */
+  sha256?: string;
+  /** The parser's summary of each statement, for the approver. */
+  summary?: { tag: string; tables: string[]; filtered?: boolean }[];
+  /** How many runs one approval allows (absent: any number within the approval window). */
+  reuse?: number;
+  /** Runs so far under this approval. */
+  uses?: number;
   rule: string;
   message?: string;
   state: CommandApprovalState;

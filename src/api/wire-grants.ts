@@ -124,8 +124,6 @@ export const commandApprovalSchema = z.object({
   decided_by: z.string().optional(),
   comment: z.string().optional(),
   valid_until: z.string().optional(),
-  /** How many requests the approval let through, when it allows a fixed number (HTTP requests: one). */
-  uses: z.number().optional(),
 });
 export type CommandApprovalWire = z.infer<typeof commandApprovalSchema>;
 export const approvalListResponse = z.object({ approvals: z.array(commandApprovalSchema) });

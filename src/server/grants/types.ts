@@ -87,8 +87,6 @@ export interface CommandApproval {
   comment?: string;
   /** Until when an approval lets the same command pass again. */
   valid_until?: string;
-  /** How many requests this approval let through, when it allows a fixed number (`reuse`). */
-  uses?: number;
 }
 
 /** Why a grant ended, as `onEnded` reports it. */

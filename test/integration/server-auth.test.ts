@@ -111,6 +111,23 @@ admins: [platform]
     expect((await fetch(`${base}/v1/health`)).status).toBe(200);
   });
 
+  test('real log lines of refused tokens name the refusal and never carry a token, even one hidden in a claim', async () => {
+    const { privateKey } = await generateKeyPair('EdDSA');
+    const forgedGate = await new SignJWT({ groups: ['platform'] }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('mallory').setExpirationTime('1h').sign(privateKey);
+    const serviceToken = `gst_${'ab'.repeat(8)}_${'x'.repeat(43)}`;
+    // The unverified issuer is logged to say which IdP was tried: here it smuggles a token.
+    const smuggler = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setIssuer(`https://evil.example.com/${serviceToken}?t=${forgedGate}`).setSubject('m').sign(privateKey);
+    const before = logLines.length;
+    expect((await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${forgedGate}` } })).status).toBe(401);
+    expect((await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${serviceToken}` } })).status).toBe(401);
+    expect((await exchange(smuggler)).status).toBe(401);
+    const lines = logLines.slice(before).join('');
+    expect(lines).toContain('gate token rejected');
+    expect(lines).toContain('service token rejected');
+    expect(lines).toContain('https://evil.example.com/gst_[redacted]');
+    for (const secret of [forgedGate, serviceToken, smuggler, 'x'.repeat(43)]) expect(lines).not.toContain(secret);
+  });
+
   test('a malformed body is a 400 naming the field; /v1/me without a token is a 401', async () => {
     const bad = await fetch(`${base}/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"grant_type":' });
     expect(bad.status).toBe(400);

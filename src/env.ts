@@ -19,6 +19,7 @@ export const ENVIRONMENT = [
   ['CLICOLOR', 'Set to 0 to disable colour.'],
   ['CLICOLOR_FORCE', 'Force colour even when output is not a terminal.'],
   ['XDG_CONFIG_HOME', 'Base of the default config dir.'],
+  ['HOME', 'Where the default config dir lives when XDG_CONFIG_HOME is unset ($HOME/.config/gate).'],
   ['GITHUB_RUN_ID', 'Read as the default correlation id in GitHub Actions.'],
   ['CI_PIPELINE_ID', 'Read as the default correlation id in GitLab CI.'],
   ['ACTIONS_ID_TOKEN_REQUEST_URL', 'GitHub Actions: where `gate login --github-actions` asks for the job OIDC token.'],

@@ -113,7 +113,7 @@ function expectProtocolEnd(reply: Reply, what: string): { sqlstate?: string } {
   expect(reply.closedByServer, `${what}: the gateway left the connection open`).toBe(true);
   const msgs = backendMessages(reply.bytes);
   const last = msgs.at(-1);
-  if (!last || last.type !== 'E') return {};
+  if (last?.type !== 'E') return {};
   const fields = last.body.toString('latin1').split('\0');
   const sqlstate = fields.find((f) => f.startsWith('C'))?.slice(1);
   expect(sqlstate, `${what}: an ErrorResponse without a SQLSTATE`).toMatch(/^[0-9A-Z]{5}$/);

@@ -128,7 +128,7 @@ describe('upload resume', () => {
     await g.stop('SIGKILL');
     // The spool the killed gate left: scanned now, while it has content (the next command uploads and deletes it).
     const left = await spoolText();
-    expect(left).toContain('doomed-session-output');
+    expect(left, 'the spool the killed gate left').toContain('doomed-session-output');
     expect(left).not.toContain(RO_PASSWORD);
     for (const part of token.split('.')) expect(left).not.toContain(part);
 
@@ -138,7 +138,7 @@ describe('upload resume', () => {
     const { sessions } = JSON.parse(list.stdout) as { sessions: Shown['session'][] };
     expect(sessions.find((s) => s.id === id)).toMatchObject({ closed: true, incomplete: true });
     const cast = await runGate(['sessions', 'export', id!], { env });
-    expect(cast.stdout).toContain('doomed-session-output');
+    expect(cast.stdout, `the uploaded recording (export stderr: ${cast.stderr})`).toContain('doomed-session-output');
     // Nothing of it stays behind, not even a half-written file of the killed writer.
     const spoolDir = join(env.GATE_CONFIG_DIR!, 'spool');
     expect(existsSync(spoolDir) ? await readdir(spoolDir) : []).toEqual([]);

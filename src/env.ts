@@ -10,6 +10,7 @@ export const ENVIRONMENT = [
   ['GATE_TOKEN', 'A gate token or service token to use instead of stored credentials.'],
   ['GATE_CONFIG_DIR', 'Where the CLI keeps its config, file credentials and recording spool (default: $XDG_CONFIG_HOME/gate).'],
   ['GATE_CREDENTIAL_STORE', '`keychain`, `file` or `auto` (default): where `gate login` keeps credentials.'],
+  ['GATE_INSECURE_HTTP', 'Set to 1 to allow an http:// server URL for a host that is not loopback (like --insecure; prints a warning).'],
   ['GATE_DEBUG', 'Set to 1 to print stack traces and debug logs.'],
   ['GATE_PROMPT_DISABLED', 'Never prompt; fail with a usage error naming the flag to pass instead.'],
   ['GATE_CORRELATION_ID', 'Correlation id stored on grants, sessions and audit events (default: the CI run id).'],
@@ -18,7 +19,9 @@ export const ENVIRONMENT = [
   ['NO_COLOR', 'Disable colour.'],
   ['CLICOLOR', 'Set to 0 to disable colour.'],
   ['CLICOLOR_FORCE', 'Force colour even when output is not a terminal.'],
-  ['XDG_CONFIG_HOME', 'Base of the default config dir.'],
+  ['XDG_CONFIG_HOME', 'Base of the default config dir (and of Claude Desktop\'s on Linux, for `gate mcp config`).'],
+  ['APPDATA', 'Windows: where `gate mcp config --client claude-desktop` finds Claude Desktop\'s config.'],
+  ['CODEX_HOME', 'Where `gate mcp config --client codex` finds config.toml (default: ~/.codex).'],
   ['HOME', 'Where the default config dir lives when XDG_CONFIG_HOME is unset ($HOME/.config/gate).'],
   ['GITHUB_RUN_ID', 'Read as the default correlation id in GitHub Actions.'],
   ['CI_PIPELINE_ID', 'Read as the default correlation id in GitLab CI.'],
@@ -34,6 +37,8 @@ export interface GateEnv {
   configDir: string;
   credentialStore: 'keychain' | 'file' | 'auto';
   debug: boolean;
+  /** GATE_INSECURE_HTTP: allow plain http:// to a non-loopback server. */
+  insecureHttp: boolean;
   promptDisabled: boolean;
   ci: boolean;
   correlationId?: string;
@@ -41,6 +46,11 @@ export interface GateEnv {
   color: boolean | undefined;
   actionsTokenUrl?: string;
   actionsTokenRequest?: string;
+  /** For `gate mcp config`: the home dir, XDG config base, Windows APPDATA and CODEX_HOME. */
+  home: string;
+  xdgConfigHome: string;
+  appData?: string;
+  codexHome?: string;
 }
 
 const truthy = (v: string | undefined): boolean => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
@@ -59,6 +69,7 @@ export function readEnv(env: Env): GateEnv {
     configDir: env.GATE_CONFIG_DIR || join(xdg, 'gate'),
     credentialStore: store === 'keychain' || store === 'file' ? store : 'auto',
     debug: truthy(env.GATE_DEBUG),
+    insecureHttp: truthy(env.GATE_INSECURE_HTTP),
     promptDisabled: truthy(env.GATE_PROMPT_DISABLED),
     ci: truthy(env.CI),
     correlationId: env.GATE_CORRELATION_ID || env.GITHUB_RUN_ID || env.CI_PIPELINE_ID || undefined,
@@ -66,5 +77,9 @@ export function readEnv(env: Env): GateEnv {
     color,
     actionsTokenUrl: env.ACTIONS_ID_TOKEN_REQUEST_URL || undefined,
     actionsTokenRequest: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN || undefined,
+    home: env.HOME || homedir(),
+    xdgConfigHome: xdg,
+    appData: env.APPDATA || undefined,
+    codexHome: env.CODEX_HOME || undefined,
   };
 }

@@ -39,13 +39,15 @@ export function createHttpSessionApi(client: GateClient, session: { correlationI
         id: meta.id,
         target: meta.target,
         user: meta.user,
-        grant: meta.grant,
+        ...(meta.grant ? { grant: meta.grant } : {}),
         command: meta.command,
         width: meta.width,
         height: meta.height,
         startedAt: meta.startedAt,
         recordInput: meta.recordInput,
         ...(meta.title ? { title: meta.title } : {}),
+        ...(meta.kind ? { kind: meta.kind } : {}),
+        ...(meta.client ? { client: meta.client } : {}),
         // Sent explicitly: a reused grant carries the correlation id of the run that requested it.
         ...(session.correlationId ? { correlation_id: session.correlationId } : {}),
       };

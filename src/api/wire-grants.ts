@@ -73,7 +73,19 @@ export const targetSummary = z.object({
   /** Whether sessions record keystrokes too, and whether a recording is required. */
   record_input: z.boolean().optional(),
   recording: z.enum(['required', 'best-effort']).optional(),
+  /** `terminal`: a redirected stdout is recorded as its size and SHA-256 only; `full`: all of it. */
+  record_output: z.enum(['terminal', 'full']).optional(),
+  /** The role a request without --role gets when several are open (the picker's preselection). */
+  default_role: z.string().optional(),
   roles: z.array(requestableRole),
+  /** postgres: the guardrails in force, each in a readable form (`deny {statements: [DROP]}`, `deny /regex/`). */
+  guardrails: z
+    .array(z.object({ kind: z.enum(['deny', 'require_approval']), pattern: z.string(), message: z.string().optional() }))
+    .optional(),
+  /** postgres: what happens to SQL gate cannot see into (DO blocks, function bodies, fastpath calls). */
+  opaque_sql: z.enum(['deny', 'require_approval', 'allow']).optional(),
+  /** postgres: masked columns and value detectors. */
+  masking: z.object({ columns: z.array(z.string()), detectors: z.array(z.string()) }).optional(),
 });
 export type TargetSummary = z.infer<typeof targetSummary>;
 export const targetsResponse = z.object({ targets: z.array(targetSummary) });
@@ -118,7 +130,8 @@ export const auditEventSchema = z.object({
   hash: z.string(),
 });
 export type AuditEventWire = z.infer<typeof auditEventSchema>;
-export const auditListResponse = z.object({ events: z.array(auditEventSchema) });
+/** `next`: pass as `after` for the following page; null when this page is the last. */
+export const auditListResponse = z.object({ events: z.array(auditEventSchema), next: z.string().nullable().optional() });
 
 export const auditVerifyResponse = z.object({
   ok: z.boolean(),

@@ -18,7 +18,8 @@ export const createSessionRequest = z.object({
   id: sessionId,
   target: z.string().min(1).max(200),
   user: z.string().max(500),
-  grant: z.string().min(1).max(200),
+  /** Required for a terminal session; an `mcp` session may start before any grant exists (its tools request them). */
+  grant: z.string().min(1).max(200).optional(),
   command: z.string().max(8192),
   width: z.number().int().min(1).max(10_000),
   height: z.number().int().min(1).max(10_000),
@@ -26,6 +27,10 @@ export const createSessionRequest = z.object({
   recordInput: z.boolean(),
   title: z.string().max(500).optional(),
   correlation_id: z.string().max(200).optional(),
+  /** `mcp`: a `gate mcp` session, recorded as its tool calls and results. Default `terminal`. */
+  kind: z.enum(['terminal', 'mcp']).optional(),
+  /** mcp: the client's name and version from `initialize`, e.g. `claude-code/2.1.0`. */
+  client: z.string().max(300).optional(),
 });
 export type CreateSessionRequest = z.infer<typeof createSessionRequest>;
 
@@ -66,6 +71,10 @@ export const sessionSchema = z.object({
   bytes: z.number(),
   correlation_id: z.string().nullable(),
   created_at: z.string(),
+  /** `terminal` or `mcp` (older servers send nothing: terminal). */
+  kind: z.enum(['terminal', 'mcp']).default('terminal'),
+  /** mcp: the client's name/version from `initialize`. */
+  client: z.string().nullable().default(null),
 });
 export type SessionWire = z.infer<typeof sessionSchema>;
 
@@ -74,3 +83,21 @@ export const sessionListResponse = z.object({ sessions: z.array(sessionSchema) }
 /** `GET /v1/sessions/:id`: the session plus what the gateway saw during it (statements, API requests). */
 export const sessionShowResponse = z.object({ session: sessionSchema, events: z.array(auditEventSchema) });
 export type SessionShowResponse = z.infer<typeof sessionShowResponse>;
+
+/**
+ * `POST /v1/sessions/:id/tool-calls`: one MCP tool call of an `mcp` session,
+ * audited as `mcp.tool_call`. Arguments arrive with detectors applied already;
+ * the server applies them again.
+ */
+export const toolCallRequest = z.object({
+  tool: z.string().min(1).max(200),
+  arguments: z.record(z.string(), z.unknown()),
+  outcome: z.enum(['ok', 'error', 'denied', 'held', 'pending']),
+  target: z.string().max(200).optional(),
+  grant_id: z.string().max(200).optional(),
+  /** A short human summary of the result or error (detectors applied). */
+  message: z.string().max(4000).optional(),
+  approval_id: z.string().max(200).optional(),
+  duration_ms: z.number().int().min(0).optional(),
+});
+export type ToolCallRequest = z.infer<typeof toolCallRequest>;

@@ -46,10 +46,16 @@ export async function openCredentialStore(options: {
   if (options.mode === 'keychain') {
     throw new Error('No OS keychain is reachable (GATE_CREDENTIAL_STORE=keychain). On Linux, start a Secret Service such as gnome-keyring.');
   }
-  await warnOnce(options.configDir, () =>
-    options.warn(`warning: no OS keychain is available; credentials are kept in ${file.location} (mode 0600).`),
-  );
-  return file;
+  // Said when something is stored, not by every command that only reads (whoami, grants…).
+  return {
+    ...file,
+    async set(creds) {
+      await warnOnce(options.configDir, () =>
+        options.warn(`warning: no OS keychain is available; credentials are kept in ${file.location} (mode 0600).`),
+      );
+      await file.set(creds);
+    },
+  };
 }
 
 /** The fallback warning is said once per config dir, not on every command. */

@@ -62,14 +62,25 @@ export async function connectionDetails(ctx: CliContext, target: TargetSummary, 
   if (target.type === 'kubernetes') {
     const dir = await mkdtemp(join(tmpdir(), 'gate-kube-'));
     const kubeconfig = join(dir, 'kubeconfig');
-    const server = `http://${host}:${port}`;
-    await writeKubeconfig(kubeconfig, kubeconfigFor({ server, target: target.name }));
+    // With a local password the listener speaks TLS with its own pinned certificate (kubectl
+    // sends a bearer token only over https) and the kubeconfig carries the token; it is not printed.
+    const server = `${tunnel.localCertificate ? 'https' : 'http'}://${host}:${port}`;
+    await writeKubeconfig(
+      kubeconfig,
+      kubeconfigFor({ server, target: target.name, token: localPassword, certificateAuthority: tunnel.localCertificate }),
+    );
     return {
       fields: { ...common, url: server, kubeconfig },
       lines: [`API server ${server}`, `export KUBECONFIG=${kubeconfig}`],
       env: { ...exec, GATE_TARGET_URL: server, KUBECONFIG: kubeconfig },
       cleanup: dir,
     };
+  }
+
+  if (target.type === 'mcp' && tcpUrl) {
+    // A streamable-HTTP endpoint without credentials: the gateway adds them.
+    const url = `http://${tcpUrl}/mcp`;
+    return { fields: { ...common, url }, lines: [`MCP endpoint ${url}`], env: { ...exec, GATE_TARGET_URL: url } };
   }
 
   const url = tcpUrl ? `tcp://${tcpUrl}` : `unix://${listener.socketPath}`;

@@ -5,6 +5,7 @@ import { type Env, type GateEnv, readEnv } from '../env.js';
 import { githubActionsLogin } from '../auth/workload.js';
 import { AuthRequiredError, UsageError } from '../errors.js';
 import { type IO, processIO, style, type Style, useColor } from './io.js';
+import { checkServerTransport } from './server-url.js';
 import { readSettings } from './settings.js';
 
 /**
@@ -31,6 +32,8 @@ export interface CliContext {
   exitCode?: number;
   /** The global `--no-input` flag: never prompt (see canPrompt). */
   noInput: boolean;
+  /** The global `--insecure` flag: allow plain http:// to a non-loopback server (see server-url.ts). */
+  insecure: boolean;
   /**
    * While a wrapped tool runs, Ctrl-C (SIGINT) is the tool's, not gate's.
    * Returns the function that restores gate's own handling.
@@ -47,6 +50,7 @@ export function createContext(options: { env?: Env; io?: IO; signal?: AbortSigna
   let store: Promise<CredentialStore> | undefined;
   let jobToken: Promise<string> | undefined;
   let deferred = 0;
+  const warned = new Set<string>();
   const ctx: CliContext = {
     deferInterrupts() {
       deferred += 1;
@@ -63,6 +67,7 @@ export function createContext(options: { env?: Env; io?: IO; signal?: AbortSigna
     env,
     rawEnv,
     noInput: false,
+    insecure: false,
     style: style(useColor(io, env)),
     now: options.now ?? (() => new Date()),
     signal: options.signal ?? new AbortController().signal,
@@ -73,7 +78,13 @@ export function createContext(options: { env?: Env; io?: IO; signal?: AbortSigna
           hint: 'Pass --server URL (or set GATE_SERVER), e.g. `gate login --server http://127.0.0.1:4180`.',
         });
       }
-      return normalizeServer(url);
+      const server = normalizeServer(url);
+      checkServerTransport(server, ctx.insecure || env.insecureHttp, (m) => {
+        if (warned.has(server)) return;
+        warned.add(server);
+        io.stderr.write(`${m}\n`);
+      });
+      return server;
     },
     credentials() {
       store ??= openCredentialStore({
@@ -86,7 +97,13 @@ export function createContext(options: { env?: Env; io?: IO; signal?: AbortSigna
     async token(server) {
       if (env.token) return env.token;
       try {
-        const creds = await validAccessToken({ server, store: await ctx.credentials(), now: ctx.now(), signal: ctx.signal });
+        const creds = await validAccessToken({
+          server,
+          store: await ctx.credentials(),
+          now: ctx.now(),
+          signal: ctx.signal,
+          lockDir: env.configDir,
+        });
         return creds.access_token;
       } catch (err) {
         // A GitHub Actions job that never ran `gate login`: log in as the job, for this process only.

@@ -20,13 +20,14 @@ export function reportError(err: unknown, ctx: CliContext, json: boolean): numbe
   const gateErr = toGateError(err);
   const { io, style } = ctx;
   if (gateErr) {
+    const hint = hintFor(gateErr, ctx);
     io.stderr.write(`${style.red('error:')} ${redact(gateErr.message)}\n`);
-    if (gateErr.hint) io.stderr.write(`${style.dim(redact(gateErr.hint))}\n`);
+    if (hint) io.stderr.write(`${style.dim(redact(hint))}\n`);
     if (ctx.env.debug && gateErr.cause) io.stderr.write(`${redact(String((gateErr.cause as Error)?.stack ?? gateErr.cause))}\n`);
     if (json) {
       emitEvent(io, 'error', {
         // Details come from the server's answer (or a proxy's): scrub them like the message.
-        error: { code: gateErr.code, message: redact(gateErr.message), hint: gateErr.hint && redact(gateErr.hint), ...((redactDeep(gateErr.details ?? {}) as object)) },
+        error: { code: gateErr.code, message: redact(gateErr.message), hint: hint && redact(hint), ...(redactDeep(gateErr.details ?? {}) as object) },
         exit_code: gateErr.exitCode,
       });
     }
@@ -38,6 +39,18 @@ export function reportError(err: unknown, ctx: CliContext, json: boolean): numbe
   else io.stderr.write(`${style.dim('This is a bug in gate. Run again with GATE_DEBUG=1 for details, and report it.')}\n`);
   if (json) emitEvent(io, 'error', { error: { code: 'GATE_ERR_INTERNAL', message: redact(e?.message ?? String(err)) }, exit_code: 1 });
   return ExitCode.failure;
+}
+
+/**
+ * "Run `gate login`" cannot help while GATE_TOKEN is set: it overrides what
+ * login stores. Then the way out is a new token, or unsetting the variable.
+ */
+export const TOKEN_ENV_HINT =
+  'GATE_TOKEN is set, and the server does not accept it (expired, or not a gate token): replace it with a fresh one, or unset it (`unset GATE_TOKEN`) to use what `gate login` stores.';
+
+function hintFor(err: GateError, ctx: CliContext): string | undefined {
+  if (ctx.env.token && (err.code === 'GATE_ERR_AUTH_REQUIRED' || err.code === 'GATE_ERR_AUTH_FAILED')) return TOKEN_ENV_HINT;
+  return err.hint;
 }
 
 function toGateError(err: unknown): GateError | undefined {

@@ -1,4 +1,5 @@
 import type { GrantWire } from '../api/wire-grants.js';
+import { formatDuration } from '../config/duration.js';
 import type { CliContext } from './context.js';
 import type { GrantEventName } from './grant-flow.js';
 import { emitEvent, say } from './output.js';
@@ -8,7 +9,7 @@ import { emitEvent, say } from './output.js';
  * NDJSON events with --json, otherwise short lines on stderr (stdout belongs
  * to the data or to the wrapped tool).
  */
-export function grantProgress(ctx: CliContext, json: boolean): (name: GrantEventName, fields: Record<string, unknown>) => void {
+export function grantProgress(ctx: CliContext, json: boolean, asked?: string): (name: GrantEventName, fields: Record<string, unknown>) => void {
   return (name, fields) => {
     if (json) {
       emitEvent(ctx.io, name, fields);
@@ -17,7 +18,7 @@ export function grantProgress(ctx: CliContext, json: boolean): (name: GrantEvent
     const g = fields.grant as GrantWire | undefined;
     switch (name) {
       case 'requested':
-        if (g?.duration_capped) say(ctx.io, ctx.style.yellow(`Duration capped at ${g.duration}s by policy ${g.policy}.`));
+        if (g?.duration_capped) say(ctx.io, ctx.style.yellow(cappedMessage(g, asked)));
         break;
       case 'waiting_approval':
         say(ctx.io, `Grant ${fields.grant_id} needs approval by ${(fields.approvers as string[]).join(', ')}; waiting (an approver runs \`gate approve ${fields.grant_id}\`)…`);
@@ -29,4 +30,10 @@ export function grantProgress(ctx: CliContext, json: boolean): (name: GrantEvent
         break;
     }
   };
+}
+
+/** "Duration capped at 8h by policy eng-read (you asked for 10h)." in the unit the user typed. */
+export function cappedMessage(g: GrantWire, asked?: string): string {
+  const you = asked ?? formatDuration(g.requested_duration);
+  return `Duration capped at ${formatDuration(g.duration, asked)} by policy ${g.policy} (you asked for ${you}).`;
 }

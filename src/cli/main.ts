@@ -13,6 +13,7 @@ export function buildProgram(ctx: CliContext): Command {
     .version(VERSION, '-V, --version', 'print the gate version')
     .addOption(new Option('--debug', 'print debug output and stack traces').hideHelp())
     .option('--no-input', 'never prompt; fail with a usage error naming the flag to pass instead')
+    .option('--insecure', 'allow an http:// server URL for a host that is not loopback (tokens cross the network unencrypted)')
     .exitOverride()
     .showSuggestionAfterError(true)
     .helpCommand(false)
@@ -56,18 +57,41 @@ export async function main(argv: string[], options: { env?: Env; io?: IO } = {})
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  const stdout = watchStdout(ctx.io, () => controller.abort(new Error('stdout closed')));
   const json = argv.includes('--json');
   // Global: honoured wherever it appears, before commander has parsed anything.
   ctx.noInput = argv.includes('--no-input');
+  ctx.insecure = argv.includes('--insecure');
   try {
     const program = buildProgram(ctx);
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode ?? 0;
   } catch (err) {
+    // The reader went away (`gate audit | head -1`): what it wanted, it got.
+    if (stdout.closed) return ctx.exitCode ?? 0;
     return reportError(err, ctx, json);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
   }
+}
+
+/**
+ * A reader that quits early (`| head`, a pager) makes stdout fail with EPIPE.
+ * That is not an error of gate's: stop the command (via `onClosed`, which
+ * aborts its signal) and exit quietly. The listener stays for the rest of the
+ * process, since a buffered write can fail after main has returned.
+ */
+function watchStdout(io: IO, onClosed: () => void): { readonly closed: boolean } {
+  const state = { closed: false };
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED' || err.code === 'ERR_STREAM_WRITE_AFTER_END') {
+      state.closed = true;
+      onClosed();
+      return;
+    }
+    io.stderr.write(`error: cannot write to stdout: ${err.message}\n`);
+  });
+  return state;
 }

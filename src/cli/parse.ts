@@ -1,4 +1,4 @@
-import { parseDuration } from '../config/duration.js';
+import { isBareNumber, parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 
 /** Parses a --port value (0 = any free port). */
@@ -30,13 +30,17 @@ export function parseServerPort(value: string): number {
   return port;
 }
 
-/** Parses a --for / --timeout duration such as 30m, 2h, 90s. */
+/** Parses a --for / --timeout duration such as 30m, 1h30m, 1.5h, 90s. A bare number is refused: which unit? */
 export function parseDurationFlag(value: string, flag: string): number {
+  if (isBareNumber(value)) {
+    const n = value.trim();
+    throw new UsageError(`${flag} ${n} has no unit.`, { hint: `Write ${flag} ${n}m (minutes), ${flag} ${n}h (hours) or ${flag} ${n}s (seconds).` });
+  }
   try {
     const ms = parseDuration(value);
     if (ms <= 0) throw new Error('zero');
     return ms;
   } catch {
-    throw new UsageError(`${flag} must be a positive duration such as 30m, 2h or 90s, got ${JSON.stringify(value)}.`);
+    throw new UsageError(`${flag} must be a positive duration such as 30m, 1h30m, 1.5h or 90s, got ${JSON.stringify(value)}.`);
   }
 }

@@ -5,6 +5,7 @@ import { grantSchema } from '../api/wire-grants.js';
 import { GateError } from '../errors.js';
 import { type LocalListener, startLocalListener } from '../tunnel/listener.js';
 import { dialTunnel } from '../tunnel/dialer.js';
+import { createLocalCertificate } from '../tunnel/local-cert.js';
 import { relay } from '../tunnel/relay.js';
 import type { CliContext } from './context.js';
 
@@ -24,6 +25,8 @@ export interface TunnelOptions {
   socketDir?: string | true;
   socketName?: string;
   localPassword?: boolean;
+  /** Serve TLS on the local listener with a fresh self-signed certificate (kubectl sends a token only over https). */
+  localTls?: boolean;
   sessionId?: string;
   onEvent?(event: string, fields: Record<string, unknown>): void;
 }
@@ -31,6 +34,8 @@ export interface TunnelOptions {
 export interface OpenTunnel {
   listener: LocalListener;
   localPassword?: string;
+  /** PEM of the local listener's own certificate, with `localTls`: clients pin it. */
+  localCertificate?: string;
   /** Resolves with why the tunnel ended: the grant expired or was revoked, or close() was called. */
   ended: Promise<TunnelEnd>;
   close(reason?: TunnelEnd): Promise<void>;
@@ -50,6 +55,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
   const { grant, server } = options;
   const emit = options.onEvent ?? (() => {});
   const localPassword = options.localPassword ? randomBytes(18).toString('base64url') : undefined;
+  const localCert = options.localTls ? createLocalCertificate() : undefined;
   const sockets = new Set<Socket>();
   /** One entry per local connection, settled once its relay ended and `connection_closed` went out. */
   const relays = new Set<Promise<void>>();
@@ -59,6 +65,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
     port: options.port,
     socketDir: options.socketDir,
     socketName: options.socketName,
+    tls: localCert,
     onConnection(local) {
       const id = nextId++;
       sockets.add(local);
@@ -134,7 +141,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
     return closing;
   };
   void ended.then((end) => close(end));
-  return { listener, localPassword, ended, close };
+  return { listener, localPassword, localCertificate: localCert?.cert, ended, close };
 }
 
 /** How long open connections may take to receive the gateway's goodbye after the grant ended. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { createHttpSessionApi } from '../api/sessions-client.js';
 import { recordSession } from '../record/index.js';
 import { connectionDetails } from './connection-details.js';
@@ -34,7 +35,7 @@ export async function runWrapped(
   const tunnel = await openTunnel(ctx, {
     server,
     grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
-    port: 0,
+    ...privateListener(target.type, tool.file),
     sessionId,
     onEvent: (event, fields) => {
       if (event !== 'connection_error') return;
@@ -78,6 +79,8 @@ export async function runWrapped(
       },
       run: { file: tool.file, args: tool.args, env, stdin, stdout, stderr, tty, signal: ctx.signal },
       required: target.recording === 'required',
+      // A redirected stdout (`pg_dump > file`) is counted and hashed, not stored, unless the target says full.
+      recordOutput: target.record_output ?? 'terminal',
       shell: env.SHELL,
     });
     if (result.upload.status === 'pending') {
@@ -89,6 +92,31 @@ export async function runWrapped(
     await tunnel.close();
     if (details.cleanup) await rm(details.cleanup, { recursive: true, force: true });
   }
+}
+
+/**
+ * How a wrapped tool's listener keeps other local users out (they can list
+ * loopback ports in /proc/net/tcp and connect to them). psql gets a Unix
+ * socket in a fresh 0700 directory (PGHOST), which nobody else can enter.
+ * Every Postgres and Kubernetes tunnel also gets a one-time local password
+ * that only the child learns: PGPASSWORD, or the bearer token in the 0600
+ * temporary kubeconfig (served over TLS with a pinned throw-away
+ * certificate, as kubectl sends tokens only over https); the gateway refuses
+ * connections without it. Neither
+ * is the target's secret.
+ */
+function privateListener(
+  type: string,
+  file: string,
+): { port: number; socketDir?: true; socketName?: string; localPassword?: boolean; localTls?: boolean } {
+  const local = type === 'postgres' || type === 'kubernetes';
+  const psql = type === 'postgres' && basename(file) === 'psql';
+  return {
+    port: 0,
+    ...(psql ? { socketDir: true as const, socketName: '.s.PGSQL.5432' } : {}),
+    ...(local ? { localPassword: true } : {}),
+    ...(type === 'kubernetes' ? { localTls: true } : {}),
+  };
 }
 
 function shellQuote(arg: string): string {

@@ -8,12 +8,20 @@ export interface KubeconfigOptions {
   target: string;
   /** Default namespace for the context. */
   namespace?: string;
+  /**
+   * The tunnel's one-time local token (never the target's credential): the
+   * gateway refuses requests to the local listener that do not carry it.
+   */
+  token?: string;
+  /** PEM certificate the https local listener presents; pinned as the cluster's CA. */
+  certificateAuthority?: string;
 }
 
 /**
  * A kubeconfig that points kubectl at gate's local listener. It holds no
- * credential of any kind: the gateway adds the role's token or client
- * certificate on the far side of the tunnel. Written from a fixed template
+ * target credential: the gateway adds the role's token or client
+ * certificate on the far side of the tunnel. It may hold the tunnel's
+ * one-time local token, which is worth nothing once the tunnel closes. Written from a fixed template
  * (no YAML library to load for it): the names are checked above, the URL is
  * an origin, and a namespace that is not a plain name is quoted as a JSON
  * string, which is a valid YAML double-quoted scalar.
@@ -40,6 +48,9 @@ export function kubeconfigFor(options: KubeconfigOptions): string {
     `  - name: ${name}`,
     '    cluster:',
     `      server: ${url.origin}`,
+    ...(options.certificateAuthority
+      ? [`      certificate-authority-data: ${Buffer.from(options.certificateAuthority, 'utf8').toString('base64')}`]
+      : []),
     'contexts:',
     `  - name: ${name}`,
     '    context:',
@@ -49,7 +60,7 @@ export function kubeconfigFor(options: KubeconfigOptions): string {
     `current-context: ${name}`,
     'users:',
     `  - name: ${name}`,
-    '    user: {}',
+    ...(options.token ? ['    user:', `      token: ${localToken(options.token)}`] : ['    user: {}']),
     'preferences: {}',
     '',
   ].join('\n');
@@ -62,6 +73,11 @@ export function kubeconfigFor(options: KubeconfigOptions): string {
 function yamlString(value: string): string {
   const plain = /^[a-z][-a-z0-9]*$/.test(value) && !/^(true|false|null|yes|no|on|off|y|n)$/.test(value);
   return plain ? value : JSON.stringify(value);
+}
+
+function localToken(token: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new UsageError('The local token must be base64url.');
+  return token;
 }
 
 /** Writes a kubeconfig readable by the owner only (0600), tightening an existing file too. */

@@ -1,16 +1,16 @@
 import { z } from 'zod';
+import { name, secretRef, targetOptions } from './common.js';
+import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
+import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
+import { mcpTarget } from './mcp-target.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
  * `file:/path`) and are resolved by `resolveSecret` when used.
  */
 
-const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
-
-export const secretRef = z
-  .string()
-  .regex(SECRET_REF, 'must be a secret reference (env:NAME or file:/absolute/path), never a literal secret');
+export { secretRef } from './common.js';
 
 export const duration = z.string().regex(DURATION, 'must be a duration such as 30m, 8h or 7d');
 
@@ -18,48 +18,33 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, 'must be host:port');
 
-const regexSource = z.string().superRefine((value, ctx) => {
-  try {
-    new RegExp(value, 'i');
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `is not a valid regular expression: ${(err as Error).message}` });
-  }
-});
-
-const name = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'must be letters, digits, - or _');
-
-const sqlGuardrail = z.union([
-  z.strictObject({ deny: regexSource, message: z.string().optional() }),
-  z.strictObject({ require_approval: regexSource, message: z.string().optional() }),
-]);
-
-const recordingOptions = {
-  /** Record keystrokes too (asciicast "i" events). */
-  record_input: z.boolean().default(false),
-  /** `required`: a session does not start when the recording cannot be uploaded. */
-  recording: z.enum(['required', 'best-effort']).default('best-effort'),
-};
 
 export const postgresTarget = z.strictObject({
   type: z.literal('postgres'),
   address: hostPort,
   database: z.string().min(1),
-  description: z.string().optional(),
   tls: z
     .strictObject({
       mode: z.enum(['disable', 'require', 'verify-full']).default('disable'),
       ca: secretRef.optional(),
     })
     .default({ mode: 'disable' }),
-  roles: z.record(name, z.strictObject({ username: z.string().min(1), password: secretRef })),
+  roles: z.record(
+    name,
+    z.strictObject({
+      username: z.string().min(1),
+      password: secretRef,
+      // Password methods gate may answer for this role; absent means [scram-sha-256].
+      auth: z.array(z.enum(['scram-sha-256', 'md5', 'password'])).min(1).optional(),
+    }),
+  ),
   guardrails: z.array(sqlGuardrail).default([]),
-  masking: z
-    .strictObject({
-      columns: z.array(z.string()).default([]),
-      detectors: z.array(z.enum(['email', 'credit_card'])).default([]),
-    })
-    .default({ columns: [], detectors: [] }),
-  ...recordingOptions,
+  masking: pgMasking,
+  /** What to do with SQL whose effect gate cannot see (DO, CREATE FUNCTION, …); default deny when guarded. */
+  opaque_sql: opaqueSql.optional(),
+  limits: postgresLimits,
+  audit: postgresAudit,
+  ...targetOptions,
 });
 
 const k8sMatch = z.strictObject({
@@ -71,7 +56,6 @@ const k8sMatch = z.strictObject({
 export const kubernetesTarget = z.strictObject({
   type: z.literal('kubernetes'),
   address: z.url({ protocol: /^https?$/, error: 'must be the API server URL, such as https://10.0.0.1:6443' }),
-  description: z.string().optional(),
   tls: z
     .strictObject({ ca: secretRef.optional(), insecure_skip_verify: z.boolean().default(false) })
     .default({ insecure_skip_verify: false }),
@@ -90,18 +74,17 @@ export const kubernetesTarget = z.strictObject({
       ]),
     )
     .default([]),
-  ...recordingOptions,
+  ...targetOptions,
 });
 
 export const tcpTarget = z.strictObject({
   type: z.literal('tcp'),
   address: hostPort,
-  description: z.string().optional(),
   roles: z.record(name, z.strictObject({})).default({ default: {} }),
-  ...recordingOptions,
+  ...targetOptions,
 });
 
-export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget]);
+export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget, mcpTarget]);
 
 const approval = z.union([
   z.literal('auto'),
@@ -239,6 +222,7 @@ export type TargetConfig = z.infer<typeof target>;
 export type PostgresTarget = z.infer<typeof postgresTarget>;
 export type KubernetesTarget = z.infer<typeof kubernetesTarget>;
 export type TcpTarget = z.infer<typeof tcpTarget>;
+export type { McpTarget } from './mcp-target.js';
 export type PolicyConfig = z.infer<typeof policy>;
 export type DevUser = z.infer<typeof devUser>;
 export type WorkloadRule = z.infer<typeof workloadRule>;

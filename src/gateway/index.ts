@@ -1,5 +1,6 @@
 import type { TargetConfig } from '../config/schema.js';
 import { handleKubernetes } from './kubernetes/handler.js';
+import { handleMcp } from './mcp/handler.js';
 import { handlePostgres } from './postgres/handler.js';
 import { handleTcp } from './tcp/handler.js';
 import type { ProtocolHandler } from './types.js';
@@ -13,5 +14,7 @@ export function handlerFor(target: TargetConfig): ProtocolHandler {
       return handleKubernetes as ProtocolHandler;
     case 'tcp':
       return handleTcp as ProtocolHandler;
+    case 'mcp':
+      return handleMcp as ProtocolHandler;
   }
 }

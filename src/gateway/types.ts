@@ -52,7 +52,15 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
    * `require_approval` guardrail holds. The same text approved earlier within
    * the approval window passes.
    */
-  requestApproval(input: { text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+  requestApproval(input: {
+    text: string;
+    rule: string;
+    message?: string;
+    /** The parser's summary of each statement, shown to approvers. */
+    summary?: { tag: string; tables: string[]; filtered?: boolean }[];
+    /** How many runs one approval allows (the rule's `reuse`, default 1). */
+    reuse?: number;
+  }): Promise<ApprovalCheck>;
   /** Aborted when the grant expires or is revoked; `signal.reason` is a GrantEnded. */
   signal: AbortSignal;
 }

@@ -45,6 +45,8 @@ export interface CastWriter {
   output(data: Uint8Array | string): void;
   input(data: string): void;
   resize(cols: number, rows: number): void;
+  /** A marker event ("m"): a note for the replay, such as what went to a redirected stdout. */
+  marker(label: string): void;
   /** Writes any pending output now. */
   flush(): void;
   /** Flushes and stops the coalescing timer; later calls are ignored. */
@@ -197,6 +199,11 @@ export function createCastWriter(header: CastHeader, options: CastWriterOptions)
       if (closed) return;
       flush();
       emit(now(), 'r', `${cols}x${rows}`);
+    },
+    marker(label) {
+      if (closed) return;
+      flush();
+      emit(now(), 'm', label);
     },
     flush,
     close() {

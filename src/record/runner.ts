@@ -30,6 +30,12 @@ export interface RunToolOptions {
    * them), with pipes decoded text.
    */
   onOutput?(data: Buffer | string): void;
+  /**
+   * With pipes: the tool's stdout goes here instead of to onOutput (stderr
+   * still goes to onOutput). For `record_output: terminal` when stdout is a
+   * file or a pipe, so a dump is counted and hashed rather than recorded.
+   */
+  onStdoutBytes?(data: Buffer): void;
   /** Everything sent to the tool's stdin (decoded UTF-8). */
   onInput?(data: string): void;
   /** The terminal size, once at start and after each change (tty=true only). */
@@ -427,6 +433,10 @@ async function runPipes(file: string, opts: RunToolOptions): Promise<RunToolResu
     const outDecoder = new StringDecoder('utf8');
     const errDecoder = new StringDecoder('utf8');
     child.stdout.on('data', (chunk: Buffer) => {
+      if (opts.onStdoutBytes) {
+        opts.onStdoutBytes(chunk);
+        return;
+      }
       const text = outDecoder.write(chunk);
       if (text) opts.onOutput?.(text);
     });

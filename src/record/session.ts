@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { GateError } from '../errors.js';
 import { type CastHeader, createCastWriter } from './asciicast.js';
@@ -27,10 +27,25 @@ export interface RecordSessionOptions {
   upload?: LiveUploadOptions;
   /** The SHELL recorded in the header. */
   shell?: string;
+  /**
+   * The target's `record_output` (omitted: record everything). `terminal`: when the tool's
+   * stdout is not a terminal (`gate exec db -- pg_dump > file`), record what
+   * reached the terminal (stderr, prompts) and only the byte count and
+   * SHA-256 of stdout; `full`: record stdout too.
+   */
+  recordOutput?: 'terminal' | 'full';
+}
+
+/** What a redirected stdout carried, when its bytes were not recorded. */
+export interface RedirectedOutput {
+  bytes: number;
+  sha256: string;
 }
 
 export interface RecordSessionResult extends RunToolResult {
   sessionId: string;
+  /** Set when stdout was counted and hashed instead of recorded. */
+  redirectedStdout?: RedirectedOutput;
   /** complete: on the server; pending: in the spool, uploaded by the next gate run. */
   upload: UploadOutcome;
 }
@@ -81,10 +96,20 @@ export async function recordSession(opts: RecordSessionOptions): Promise<RecordS
   const t0 = performance.now();
   let result: RunToolResult;
   let lastSize = '';
+  // Only pipes can tell stdout from the terminal's other output; a pty merges them.
+  const hashStdout = !opts.run.tty && opts.recordOutput === 'terminal' && !(opts.run.stdout as { isTTY?: boolean }).isTTY;
+  const stdoutHash = hashStdout ? createHash('sha256') : undefined;
+  let stdoutBytes = 0;
   try {
     result = await runTool({
       ...opts.run,
       onOutput: (data) => writer.output(data),
+      onStdoutBytes: stdoutHash
+        ? (data) => {
+            stdoutHash.update(data);
+            stdoutBytes += data.length;
+          }
+        : undefined,
       onInput: meta.recordInput ? (data) => writer.input(data) : undefined,
       onResize: (cols, rows) => {
         const size = `${cols}x${rows}`;
@@ -101,11 +126,16 @@ export async function recordSession(opts: RecordSessionOptions): Promise<RecordS
     await removeSpool(opts.configDir, meta.id).catch(() => {});
     throw err;
   }
+  let redirectedStdout: RedirectedOutput | undefined;
+  if (stdoutHash) {
+    redirectedStdout = { bytes: stdoutBytes, sha256: stdoutHash.digest('hex') };
+    writer.marker(`stdout (not a terminal, not recorded): ${redirectedStdout.bytes} bytes, sha256 ${redirectedStdout.sha256}`);
+  }
   writer.close();
   const durationMs = Math.round(performance.now() - t0);
   await spool.end();
   await spool.update({ closed: true, exitCode: result.exitCode, durationMs });
   const upload = await uploader.finish({ exitCode: result.exitCode, durationMs }, { timeoutMs: opts.finishTimeoutMs });
   if (upload.status === 'pending') debug('recording %s left in the spool: %s', meta.id, (upload.error as Error)?.message);
-  return { ...result, sessionId: meta.id, upload };
+  return { ...result, sessionId: meta.id, upload, ...(redirectedStdout ? { redirectedStdout } : {}) };
 }

@@ -20,6 +20,10 @@ export interface SessionMeta {
   /** True when keystrokes are recorded ("i" events): the target's `record_input`. */
   recordInput: boolean;
   title?: string;
+  /** `mcp`: a `gate mcp` session (its grant is '' until a tool needs one). Default terminal. */
+  kind?: 'terminal' | 'mcp';
+  /** mcp: the MCP client's name/version. */
+  client?: string;
 }
 
 /** How a session ended, as sent with `SessionApi.close`. */

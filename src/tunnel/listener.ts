@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { GateError } from '../errors.js';
 
@@ -23,6 +24,8 @@ export interface ListenOptions {
   socketDir?: string | true;
   /** File name of the socket; Postgres clients expect `.s.PGSQL.<port>`. */
   socketName?: string;
+  /** Terminate TLS with this key and certificate; `onConnection` then gets the decrypted socket. */
+  tls?: { key: string; cert: string };
   onConnection(socket: Socket): void;
 }
 
@@ -39,8 +42,16 @@ export async function startLocalListener(options: ListenOptions): Promise<LocalL
       socket.destroy();
       return;
     }
-    options.onConnection(socket);
+    if (!options.tls) {
+      options.onConnection(socket);
+      return;
+    }
+    const secure = new TLSSocket(socket, { isServer: true, secureContext });
+    secure.once('secure', () => options.onConnection(secure));
+    // A failed handshake (a client that does not trust the pinned certificate) just ends here.
+    secure.on('error', () => secure.destroy());
   });
+  const secureContext = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
   if (options.socketDir) {
     const base = options.socketDir === true ? tmpdir() : options.socketDir;
     const dir = await mkdtemp(join(base, 'gate-'));

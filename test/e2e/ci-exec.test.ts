@@ -115,6 +115,8 @@ admins: [platform]
 targets:
   db:
     type: postgres
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: 127.0.0.1:${pg.port}
     database: postgres
     roles:

@@ -55,6 +55,8 @@ admins: [platform]
 targets:
   k8s:
     type: kubernetes
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: ${kube.url}
     tls: { ca: env:E2E_K8S_CA }
     roles:
@@ -64,12 +66,16 @@ targets:
       - { require_approval: { verbs: [delete], resources: [pods] } }
   k8s-cert:
     type: kubernetes
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: ${kube.url}
     tls: { ca: env:E2E_K8S_CA }
     roles:
       admin: { client_cert: env:E2E_K8S_CERT, client_key: env:E2E_K8S_KEY }
   k8s-short:
     type: kubernetes
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: ${kube.url}
     tls: { ca: env:E2E_K8S_CA }
     roles:
@@ -114,10 +120,11 @@ describe('gate kubectl', () => {
 
   test("a credential the user passes to kubectl never reaches the API server", async () => {
     const before = kube.seen.length;
+    // It replaces the one-time local token of gate's kubeconfig, so the gateway refuses it with a Status.
     const r = await gate(['kubectl', 'k8s', '--', '--token', 'users-own-token-must-not-arrive', 'get', 'pods', '-n', 'prod']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('db-0');
-    for (const s of kube.seen.slice(before)) expect(s.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/one-time local token|Unauthorized|provide credentials/);
+    expect(kube.seen.length).toBe(before);
   });
 
   test('a client-certificate role: the gateway presents the certificate, kubectl never sees the key', async () => {
@@ -133,13 +140,17 @@ describe('gate kubectl', () => {
     expect(envDump.stdout).not.toContain('PRIVATE KEY');
   });
 
-  test('the temporary kubeconfig is 0600, holds no credential, and is gone after exit', async () => {
+  test('the temporary kubeconfig is 0600, holds no target credential (only a one-time local token), and is gone after exit', async () => {
     const r = await gate(['exec', 'k8s', '--', 'sh', '-c', 'echo "kubeconfig=$KUBECONFIG"; stat -c "mode=%a" "$KUBECONFIG"; cat "$KUBECONFIG"; env']);
     expect(r.code).toBe(0);
     const path = /kubeconfig=(\S+)/.exec(r.stdout)![1]!;
     expect(r.stdout).toContain('mode=600');
-    expect(r.stdout).toMatch(/server: http:\/\/127\.0\.0\.1:\d+/);
-    expect(r.stdout).not.toMatch(/token:|client-key|client-certificate|password:/);
+    // https with the listener's own pinned certificate: kubectl sends the local token only over TLS.
+    expect(r.stdout).toMatch(/server: https:\/\/127\.0\.0\.1:\d+/);
+    expect(r.stdout).toMatch(/certificate-authority-data: \S+/);
+    expect(r.stdout).toMatch(/token: [A-Za-z0-9_-]{24}\n/);
+    expect(r.stdout).not.toContain(TOKEN);
+    expect(r.stdout).not.toMatch(/client-key|client-certificate|password:/);
     expect(r.stdout).not.toContain('GATE_TOKEN=');
     await expect(stat(path)).rejects.toThrow(/ENOENT/);
   });
@@ -219,6 +230,27 @@ describe('gate connect k8s', () => {
     visible.push(...c.lines.stdout, ...c.lines.stderr);
     expect(c.lines.stdout.map((l) => JSON.parse(l).event)).toContain('closed');
     await expect(stat(ready.kubeconfig)).rejects.toThrow(/ENOENT/);
+  });
+
+  test('--local-password: the kubeconfig carries a one-time token, the listener speaks pinned TLS, and a request without the token gets 401', async () => {
+    const c = startGate(['connect', 'k8s', '--local-password', '--json'], { env });
+    const ready = JSON.parse(await c.waitFor(/"event":"ready"/, 'stdout')) as { kubeconfig: string; url: string };
+    const text = await readFile(ready.kubeconfig, 'utf8');
+    expect(ready.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const local = /token: (\S+)/.exec(text)?.[1];
+    expect(local).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(c.lines.stdout.join('\n')).not.toContain(local!);
+    const r = await kubectl(['get', 'pods', '-n', 'prod'], ready.kubeconfig);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('db-0');
+    const before = kube.seen.length;
+    const stranger = await new Promise<{ stdout: string }>((resolve) => {
+      execFile('curl', ['-sk', `${ready.url}/api/v1/namespaces/prod/pods`], (_e, stdout) => resolve({ stdout }));
+    });
+    expect(JSON.parse(stranger.stdout)).toMatchObject({ kind: 'Status', code: 401, message: expect.stringMatching(/one-time local token/) });
+    expect(kube.seen.length).toBe(before);
+    await c.stop('SIGINT');
+    visible.push(...c.lines.stdout, ...c.lines.stderr);
   });
 
   test('human mode prints export KUBECONFIG=…', async () => {

@@ -95,6 +95,8 @@ admins: [platform]
 targets:
   db:
     type: postgres
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: 127.0.0.1:${pg.port}
     database: postgres
     roles:
@@ -176,7 +178,9 @@ describe('gate exec', () => {
     });
     expect(vars.PGPORT).toMatch(/^\d+$/);
     expect(vars.GATE_TARGET_PORT).toBe(vars.PGPORT);
-    expect(vars.GATE_TARGET_URL).toBe(`postgres://readonly@127.0.0.1:${vars.PGPORT}/postgres?sslmode=disable`);
+    // The one password there is the tunnel's one-time local one, also in PGPASSWORD: never the role's.
+    expect(vars.PGPASSWORD).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(vars.GATE_TARGET_URL).toBe(`postgres://readonly:${vars.PGPASSWORD}@127.0.0.1:${vars.PGPORT}/postgres?sslmode=disable`);
     expect(Number(vars.PGPORT)).not.toBe(pg.port);
     expect(vars.GATE_TOKEN).toBeUndefined();
     expect(r.stdout).not.toContain(RO_PASSWORD);

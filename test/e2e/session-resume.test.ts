@@ -54,12 +54,16 @@ beforeAll(async () => {
 targets:
   db:
     type: postgres
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: 127.0.0.1:${pg.port}
     database: postgres
     roles:
       read: { username: readonly, password: env:E2E_RESUME_PG_PASSWORD }
   db-strict:
     type: postgres
+    # These tests read what a piped tool printed back from the recording.
+    record_output: full
     address: 127.0.0.1:${pg.port}
     database: postgres
     recording: required

@@ -379,6 +379,8 @@ export async function startKubeGateway(options: {
   targetName?: string;
   role?: string;
   env: Record<string, string>;
+  /** The tunnel's one-time local password (`gate connect --local-password`, `gate kubectl`). */
+  localPassword?: string;
 }): Promise<KubeGateway> {
   const audits: GatewayAuditEvent[] = [];
   const approvalRequests: KubeGateway['approvalRequests'] = [];
@@ -396,6 +398,7 @@ export async function startKubeGateway(options: {
       email: 'alice@example.com',
       expiresAt: new Date(Date.now() + 3_600_000),
     },
+    ...(options.localPassword !== undefined ? { localPassword: options.localPassword } : {}),
     secret: (ref) => resolveSecret(ref, options.env),
     audit: (event) => audits.push(event),
     async requestApproval(input) {

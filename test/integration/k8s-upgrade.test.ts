@@ -79,7 +79,7 @@ test('a denied Upgrade gets a Kubernetes Status and never reaches the API server
   const { socket, text, closed } = await start();
   const before = kube.seen.length;
   socket.write(
-    'POST /api/v1/namespaces/default/pods/web-1/portforward HTTP/1.1\r\nHost: x\r\n' +
+    'POST /api/v1/namespaces/default/pods/web-1/portforward HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
       'Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\nContent-Length: 0\r\n\r\n',
   );
   await closed;

@@ -66,7 +66,7 @@ function target(host: string, tls: PostgresTarget['tls']): PostgresTarget {
     database: 'postgres',
     tls,
     roles: {
-      legacy: { username: 'legacy', password: 'env:MD5' },
+      legacy: { username: 'legacy', password: 'env:MD5', auth: ['md5'] },
       modern: { username: 'modern', password: 'env:SCRAM' },
     },
     guardrails: [],

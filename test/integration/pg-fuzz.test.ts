@@ -132,6 +132,7 @@ beforeAll(async () => {
       roles: { read: { username: 'postgres', password: 'env:PW' } },
       guardrails: [{ deny: '^drop' }],
       masking: { columns: ['secret'], detectors: ['email', 'credit_card'] },
+      limits: { max_message_bytes: 1024 * 1024, max_statement_bytes: 512 * 1024 },
       record_input: false,
       recording: 'best-effort',
     },
@@ -216,20 +217,35 @@ describe('postgres handler: hostile input', () => {
     ];
     for (const [what, parts] of cases) {
       const { sqlstate } = expectProtocolEnd(await exchange(h.port, parts, false), what);
-      expect(sqlstate, `${what}: no ErrorResponse`).toMatch(/^(08P01|0A000)$/);
+      // 54000: over the target's message size limit.
+      expect(sqlstate, `${what}: no ErrorResponse`).toMatch(/^(08P01|0A000|54000)$/);
     }
     await h.settled();
     await stillWorks();
   });
 
-  it('rejects an oversized message with 08P01 and a readable error', async () => {
+  it('answers an oversized message with 54000 naming the limit, audits it, and keeps the session', async () => {
+    // What a client claiming a 200 MB Query would get: an error at once, not a closed socket.
     const header = Buffer.alloc(5);
     header.write('Q', 0, 'latin1');
     header.writeInt32BE(200 * 1024 * 1024, 1);
     // Not half-closed: the gateway itself must end these connections.
     const reply = await exchange(h.port, [startup(), header], false);
-    expect(expectProtocolEnd(reply, 'oversized').sqlstate).toBe('08P01');
-    expect(reply.bytes.toString('latin1')).toContain('invalid message length');
+    expect(expectProtocolEnd(reply, 'oversized').sqlstate).toBe('54000');
+    const text = reply.bytes.toString('latin1');
+    expect(text).toContain('over the 1048576-byte limit on db-test');
+    // A real client with a 2 MB bind parameter: refused, and the next query works on the same connection.
+    const c = new pg.Client({ host: '127.0.0.1', port: h.port, user: 'x', database: 'y' });
+    await c.connect();
+    const err = await c.query('select length($1::text) as n', ['x'.repeat(2 * 1024 * 1024)]).catch((e: pg.DatabaseError) => e);
+    expect((err as pg.DatabaseError).code).toBe('54000');
+    expect((err as pg.DatabaseError).message).toMatch(/message of \d+ bytes is over the 1048576-byte limit on db-test/);
+    expect((await c.query('select 2 as two')).rows).toEqual([{ two: 2 }]);
+    await c.end();
+    await h.settled();
+    const events = h.audit.filter((e) => e.action === 'pg.limit_exceeded');
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    expect(events[0]!.details).toMatchObject({ limit: 'max_message_bytes', max: 1048576 });
     const tiny = Buffer.from([0x51, 0, 0, 0, 2]);
     expect(expectProtocolEnd(await exchange(h.port, [startup(), tiny], false), 'length 2').sqlstate).toBe('08P01');
     const badStartup = Buffer.from([0, 0, 0, 3]);

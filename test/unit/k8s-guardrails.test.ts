@@ -19,6 +19,28 @@ describe('guardrail matching', () => {
     expect(matches({ verbs: ['create'], resources: ['pods/exec'] }, execPod)).toBe(true);
   });
 
+  test('verbs: [exec] covers everything that runs a command: attach, ephemeral containers, the kubelet via nodes/proxy', () => {
+    const runs = [
+      req('POST', '/api/v1/namespaces/prod/pods/web-1/attach?stdin=true'),
+      req('GET', '/api/v1/namespaces/prod/pods/web-1/attach?stdin=true'),
+      req('PATCH', '/api/v1/namespaces/prod/pods/web-1/ephemeralcontainers'),
+      req('PUT', '/api/v1/namespaces/prod/pods/web-1/ephemeralcontainers'),
+      req('GET', '/api/v1/nodes/n1/proxy/exec/prod/web-1/app?command=id'),
+      req('POST', '/api/v1/nodes/n1/proxy/run/prod/web-1/app'),
+      req('GET', '/api/v1/nodes/n1/proxy/pods'),
+      req('GET', '/api/v1/proxy/nodes/n1/exec/prod/web-1/app'),
+    ];
+    for (const info of runs) expect({ path: info.path, hit: matches({ verbs: ['exec'] }, info) }).toEqual({ path: info.path, hit: true });
+    // Reading the ephemeral containers, logs or a port-forward do not run a command.
+    const reads = [
+      req('GET', '/api/v1/namespaces/prod/pods/web-1/ephemeralcontainers'),
+      req('GET', '/api/v1/namespaces/prod/pods/web-1/log'),
+      req('POST', '/api/v1/namespaces/prod/pods/web-1/portforward'),
+      req('GET', '/api/v1/namespaces/prod/pods/web-1/proxy/metrics'),
+    ];
+    for (const info of reads) expect({ path: info.path, hit: matches({ verbs: ['exec'] }, info) }).toEqual({ path: info.path, hit: false });
+  });
+
   test('resources follow RBAC: pods does not cover pods/exec; pods/* and * do; group-qualified names work', () => {
     expect(matches({ resources: ['pods'] }, execPod)).toBe(false);
     expect(matches({ resources: ['pods'] }, getPod)).toBe(true);

@@ -78,10 +78,16 @@ describe('policy matching', () => {
 });
 
 describe('requested durations', () => {
-  it('accepts 30m, 2h and seconds; refuses negative, zero, fractional, absurd and garbage', () => {
+  it('accepts 30m, 90m, 1h30m, 1.5h and JSON seconds; refuses negative, zero, fractional seconds, absurd and garbage', () => {
     expect(parseRequestedDuration('30m')).toEqual({ seconds: 1800 });
+    expect(parseRequestedDuration('90m')).toEqual({ seconds: 5400 });
+    expect(parseRequestedDuration('1h30m')).toEqual({ seconds: 5400 });
+    expect(parseRequestedDuration('1.5h')).toEqual({ seconds: 5400 });
     expect(parseRequestedDuration(90)).toEqual({ seconds: 90 });
-    expect(parseRequestedDuration('120')).toEqual({ seconds: 120 });
     for (const bad of [-1, 0, 1.5, '999d', 'soon', '-5m', Number.NaN]) expect(parseRequestedDuration(bad)).toHaveProperty('error');
+  });
+
+  it('refuses a bare number string, naming the units to add', () => {
+    expect(parseRequestedDuration('30')).toEqual({ error: expect.stringMatching(/"30" has no unit: write it as 30m, 30h or 30s/) });
   });
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type CommandApprovalWire, commandApprovalSchema, type GrantWire, grantSchema } from '../../api/wire-grants.js';
 import type { CliContext } from '../context.js';
 import { printJson, say } from '../output.js';
+import { resolveId } from '../short-id.js';
 
 export type Decision = 'approve' | 'deny' | 'revoke' | 'cancel';
 
@@ -22,8 +23,9 @@ export async function decide(
   const server = await ctx.server(opts.server);
   const client = ctx.client(server);
   const body = opts.comment ? { comment: opts.comment } : {};
-  const path = encodeURIComponent(id);
-  if (id.startsWith('a_') && (decision === 'approve' || decision === 'deny')) {
+  const resolved = await resolveId(ctx, server, id, decision === 'approve' || decision === 'deny' ? ['grant', 'approval'] : ['grant']);
+  const path = encodeURIComponent(resolved);
+  if (resolved.startsWith('a_') && (decision === 'approve' || decision === 'deny')) {
     return client.call('POST', `/v1/approvals/${path}/${decision}`, approvalResponse, { body, signal: ctx.signal });
   }
   return client.call('POST', `/v1/grants/${path}/${decision}`, grantResponse, { body, signal: ctx.signal });

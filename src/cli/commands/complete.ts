@@ -6,6 +6,7 @@ import { createClient } from '../../api/client.js';
 import { fileStore } from '../../auth/credentials.js';
 import type { CliContext } from '../context.js';
 import { normalizeServer } from '../context.js';
+import { checkServerTransport } from '../server-url.js';
 import { readSettings } from '../settings.js';
 
 /** What `gate __complete` can list. */
@@ -60,6 +61,12 @@ export async function completionCandidates(ctx: CliContext, kind: CompletionKind
   const url = serverFlag ?? ctx.env.server ?? (await readSettings(ctx.env.configDir)).server;
   if (!url) return [];
   const server = normalizeServer(url);
+  // Completion never prompts or warns: an insecure server URL just completes nothing.
+  try {
+    checkServerTransport(server, ctx.insecure || ctx.env.insecureHttp, () => {});
+  } catch {
+    return [];
+  }
   const file = join(ctx.env.configDir, CACHE_FILE);
   const cache = await readCache(file);
   const key = `${server} ${kind}`;

@@ -1,12 +1,13 @@
 import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { TargetSummary } from '../../api/wire-grants.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { type GrantFlags, grantForTarget } from '../target-grant.js';
 import { emitEvent, say } from '../output.js';
 import { parsePort } from '../parse.js';
 import { connectionDetails, type ConnectionDetails } from '../connection-details.js';
+import { targetInfo } from '../target-info.js';
 import { openTunnel, type TunnelEnd } from '../tunnel-session.js';
 
 export interface ConnectOptions extends GrantFlags {
@@ -40,7 +41,7 @@ export function registerConnect(program: Command, ctx: CliContext): void {
     .option('--reason <text>', 'why you need access (required by some policies)')
     .option('-p, --port <port>', 'local TCP port on 127.0.0.1 (default: a free one)')
     .option('--socket [dir]', 'listen on a Unix socket in a new 0700 directory instead of TCP')
-    .option('--local-password', 'require a one-time password on the local listener')
+    .option('--local-password', 'require a one-time local credential (Postgres: a password; Kubernetes: a token in the kubeconfig)')
     .option('--timeout <duration>', 'how long to wait for an approval', '1h')
     .option('--correlation-id <id>', 'stored on the grant and audit events (default: the CI run id)')
     .option('--server <url>', 'gate server URL')
@@ -57,6 +58,16 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
   const emit = (event: string, fields: Record<string, unknown>) => {
     if (opts.json) emitEvent(ctx.io, event, fields);
   };
+  if (opts.localPassword) {
+    // Before any grant is requested: a refused flag must not leave a pending request behind.
+    const info = await targetInfo(ctx, server, targetName);
+    if (info.type !== 'postgres' && info.type !== 'kubernetes') {
+      throw new UsageError(
+        `--local-password does not work for ${info.type} target "${info.name}": gate cannot ask a ${info.type} client for a password.`,
+        { hint: `Use --socket to listen on a Unix socket in a 0700 directory only you can open: gate connect ${info.name} --socket` },
+      );
+    }
+  }
   const { target, grant } = await grantForTarget(ctx, server, targetName, opts, { json: Boolean(opts.json), defaultTimeout: '1h' });
   const tunnel = await openTunnel(ctx, {
     server,
@@ -65,6 +76,7 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
     socketDir: opts.socket || undefined,
     socketName: target.type === 'postgres' ? '.s.PGSQL.5432' : undefined,
     localPassword: opts.localPassword,
+    localTls: Boolean(opts.localPassword) && target.type === 'kubernetes',
     onEvent: (event, fields) => {
       if (opts.json) emit(event, fields);
       else if (event === 'expiring') say(ctx.io, ctx.style.yellow(`! grant ${grant.id} expires in ${fields.minutes_left} minute(s)`));

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { approvalListResponse, type CommandApprovalWire, type GrantWire, grantListResponse } from '../../api/wire-grants.js';
+import { formatDuration } from '../../config/duration.js';
 import type { CliContext } from '../context.js';
-import { printJson, printTable } from '../output.js';
+import { printJson, printTable, timeCell } from '../output.js';
 
 export function registerGrants(program: Command, ctx: CliContext): void {
   program
@@ -40,22 +41,34 @@ export async function listGrants(
   return { grants, approvals };
 }
 
-/** When a grant ends (or ended), or what it waits for. */
-export function grantWhen(g: GrantWire): string {
-  if (g.state === 'active') return `until ${g.expires_at}`;
+/** When a grant ends (or ended), or what it waits for; relative times on a terminal. */
+export function grantWhen(g: GrantWire, io?: CliContext['io'], now = new Date()): string {
+  const at = (iso: string | undefined) => (io ? timeCell(io, iso, now) : (iso ?? ''));
+  if (g.state === 'active') return io?.stdout.isTTY ? `ends ${at(g.expires_at)}` : `until ${g.expires_at}`;
   if (g.state === 'pending') return `needs ${g.approvals_required - g.approvals.length} more from ${g.approvers.join(', ')}`;
-  return g.ended_at ? `since ${g.ended_at}` : '';
+  return g.ended_at ? (io?.stdout.isTTY ? `ended ${at(g.ended_at)}` : `since ${g.ended_at}`) : '';
 }
 
 function printGrantTable(ctx: CliContext, grants: GrantWire[], approvals: CommandApprovalWire[]): void {
-  const rows = grants.map((g) => [g.id, g.target, g.role, g.state, g.requester, grantWhen(g)]);
+  const now = ctx.now();
+  // What an approver decides on: who asks, for how long, and why.
+  const rows = grants.map((g) => [
+    g.id,
+    g.target,
+    g.role,
+    g.state,
+    g.requester,
+    grantWhen(g, ctx.io, now),
+    formatDuration(g.duration),
+    g.reason ?? '-',
+  ]);
   for (const a of approvals) {
-    const text = a.normalized.length > 60 ? `${a.normalized.slice(0, 57)}...` : a.normalized;
-    rows.push([a.id, a.target, a.role, `${a.state} (command)`, a.requester, text]);
+    rows.push([a.id, a.target, a.role, `${a.state} (command)`, a.requester, a.normalized, '-', '-']);
   }
   if (rows.length === 0 && ctx.io.stdout.isTTY) {
     ctx.io.stderr.write('No grants.\n');
     return;
   }
-  printTable(ctx.io, ['id', 'target', 'role', 'state', 'requester', 'when'], rows);
+  // Piped columns keep their old places (when is 6th); duration and reason follow.
+  printTable(ctx.io, ['id', 'target', 'role', 'state', 'requester', 'when', 'duration', 'reason'], rows);
 }

@@ -3,7 +3,16 @@ import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { TOPICS } from '../topics/index.js';
 
+/** The topics paragraph at the end of `gate --help` and `gate help`. */
+export function topicsHelpText(): string {
+  const width = Math.max(...Object.keys(TOPICS).map((n) => n.length));
+  return `\nHelp topics (gate help TOPIC):\n${Object.entries(TOPICS)
+    .map(([name, t]) => `  ${name.padEnd(width)}  ${t.summary}`)
+    .join('\n')}\n`;
+}
+
 export function registerHelp(program: Command, ctx: CliContext): void {
+  program.addHelpText('after', topicsHelpText);
   program
     .command('help [topic...]')
     .summary('show help for a command or a topic')
@@ -15,7 +24,6 @@ export function registerHelp(program: Command, ctx: CliContext): void {
     .action((topic: string[]) => {
       if (topic.length === 0) {
         program.outputHelp();
-        ctx.io.stdout.write(`\nHelp topics: ${Object.keys(TOPICS).join(', ')} (gate help TOPIC)\n`);
         return;
       }
       const page = TOPICS[topic.join(' ')];
@@ -27,7 +35,12 @@ export function registerHelp(program: Command, ctx: CliContext): void {
       for (const word of topic) cmd = cmd?.commands.find((c) => c.name() === word || c.aliases().includes(word));
       if (!cmd) {
         throw new UsageError(`No help for ${JSON.stringify(topic.join(' '))}.`, {
-          hint: `Commands: ${program.commands.map((c) => c.name()).join(', ')}. Topics: ${Object.keys(TOPICS).join(', ')}.`,
+          // Hidden commands (`__complete`, for the shell completions) are nobody's help topic.
+          hint: `Commands: ${program
+            .createHelp()
+            .visibleCommands(program)
+            .map((c) => c.name())
+            .join(', ')}. Topics: ${Object.keys(TOPICS).join(', ')}.`,
         });
       }
       cmd.outputHelp();

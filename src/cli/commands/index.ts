@@ -9,6 +9,7 @@ import { registerConnect } from './connect.js';
 import { registerExec, registerKubectl, registerPsql } from './exec.js';
 import { registerDeny } from './deny.js';
 import { registerGrants } from './grants.js';
+import { registerPolicy } from './policy.js';
 import { registerRequest } from './request.js';
 import { registerRevoke } from './revoke.js';
 import { registerTargets } from './targets.js';
@@ -16,6 +17,7 @@ import { registerDev } from './dev.js';
 import { registerHelp } from './help.js';
 import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
+import { registerMcp } from './mcp.js';
 import { registerServer } from './server.js';
 import { registerSessions } from './sessions.js';
 import { registerStatus } from './status.js';
@@ -40,8 +42,10 @@ export const COMMANDS: ((program: Command, ctx: CliContext) => void)[] = [
   registerPsql,
   registerKubectl,
   registerExec,
+  registerMcp,
   registerAudit,
   registerSessions,
+  registerPolicy,
   registerDev,
   registerServer,
   registerToken,

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { type Command, Option } from 'commander';
-import { serverConfigResponse } from '../../api/wire.js';
 import { createClient } from '../../api/client.js';
+import { serverConfigResponse } from '../../api/wire.js';
 import { type CredentialStore, type Credentials, fileStore, openCredentialStore } from '../../auth/credentials.js';
 import { type DeviceCode, deviceLogin } from '../../auth/device-login.js';
 import { exchangeIdToken } from '../../auth/exchange.js';
@@ -180,7 +180,10 @@ function offerBrowser(ctx: CliContext, url: string): () => void {
   const onData = (chunk: Buffer) => {
     if (!chunk.includes(10) && !chunk.includes(13)) return;
     stop();
-    openBrowser(url);
+    openBrowser(url, (why) => {
+      say(ctx.io, `${ctx.style.yellow('!')} No browser could be opened here (${why}).`);
+      say(ctx.io, `Open this URL in a browser on any device: ${url}`);
+    });
   };
   const stop = () => {
     stdin.off('data', onData);
@@ -191,13 +194,18 @@ function offerBrowser(ctx: CliContext, url: string): () => void {
   return stop;
 }
 
-function openBrowser(url: string): void {
-  const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+/** Hands the URL to the desktop's opener; `failed` says why when there is none, or it found no browser. */
+export function openBrowser(url: string, failed: (why: string) => void, opener?: string): void {
+  const cmd = opener ?? (process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open');
   try {
     const child = spawn(cmd, [url], { stdio: 'ignore', detached: true });
-    child.on('error', () => {});
+    child.on('error', (err: NodeJS.ErrnoException) => failed(err.code === 'ENOENT' ? `${cmd} is not installed` : err.message));
+    // xdg-open exits non-zero when it finds no browser to hand the URL to.
+    child.on('exit', (code) => {
+      if (code) failed(`${cmd} exited with code ${code}`);
+    });
     child.unref();
-  } catch {
-    // No opener: the URL is on screen already.
+  } catch (err) {
+    failed((err as Error).message);
   }
 }

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import type { GrantWire } from '../../api/wire-grants.js';
 import { GateError } from '../../errors.js';
 import type { CliContext } from '../context.js';
-import { type GrantEventName, ensureGrant } from '../grant-flow.js';
-import { emitEvent, say } from '../output.js';
+import { ensureGrant, type GrantEventName } from '../grant-flow.js';
+import { cappedMessage } from '../grant-progress.js';
+import { emitEvent, relativeTime, say } from '../output.js';
 import { parseDurationFlag } from '../parse.js';
 
 interface RequestOptions {
@@ -15,6 +16,7 @@ interface RequestOptions {
   server?: string;
   json?: boolean;
   correlationId?: string;
+  new?: boolean;
 }
 
 export function registerRequest(program: Command, ctx: CliContext): void {
@@ -24,17 +26,20 @@ export function registerRequest(program: Command, ctx: CliContext): void {
     .description(
       'Ask for a role on a target for a while. Auto-approved policies grant at once; otherwise gate\n' +
         'shows who can approve and waits (until approved, denied, --timeout or Ctrl-C).\n' +
+        'An identical grant of yours (same target and role) that is active or pending is reused, unless --new.\n' +
+        'Ctrl-C while waiting withdraws the request on the server (exit 2).\n' +
         'Exit codes: 0 granted, 5 denied or not allowed by policy, 8 still pending, 4 not logged in.\n\n' +
         'Examples:\n  $ gate request db-prod --role read --for 30m\n' +
         '  $ gate request db-prod --role write --reason "INC-42 fix" --timeout 10m\n' +
         '  $ gate request db-prod --role write --no-wait --json',
     )
     .option('--role <role>', 'role to request (optional when only one is open to you)')
-    .option('--for <duration>', 'how long, e.g. 30m or 2h (capped at the policy maximum)')
+    .option('--for <duration>', 'how long, e.g. 30m, 1h30m or 1.5h (capped at the policy maximum)')
     .option('--reason <text>', 'why (some policies require it)')
     .option('--wait', 'wait for approval (default)')
     .option('--no-wait', 'return at once when approval is needed (exit 8)')
     .option('--timeout <duration>', 'stop waiting after this long (exit 8)')
+    .option('--new', 'ask again even when an identical grant is active or pending (default: reuse it)')
     .option('--correlation-id <id>', 'stored on the grant and its audit events (default: the CI run id)')
     .option('--server <url>', 'gate server URL')
     .option('--json', 'write NDJSON events on stdout')
@@ -63,16 +68,26 @@ function waitingDisplay(ctx: CliContext, text: string): () => void {
 async function request(ctx: CliContext, target: string, opts: RequestOptions): Promise<void> {
   const server = await ctx.server(opts.server);
   const timeoutMs = opts.timeout ? parseDurationFlag(opts.timeout, '--timeout') : undefined;
+  if (opts.for) parseDurationFlag(opts.for, '--for');
   let stopSpinner = () => {};
   const onEvent = (name: GrantEventName, fields: Record<string, unknown>) => {
     if (opts.json) {
       emitEvent(ctx.io, name, fields);
       return;
     }
+    if (name === 'reused') {
+      const g = fields.grant as GrantWire;
+      say(
+        ctx.io,
+        g.state === 'active'
+          ? `You already have ${g.target}/${g.role}: reusing grant ${g.id} (active, ends ${relativeTime(g.expires_at, ctx.now())}). Pass --new for another.`
+          : `Your request ${g.id} for ${g.target}/${g.role} is already waiting for approval: reusing it. Pass --new for another.`,
+      );
+    }
     if (name === 'requested') {
       const g = fields.grant as GrantWire;
       if (g.duration_capped) {
-        say(ctx.io, ctx.style.yellow(`Duration capped at ${g.duration}s by policy ${g.policy} (you asked for ${g.requested_duration}s).`));
+        say(ctx.io, ctx.style.yellow(cappedMessage(g, opts.for)));
       }
     }
     if (name === 'waiting_approval') {
@@ -95,7 +110,8 @@ async function request(ctx: CliContext, target: string, opts: RequestOptions): P
       reason: opts.reason,
       wait: opts.wait !== false,
       timeoutMs,
-      reuse: false,
+      reuse: !opts.new,
+      reusePending: !opts.new,
       correlationId: opts.correlationId,
       onEvent,
     });

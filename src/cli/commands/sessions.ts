@@ -5,8 +5,9 @@ import { UsageError } from '../../errors.js';
 import { playCast } from '../../record/player.js';
 import type { CliContext } from '../context.js';
 import { describeEvent } from '../describe-event.js';
-import { printJson, printTable, say } from '../output.js';
+import { printJson, printTable, say, timeCell } from '../output.js';
 import { flushPendingRecordings } from '../pending-recordings.js';
+import { resolveId } from '../short-id.js';
 import { parseSince } from './audit.js';
 
 export interface ListSessionsOptions {
@@ -76,7 +77,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       }
       const rows = list.map((s) => [
         s.id,
-        s.started_at,
+        timeCell(ctx.io, s.started_at, ctx.now()),
         s.user,
         s.target,
         s.command,
@@ -102,7 +103,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
     .action(async (id: string, own: { server?: string; json?: boolean }) => {
       const opts = merged(own);
       const server = await ctx.server(opts.server);
-      const shown = await showSession(ctx, server, id);
+      const shown = await showSession(ctx, server, await resolveId(ctx, server, id, ['session']));
       if (opts.json) {
         printJson(ctx.io, shown);
         return;
@@ -152,7 +153,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       const speed = positiveNumber('--speed', opts.speed) ?? 1;
       const idleLimit = positiveNumber('--idle-limit', opts.idleLimit);
       const server = await ctx.server(opts.server);
-      const cast = await fetchRecording(ctx, server, id);
+      const cast = await fetchRecording(ctx, server, await resolveId(ctx, server, id, ['session']));
       await playCast(cast.toString('utf8'), ctx.io.stdout, { speed, idleLimit, signal: ctx.signal });
     });
 
@@ -169,7 +170,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       const opts = merged(own);
       const server = await ctx.server(opts.server);
       // Streamed: a long session's recording can be hundreds of MB.
-      const cast = await ctx.client(server).download(recordingPath(id), { signal: ctx.signal });
+      const cast = await ctx.client(server).download(recordingPath(await resolveId(ctx, server, id, ['session'])), { signal: ctx.signal });
       const out = ctx.io.stdout;
       for await (const piece of cast) {
         if (!out.write(piece)) await once(out, 'drain', { signal: ctx.signal });

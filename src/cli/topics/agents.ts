@@ -1,7 +1,98 @@
 /** `gate help agents`: the same text as docs/agents.md (a test keeps them equal). */
-export const AGENTS_TOPIC = `An AI agent or any script drives gate the way a CI step does: no prompts, one
-JSON object per line, and exit codes that say what happened. This page is also
-printed by \`gate help agents\`.
+export const AGENTS_TOPIC = `AI agents reach gate first through the Model Context Protocol: \`gate mcp\`
+gives an agent governed tools, with the same grants, guardrails, masking,
+approvals, audit and recording as a person's session, and tells it in
+structured form what it may do next. Driving the CLI (below) is the fallback
+for scripts and agents without MCP. This page is also printed by
+\`gate help agents\`.
+
+## MCP: \`gate mcp\`
+
+\`gate mcp [--target T…] [--role R] [--reason TEXT] [--correlation-id ID]\`
+speaks MCP over stdio as the logged-in identity (keychain, \`GATE_TOKEN\` or a
+workload login). With \`--target\`, only those targets are offered. Set it up
+in a client with:
+
+\`\`\`sh
+gate mcp config --client claude-code --target db-prod          # print the snippet
+gate mcp config --client cursor --target db-prod --write       # merge it into ~/.cursor/mcp.json
+\`\`\`
+
+| client | file \`--write\` merges into (keeping everything else) |
+| --- | --- |
+| \`claude-code\` | \`.mcp.json\` in the current directory (\`mcpServers\`) |
+| \`claude-desktop\` | \`claude_desktop_config.json\` in Claude's config dir (\`mcpServers\`) |
+| \`cursor\` | \`~/.cursor/mcp.json\` (\`mcpServers\`) |
+| \`vscode\` | \`.vscode/mcp.json\` in the current directory (\`servers\`) |
+| \`codex\` | \`~/.codex/config.toml\` (\`[mcp_servers.gate]\`; \`$CODEX_HOME\`) |
+
+The entry never holds a token: \`gate mcp\` uses your login.
+
+### Tools
+
+| tool | input | does |
+| --- | --- | --- |
+| \`gate_targets\` | none | the targets and roles you may use, approval, max duration, your active grants; for Postgres the guardrails and masked columns in force |
+| \`gate_request_access\` | \`{target, role, duration?, reason}\` | requests or reuses a grant; returns at once: \`active\`, or \`pending\` with the grant id and approvers |
+| \`gate_grant_status\` | \`{id}\` | state of a grant (\`g_…\`) or of a held statement (\`a_…\`) and what to do next |
+| \`gate_sql\` | \`{target, role?, sql, params?, max_rows?}\` | runs SQL through the gateway; per statement: \`command\`, \`columns\` (name, type, masked), \`rows\` (capped, \`truncated\`), plus \`notices\` |
+| \`gate_schema\` | \`{target, schema?, table?}\` | tables and columns through the gateway, masked columns flagged |
+| \`gate_kubectl\` | \`{target, args}\` | kubectl through the gateway, no TTY (\`-i\`/\`-t\`, \`edit\`, \`attach\`, \`port-forward\` refused); \`stdout\`, \`stderr\`, \`exit_code\` |
+
+Errors are tool errors (\`isError: true\`) whose text says why and what to do
+next, with \`structuredContent.error.outcome\`:
+
+- \`denied\`: a guardrail refused the statement; the text names the rule. Do not retry.
+- \`held\`: a \`require_approval\` guardrail holds it; \`approval_id\` is \`a_…\`. A
+  human runs \`gate approve a_…\`; call \`gate_grant_status {"id": "a_…"}\` until
+  it is \`approved\`, then retry the same call.
+- no active grant: call \`gate_request_access\` first. When the policy approves
+  automatically, gate requests the grant itself (turn that off with
+  \`--no-auto-request\`; \`--reason\` is sent with it).
+
+### One MCP session is one gate session
+
+\`gate sessions\` lists it with kind \`mcp\` and the client's name and version
+from \`initialize\`. Its recording is the sequence of tool calls and results as
+the agent saw them (masked), replayable with \`gate sessions show\` and
+exportable. Every tool call is an \`mcp.tool_call\` audit event (tool, arguments
+with the email and card detectors applied, outcome) with the session and
+correlation ids; the statements the gateway saw carry the same ids.
+
+## MCP servers as targets
+
+A \`type: mcp\` target fronts a remote MCP server (streamable HTTP). The
+gateway injects the role's headers (\`\${env:NAME}\` / \`\${file:/path}\` inside a
+header value are secret references), so the credential never reaches the
+client:
+
+\`\`\`yaml
+targets:
+  tickets-mcp:
+    type: mcp
+    address: https://mcp.internal.example/mcp
+    tls: { ca: file:/etc/gate/ca.pem }
+    roles:
+      use: { headers: { Authorization: 'Bearer \${env:TICKETS_MCP_TOKEN}' } }
+    tools:
+      allow: [search_*, get_*, create_comment]
+      deny: [delete_*]
+      require_approval: [create_comment]
+    masking: { detectors: [email, credit_card] }
+\`\`\`
+
+\`tools/list\` shows only allowed tools; a denied call is answered by the
+gateway as a tool error with the rule's message; a held call as a tool error
+with an approval id (\`gate approve a_…\`, then retry); results pass the
+detectors; every JSON-RPC request is an \`mcp.request\` audit event (method,
+tool, arguments, outcome). \`gate connect tickets-mcp --json\` prints a local
+streamable-HTTP endpoint (\`url\`, e.g. \`http://127.0.0.1:PORT/mcp\`) for clients
+that want a URL; revoking or expiring the grant ends it.
+
+# The CLI for scripts and agents without MCP
+
+An agent or any script drives gate the way a CI step does: no prompts, one
+JSON object per line, and exit codes that say what happened.
 
 ## Rules of the road
 

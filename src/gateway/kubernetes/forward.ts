@@ -1,8 +1,9 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { KubernetesTarget } from '../../config/schema.js';
 import type { GatewayContext } from '../types.js';
+import { localGuard } from './local-guard.js';
 import { admit, auditDetails } from './policy.js';
-import { parseRequestInfo, type RequestInfo } from './request-info.js';
+import { classifyRequest, type RequestInfo } from './request-info.js';
 import { type KubeStatus, kubeStatus } from './status.js';
 import {
   describeUpstreamError,
@@ -48,6 +49,29 @@ function sendStatus(res: ServerResponse, status: KubeStatus, info: RequestInfo, 
   res.end(body);
 }
 
+/** The local guard's refusal (see local-guard.ts), audited; undefined when the request may go on. */
+export function guardRefusal(t: TunnelState, req: IncomingMessage, info: RequestInfo): KubeStatus | undefined {
+  const status = localGuard(req, t.ctx.localPassword);
+  if (!status) return undefined;
+  t.ctx.audit({
+    action: 'k8s.request',
+    result: 'denied',
+    details: { ...auditDetails(info, info.path, status.code), rule: 'local-listener', error: status.message },
+  });
+  return status;
+}
+
+/** Status (400) and audit for a request path refused as ambiguous; the raw path is audited as sent. */
+export function refusedPath(t: TunnelState, info: RequestInfo, rawUrl: string, reason: string): KubeStatus {
+  const message = `gate: refused the request path: ${reason}; send the canonical path instead.`;
+  t.ctx.audit({
+    action: 'k8s.request',
+    result: 'denied',
+    details: { ...auditDetails(info, rawUrl, 400), path: info.path, rule: 'canonical-path' },
+  });
+  return kubeStatus(400, 'BadRequest', message);
+}
+
 /** Status and audit for a failure to reach or set up the upstream. */
 export function upstreamFailure(
   t: TunnelState,
@@ -72,10 +96,18 @@ export function upstreamFailure(
  * `logs -f` flow chunk by chunk; nothing is buffered.
  */
 export async function forwardRequest(t: TunnelState, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = req.url ?? '/';
-  const info = parseRequestInfo(req.method ?? 'GET', url);
+  const classified = classifyRequest(req.method ?? 'GET', req.url ?? '/');
+  const { info } = classified;
   const ended = t.endedMessage();
   if (ended) return sendStatus(res, kubeStatus(403, 'Forbidden', ended, info), info, true);
+  const guard = guardRefusal(t, req, info);
+  if (guard) return sendStatus(res, guard, info, true);
+  if (!classified.ok) {
+    const status = refusedPath(t, info, req.url ?? '/', classified.reason);
+    return sendStatus(res, status, { ...info, isResourceRequest: true });
+  }
+  // From here on only the canonical form: it is what was classified and what the API server gets.
+  const url = classified.target;
 
   let stopped = false;
   let upReq: ClientRequest | undefined;

@@ -45,15 +45,28 @@ function resourceNames(info: RequestInfo): string[] {
 }
 
 /**
+ * The words a `verbs` entry may use for this request: the RBAC verb, the
+ * action, and `exec` for everything that can run a command (see
+ * RequestInfo.runsCommand), so `verbs: [exec]` cannot be sidestepped with
+ * `attach`, an ephemeral debug container or the kubelet's `nodes/proxy`.
+ */
+export function verbWords(info: RequestInfo): string[] {
+  const words = [info.verb, info.action];
+  if (info.runsCommand) words.push('exec');
+  return words;
+}
+
+/**
  * Whether a matcher applies. Every list given must match; an absent list
  * matches anything. Patterns may use `*` as a wildcard (`*`, `prod-*`).
- * `verbs` match the RBAC verb or the action (`exec`, `log`, `portforward`…).
+ * `verbs` match the RBAC verb, the action (`exec`, `log`, `portforward`…) or
+ * `exec` for anything that runs a command ({@link verbWords}).
  * Non-resource requests (discovery, `/version`) match only matchers without
  * `resources` and `namespaces`. `namespaces` never match a cluster-scoped
  * request unless a pattern is exactly `*`.
  */
 export function matches(match: K8sMatch, info: RequestInfo): boolean {
-  if (match.verbs && !anyMatch(match.verbs, [info.verb, info.action])) return false;
+  if (match.verbs && !anyMatch(match.verbs, verbWords(info))) return false;
   if (!info.isResourceRequest) return !match.resources && !match.namespaces;
   if (match.resources && !anyMatch(match.resources, resourceNames(info))) return false;
   if (match.namespaces) {

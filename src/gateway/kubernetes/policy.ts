@@ -1,4 +1,5 @@
 import type { KubernetesTarget } from '../../config/schema.js';
+import { splitTarget } from '../path/canonical.js';
 import type { GatewayAuditEvent, GatewayContext } from '../types.js';
 import { checkGuardrails } from './guardrails.js';
 import { describeRequest, type RequestInfo, resourcePath } from './request-info.js';
@@ -29,7 +30,7 @@ export function auditDetails(info: RequestInfo, url: string, status: number | un
 /** The `command` query parameters of an exec request (what `kubectl exec POD -- cmd` runs). */
 export function execCommand(info: RequestInfo, url: string): string[] | undefined {
   if (info.subresource !== 'exec') return undefined;
-  const command = new URL(url, 'http://gate.invalid').searchParams.getAll('command');
+  const command = new URLSearchParams(splitTarget(url).query).getAll('command');
   return command.length ? command : undefined;
 }
 

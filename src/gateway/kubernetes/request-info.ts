@@ -1,3 +1,5 @@
+import { canonicalTarget, splitTarget } from '../path/canonical.js';
+
 /**
  * Classifies an API server request the way kube-apiserver's
  * RequestInfoFactory (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go)
@@ -33,6 +35,13 @@ export interface RequestInfo {
   resource: string;
   subresource: string;
   name: string;
+  /**
+   * Whether the request can run a command in a container or on a node:
+   * `pods/exec`, `pods/attach`, `pods/ephemeralcontainers` writes and any
+   * `nodes/proxy` request (the kubelet's own exec/run/attach endpoints sit
+   * behind it). Guardrail `verbs: [exec]` matches all of them.
+   */
+  runsCommand: boolean;
 }
 
 /** Subresources whose everyday name is a verb of its own (`kubectl exec`, `kubectl logs`, …). */
@@ -74,6 +83,37 @@ function exactName(fieldSelector: string | null): string {
   return '';
 }
 
+const WRITE_VERBS = new Set(['create', 'update', 'patch']);
+
+/** See RequestInfo.runsCommand. */
+function canRunCommand(resource: string, subresource: string, verb: string): boolean {
+  if (resource === 'pods') {
+    if (subresource === 'exec' || subresource === 'attach') return true;
+    if (subresource === 'ephemeralcontainers') return WRITE_VERBS.has(verb);
+    return false;
+  }
+  // `/api/v1/nodes/N/proxy/...` and the older `/api/v1/proxy/nodes/N/...`.
+  return resource === 'nodes' && (subresource === 'proxy' || verb === 'proxy');
+}
+
+/** A request the gateway classified, with the one target it forwards; or why its path is refused. */
+export type Classified = { ok: true; info: RequestInfo; target: string } | { ok: false; reason: string; info: RequestInfo };
+
+/**
+ * Canonicalises the request-target (see src/gateway/path/canonical.ts), then
+ * classifies it. Forward `target`, never the raw URL: the API server decodes
+ * `%2F` before routing, and WHATWG URL resolves `..`, so only the canonical
+ * form is read the same way by the guardrails and the API server.
+ */
+export function classifyRequest(method: string, rawUrl: string): Classified {
+  const c = canonicalTarget(rawUrl);
+  if (!c.ok) {
+    const info = parseRequestInfo(method, '/');
+    return { ok: false, reason: c.reason, info: { ...info, path: splitTarget(rawUrl).path } };
+  }
+  return { ok: true, info: parseRequestInfo(method, c.target), target: c.target };
+}
+
 function decodeSegment(s: string): string {
   try {
     return decodeURIComponent(s);
@@ -82,10 +122,15 @@ function decodeSegment(s: string): string {
   }
 }
 
-/** Parses method + request URL (path and query) into a RequestInfo. */
+/**
+ * Parses method + an already canonical request-target (from
+ * {@link classifyRequest}) into a RequestInfo. Segments are split like the
+ * API server's splitPath on the decoded path.
+ */
 export function parseRequestInfo(method: string, rawUrl: string): RequestInfo {
-  const url = new URL(rawUrl, 'http://gate.invalid');
-  const path = url.pathname;
+  const split = splitTarget(rawUrl);
+  const url = { searchParams: new URLSearchParams(split.query) };
+  const path = split.path;
   const info: RequestInfo = {
     isResourceRequest: false,
     path,
@@ -98,6 +143,7 @@ export function parseRequestInfo(method: string, rawUrl: string): RequestInfo {
     resource: '',
     subresource: '',
     name: '',
+    runsCommand: false,
   };
   let parts = path.replace(/^\/+|\/+$/g, '').split('/').filter((p) => p !== '').map(decodeSegment);
   if (parts.length < 3) return info;
@@ -154,6 +200,7 @@ export function parseRequestInfo(method: string, rawUrl: string): RequestInfo {
     resource,
     subresource,
     name,
+    runsCommand: canRunCommand(resource, subresource, verb),
   };
 }
 

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { upstreamFailure, type TunnelState } from './forward.js';
+import { guardRefusal, refusedPath, upstreamFailure, type TunnelState } from './forward.js';
 import { admit, auditDetails } from './policy.js';
-import { parseRequestInfo } from './request-info.js';
+import { classifyRequest } from './request-info.js';
 import { kubeStatus, rawStatusResponse } from './status.js';
 import { downstreamHeaders, openUpstreamRequest, type Upstream, upstreamHeaders } from './upstream.js';
 
@@ -33,13 +33,23 @@ function headerLines(rawHeaders: string[], keepUpgrade: boolean, extra: string[]
  * side closes or the grant ends.
  */
 export async function forwardUpgrade(t: TunnelState, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-  const url = req.url ?? '/';
-  const info = parseRequestInfo(req.method ?? 'GET', url);
+  const classified = classifyRequest(req.method ?? 'GET', req.url ?? '/');
+  const { info } = classified;
   const ended = t.endedMessage();
   if (ended) {
     socket.end(rawStatusResponse(kubeStatus(403, 'Forbidden', ended, info)));
     return;
   }
+  const guard = guardRefusal(t, req, info);
+  if (guard) {
+    socket.end(rawStatusResponse(guard));
+    return;
+  }
+  if (!classified.ok) {
+    socket.end(rawStatusResponse(refusedPath(t, info, req.url ?? '/', classified.reason)));
+    return;
+  }
+  const url = classified.target;
 
   let stopped = false;
   let upSocket: Duplex | undefined;

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, type ClientRequest, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KubernetesTarget } from '../../config/schema.js';
+import { joinUnderPrefix } from '../path/canonical.js';
 import type { GatewayContext } from '../types.js';
 
 /**
@@ -167,14 +168,14 @@ export function openUpstreamRequest(
   pathAndQuery: string,
   headers: Record<string, string | string[]>,
 ): ClientRequest {
-  const prefix = up.base.pathname.replace(/\/+$/, '');
   const options = {
     agent: up.agent,
     protocol: up.base.protocol,
     hostname: up.base.hostname.replace(/^\[|\]$/g, ''),
     port: up.base.port || (up.base.protocol === 'https:' ? 443 : 80),
     method,
-    path: prefix + pathAndQuery,
+    // pathAndQuery is canonical (no dot segments): it cannot climb out of the address's own path.
+    path: joinUnderPrefix(up.base.pathname, pathAndQuery),
     headers,
   };
   const req = up.base.protocol === 'http:' ? httpRequest(options) : httpsRequest(options);

@@ -11,6 +11,7 @@ export const B = {
   ReadyForQuery: 0x5a, // Z
   ErrorResponse: 0x45, // E
   NoticeResponse: 0x4e, // N
+  NotificationResponse: 0x41, // A
   RowDescription: 0x54, // T
   DataRow: 0x44, // D
   CommandComplete: 0x43, // C

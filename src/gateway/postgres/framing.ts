@@ -26,8 +26,25 @@ export class FrameReader {
   private pos = 0;
   private rest: Buffer[] = [];
   private total = 0;
+  /** Bytes of an oversized message still to discard. */
+  private skipping = 0;
+  /** Set (to the message's size) when the current "frame" is an oversized message that was discarded. */
+  oversized = 0;
 
-  constructor(private readonly maxLength: number) {}
+  /**
+   * @param skipOversized discard a message over `maxLength` and report it as an
+   *   empty frame with `oversized` set, instead of throwing (so the relay can
+   *   answer with an error and go on).
+   */
+  constructor(
+    private readonly maxLength: number,
+    private readonly skipOversized = false,
+  ) {}
+
+  /** The limit this reader enforces. */
+  get limit(): number {
+    return this.maxLength;
+  }
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
@@ -57,11 +74,25 @@ export class FrameReader {
 
   /** Advances to the next complete message; false when more bytes are needed. */
   next(): boolean {
+    this.oversized = 0;
+    if (this.skipping > 0 && !this.skip()) return false;
     if (this.total < 5) return false;
     if (this.head.length - this.pos < 5) this.join(5);
     const head = this.head;
     const pos = this.pos;
     const length = head.readInt32BE(pos + 1);
+    if (length > this.maxLength && this.skipOversized && length <= 0x7fff_ffff - 1) {
+      // Reported at once (the client may wait for an answer before sending the
+      // rest); its bytes are discarded as they arrive.
+      this.type = head[pos]!;
+      this.oversized = length + 1;
+      this.skipping = length + 1;
+      this.buf = Buffer.alloc(0);
+      this.start = 0;
+      this.end = 0;
+      this.skip();
+      return true;
+    }
     if (length < 4 || length > this.maxLength) {
       throw new ProtocolError(`invalid message length ${length} for message type 0x${head[pos]!.toString(16)}`);
     }
@@ -77,8 +108,30 @@ export class FrameReader {
     return true;
   }
 
+  /** Discards what has arrived of an oversized message; true once all of it is gone. */
+  private skip(): boolean {
+    while (this.skipping > 0 && this.total > 0) {
+      const avail = this.head.length - this.pos;
+      if (avail === 0) {
+        this.head = this.rest.shift()!;
+        this.pos = 0;
+        continue;
+      }
+      const n = Math.min(avail, this.skipping);
+      this.pos += n;
+      this.total -= n;
+      this.skipping -= n;
+    }
+    if (this.pos >= this.head.length && this.rest.length > 0) {
+      this.head = this.rest.shift()!;
+      this.pos = 0;
+    }
+    return this.skipping === 0;
+  }
+
   /** Body of the current frame (a view). */
   body(): Buffer {
+    if (this.oversized) return Buffer.alloc(0);
     return this.buf.subarray(this.start + 5, this.end);
   }
 

@@ -21,8 +21,14 @@ export interface GuardrailHit {
   statement: string;
 }
 
+type RegexGuardrail = { deny: string; message?: string } | { require_approval: string; message?: string };
+
+// Structured rules are evaluated by src/gateway/sql/rules.ts (compileSqlRules/evaluateQuery); this file goes with the old relay.
 export function compileGuardrails(config: PostgresTarget['guardrails']): GuardrailRule[] {
-  return config.map((g) =>
+  const regexOnly = config.filter(
+    (g): g is RegexGuardrail => typeof ('deny' in g ? g.deny : g.require_approval) === 'string',
+  );
+  return regexOnly.map((g) =>
     'deny' in g
       ? { kind: 'deny' as const, source: g.deny, re: new RegExp(g.deny, 'i'), message: g.message }
       : {

@@ -10,6 +10,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
+import { DEFAULT_AUDIT_STATEMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_STATEMENT_BYTES } from '../../config/postgres-limits.js';
 import type { PostgresTarget } from '../../config/schema.js';
 import type { GatewayContext, ProtocolHandler } from '../types.js';
 import {
@@ -20,19 +21,22 @@ import {
   errorResponse,
   readyForQuery,
 } from './backend.js';
+import { loadMaskCatalog, type MaskCatalog } from './catalog.js';
 import { lookupCancelTarget, registerCancelTarget, sendCancel } from './cancel-registry.js';
 import { readClientStart } from './client-startup.js';
 import { ProtocolError } from './framing.js';
 import { F } from './frontend.js';
-import { compileGuardrails } from './guardrails.js';
 import { createMasker } from './masking.js';
 import { relay } from './relay.js';
+import { parseStartupOptions, refusedNotice } from './startup-options.js';
+import { createPolicy } from './statement-policy.js';
+import { encodingSupported, loadSqlParser } from '../sql/index.js';
 import { SocketReader } from './socket-reader.js';
 import { connectUpstream, splitAddress, UpstreamError } from './upstream.js';
 
 const debug = debuglog('gate');
 
-/** Startup parameters passed upstream from the client; everything else (user, database, options) is gate's. */
+/** Startup parameters passed upstream from the client; `options` only through its allow-list (startup-options.ts); user and database are gate's. */
 const FORWARDED_PARAMS = ['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits', 'search_path'];
 
 export const handlePostgres: ProtocolHandler<PostgresTarget> = async (socket, ctx) => {
@@ -119,6 +123,16 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
 
     const params: Record<string, string> = { application_name: 'gate' };
     for (const k of FORWARDED_PARAMS) if (start.params[k] !== undefined) params[k] = start.params[k];
+    const options = parseStartupOptions(start.params.options);
+    Object.assign(params, options.allowed);
+    const encoding = params.client_encoding;
+    if (guarded(ctx.target) && encoding && !encodingSupported(encoding)) {
+      ctx.audit({ action: 'pg.connect', result: 'denied', details: { ...clientInfo, error: `unsupported client_encoding ${encoding}` } });
+      return endWith('0A000', `gate: client_encoding ${encoding} cannot be read by gate on ${ctx.targetName}, whose guardrails or masking read every statement; use UTF8`);
+    }
+    if (options.refused.length > 0) {
+      ctx.audit({ action: 'pg.startup_options_refused', result: 'denied', details: { ...clientInfo, refused: options.refused } });
+    }
     let address: { host: string; port: number };
     let upstream: Awaited<ReturnType<typeof connectUpstream>>;
     try {
@@ -129,6 +143,7 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
         user: role.username,
         database: ctx.target.database,
         password,
+        auth: role.auth,
         params,
         signal: ctx.signal,
       });
@@ -142,6 +157,23 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
       return grantEnded();
     }
     ctx.signal.removeEventListener('abort', grantEnded);
+    const settings = serverSettings(upstream.frames);
+    if (guarded(ctx.target) && settings.standard_conforming_strings === 'off') {
+      upstream.socket.destroy();
+      ctx.audit({ action: 'pg.connect', result: 'denied', details: { ...clientInfo, error: 'standard_conforming_strings is off' } });
+      return endWith('0A000', `gate: ${ctx.targetName} runs with standard_conforming_strings off; gate reads statements only with it on`);
+    }
+
+    let catalog: MaskCatalog | undefined;
+    let upstreamLeftover = upstream.leftover;
+    if (ctx.target.masking.columns.length > 0) {
+      try {
+        ({ catalog, leftover: upstreamLeftover } = await loadMaskCatalog(upstream.socket, upstream.leftover, ctx.target.masking.columns));
+      } catch (err) {
+        upstream.socket.destroy();
+        return fail('08006', `could not resolve the masked columns: ${(err as Error).message}`);
+      }
+    }
 
     const cancelTarget = { ...address, pid: upstream.pid, key: upstream.key, grantId: ctx.grant.id };
     const cancel = registerCancelTarget(cancelTarget);
@@ -151,21 +183,32 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
         ...(start.negotiate ? [start.negotiate] : []),
         authenticationOk(),
         ...upstream.frames,
+        ...(options.refused.length > 0
+          ? [errorResponse({ severity: 'NOTICE', code: '01000', message: refusedNotice(options.refused, ctx.targetName) }, true)]
+          : []),
         backendKeyData(cancel.pid, cancel.key),
         readyForQuery(upstream.txStatus),
       ]),
     );
     ctx.audit({ action: 'pg.connect', result: 'ok', details: clientInfo });
     try {
+      await loadSqlParser();
       const result = await relay({
         client: socket,
         upstream: upstream.socket,
         ctx,
-        guardrails: compileGuardrails(ctx.target.guardrails),
+        policy: createPolicy(ctx.target, ctx.targetName),
         masker: createMasker(ctx.target.masking),
+        limits: {
+          maxMessageBytes: ctx.target.limits?.max_message_bytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+          maxStatementBytes: ctx.target.limits?.max_statement_bytes ?? DEFAULT_MAX_STATEMENT_BYTES,
+          auditStatementBytes: ctx.target.audit?.max_statement_bytes ?? DEFAULT_AUDIT_STATEMENT_BYTES,
+        },
         txStatus: upstream.txStatus,
+        settings,
         clientLeftover,
-        upstreamLeftover: upstream.leftover,
+        upstreamLeftover,
+        catalog,
         cancelUpstream: () => void sendCancel(cancelTarget),
       });
       ctx.audit({
@@ -206,4 +249,19 @@ function sameSecret(a: string, b: string): boolean {
 /** Belt and braces: no message built from an upstream or TLS error may carry the password. */
 function redact(text: string, password: string): string {
   return password && text.includes(password) ? text.split(password).join('****') : text;
+}
+
+function guarded(t: PostgresTarget): boolean {
+  return t.guardrails.length > 0 || t.masking.columns.length > 0 || t.masking.detectors.length > 0;
+}
+
+/** The ParameterStatus values the server reported at login. */
+function serverSettings(frames: Buffer[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of frames) {
+    if (f[0] !== 0x53) continue;
+    const [name, at] = cstringAt(f, 5);
+    out[name] = cstringAt(f, at)[0];
+  }
+  return out;
 }

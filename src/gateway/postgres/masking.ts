@@ -1,72 +1,104 @@
 /**
  * Masking of result values before they reach the client.
  *
- * - Named columns (case-insensitive RowDescription field names): the column's
- *   type is rewritten to `text` in every RowDescription, and each non-NULL
- *   value becomes `****`. Text in binary format is its UTF-8 bytes, so the
- *   value decodes the same way whichever format the client asked for.
- * - Detectors scan every other value: `email` keeps the first character and
- *   the domain (`j***@example.com`); `credit_card` (13–19 digits, spaces or
- *   dashes allowed, Luhn-valid) keeps separators and the last four digits
- *   (`****-****-****-1111`). Text-format values of any type are rewritten in
- *   place. Binary-format values are rewritten when their type is text-like;
- *   a binary int8/numeric holding a card number becomes NULL (no other value
- *   would decode as that type).
+ * - Masked result columns (decided per RowDescription from the catalog and the
+ *   statement's lineage, see result-masking.ts): the column's type becomes
+ *   `text` in the RowDescription and each non-NULL value `****`. Text in
+ *   binary format is its UTF-8 bytes, so it decodes the same either way.
+ * - Detectors (detectors.ts) look only at text-like values: text, varchar,
+ *   bpchar, name, json, jsonb, xml, unknown, and arrays and records of these,
+ *   in text and binary format. They never change a value's type: numbers,
+ *   UUIDs, timestamps, bytea are passed as they are.
  */
 import type { PostgresTarget } from '../../config/schema.js';
 import { cstringAt } from './backend.js';
+import { type Detectors, detectText, mayContainSecret } from './detectors.js';
 
-export interface Masker {
-  columns: Set<string>;
-  email: boolean;
-  card: boolean;
+export { isCardNumber } from './detectors.js';
+
+export interface Masker extends Detectors {
+  /** The target names masked columns (result columns are then planned per RowDescription). */
+  hasColumns: boolean;
 }
 
 export interface FieldInfo {
   name: string;
+  tableOid: number;
+  attnum: number;
   type: number;
   format: number;
   masked: boolean;
 }
 
 const TEXT_OID = 25;
-const TEXT_LIKE = new Set([25, 1043, 1042, 19, 705, 114, 3802]);
 const JSONB_OID = 3802;
-const INT8_OID = 20;
-const NUMERIC_OID = 1700;
+/** Scalar types whose text form is the value itself. */
+const TEXT_SCALARS = new Set([25, 1043, 1042, 19, 705, 114, 3802, 142]);
+/** Arrays of text-like types (element type). */
+const TEXT_ARRAYS = new Map([
+  [1009, 25],
+  [1015, 1043],
+  [1014, 1042],
+  [1003, 19],
+  [199, 114],
+  [3807, 3802],
+  [143, 142],
+]);
+const RECORD_OID = 2249;
+const RECORD_ARRAY_OID = 2287;
 const MASK = Buffer.from('****');
 
 export function createMasker(config: PostgresTarget['masking'] | undefined): Masker | undefined {
   if (!config) return undefined;
-  const columns = new Set(config.columns.map((c) => c.toLowerCase()));
+  const hasColumns = config.columns.length > 0;
   const email = config.detectors.includes('email');
   const card = config.detectors.includes('credit_card');
-  if (columns.size === 0 && !email && !card) return undefined;
-  return { columns, email, card };
+  if (!hasColumns && !email && !card) return undefined;
+  return { hasColumns, email, card };
 }
 
-/** Reads a RowDescription; when a masked column is present also returns the rewritten body. */
-export function describeRow(masker: Masker, body: Buffer): { fields: FieldInfo[]; rewritten?: Buffer } {
+/** May the detectors change a value of this type? */
+export function textLike(type: number): boolean {
+  return TEXT_SCALARS.has(type) || TEXT_ARRAYS.has(type) || type === RECORD_OID || type === RECORD_ARRAY_OID;
+}
+
+/** Reads a RowDescription's fields. */
+export function readFields(body: Buffer): FieldInfo[] {
   const count = body.readInt16BE(0);
   const fields: FieldInfo[] = [];
   let i = 2;
-  let copy: Buffer | undefined;
   for (let f = 0; f < count; f++) {
     const [name, after] = cstringAt(body, i);
     i = after;
-    const type = body.readInt32BE(i + 6);
-    const format = body.readInt16BE(i + 16);
-    const masked = masker.columns.has(name.toLowerCase());
-    if (masked) {
-      copy ??= Buffer.from(body);
+    fields.push({
+      name,
+      tableOid: body.readUInt32BE(i),
+      attnum: body.readInt16BE(i + 4),
+      type: body.readUInt32BE(i + 6),
+      format: body.readInt16BE(i + 16),
+      masked: false,
+    });
+    i += 18;
+  }
+  return fields;
+}
+
+/** The RowDescription with masked fields typed as text; undefined when none is masked. */
+export function rewriteDescription(body: Buffer, fields: FieldInfo[]): Buffer | undefined {
+  if (!fields.some((f) => f.masked)) return undefined;
+  const copy = Buffer.from(body);
+  let i = 2;
+  for (const f of fields) {
+    i = cstringAt(copy, i)[1];
+    if (f.masked) {
       copy.writeInt32BE(TEXT_OID, i + 6);
       copy.writeInt16BE(-1, i + 10);
       copy.writeInt32BE(-1, i + 12);
+      f.type = TEXT_OID;
     }
-    fields.push({ name, type: masked ? TEXT_OID : type, format, masked });
     i += 18;
   }
-  return copy ? { fields, rewritten: copy } : { fields };
+  return copy;
 }
 
 /** Applies a Bind's result format codes to a statement's fields. */
@@ -79,8 +111,8 @@ export function withFormats(fields: FieldInfo[], formats: number[]): FieldInfo[]
 
 /**
  * Returns a rewritten DataRow body, or undefined when nothing changed. With no
- * description known (a flow gate could not follow), named-column masking
- * cannot be applied by name, so every value is replaced by NULL.
+ * description known (a flow gate could not follow), nothing of the row can be
+ * trusted: every value becomes NULL when the target masks columns.
  */
 export function maskDataRow(masker: Masker, fields: FieldInfo[] | undefined, body: Buffer): Buffer | undefined {
   const count = body.readInt16BE(0);
@@ -94,13 +126,9 @@ export function maskDataRow(masker: Masker, fields: FieldInfo[] | undefined, bod
     let replacement: Buffer | null | undefined;
     if (len >= 0) {
       const field = fields?.[c];
-      if (!field) {
-        replacement = masker.columns.size > 0 ? null : maskUnknown(masker, body, start, end);
-      } else if (field.masked) {
-        replacement = MASK;
-      } else if (masker.email || masker.card) {
-        replacement = maskValue(masker, field, body, start, end);
-      }
+      if (!field) replacement = masker.hasColumns ? null : maskValue(masker, TEXT_OID, 0, body.subarray(start, end));
+      else if (field.masked) replacement = MASK;
+      else if (masker.email || masker.card) replacement = maskValue(masker, field.type, field.format, body.subarray(start, end));
     }
     if (replacement !== undefined) {
       parts ??= [];
@@ -127,97 +155,95 @@ function lengthPrefixed(value: Buffer | null): Buffer {
   return b;
 }
 
-function maskUnknown(masker: Masker, body: Buffer, start: number, end: number): Buffer | null | undefined {
-  return maskValue(masker, { name: '', type: TEXT_OID, format: 0, masked: false }, body, start, end);
-}
-
-/** undefined = unchanged, null = send NULL, Buffer = new value. */
-function maskValue(masker: Masker, field: FieldInfo, body: Buffer, start: number, end: number): Buffer | null | undefined {
-  if (field.format === 0 || TEXT_LIKE.has(field.type)) {
-    const offset = field.format !== 0 && field.type === JSONB_OID ? 1 : 0;
-    if (!mayContainSecret(masker, body, start + offset, end)) return undefined;
-    const text = body.toString('utf8', start + offset, end);
-    const masked = maskText(masker, text);
+/** undefined = unchanged, Buffer = the new value (same type). */
+export function maskValue(d: Detectors, type: number, format: number, value: Buffer): Buffer | undefined {
+  if (!textLike(type)) return undefined;
+  if (!mayContainSecret(d, value, 0, value.length)) return undefined;
+  // Text format, and binary text scalars, are the value's characters.
+  if (format === 0 || TEXT_SCALARS.has(type)) {
+    const offset = format !== 0 && type === JSONB_OID ? 1 : 0;
+    const masked = detectText(d, value.toString('utf8', offset));
     if (masked === undefined) return undefined;
     const out = Buffer.from(masked, 'utf8');
-    return offset ? Buffer.concat([body.subarray(start, start + offset), out]) : out;
+    return offset ? Buffer.concat([value.subarray(0, offset), out]) : out;
   }
-  if (!masker.card) return undefined;
-  const digits =
-    field.type === INT8_OID && end - start === 8
-      ? body.readBigInt64BE(start).toString()
-      : field.type === NUMERIC_OID
-        ? numericDigits(body.subarray(start, end))
-        : undefined;
-  if (digits && isCardNumber(digits.replace(/^-/, ''))) return null;
-  return undefined;
+  try {
+    if (type === RECORD_OID) return maskBinaryRecord(d, value);
+    return maskBinaryArray(d, value);
+  } catch {
+    // A binary value gate cannot walk: better no value than a raw one.
+    return Buffer.alloc(0);
+  }
 }
 
-/** Cheap byte scan so most values never become strings. */
-function mayContainSecret(masker: Masker, body: Buffer, start: number, end: number): boolean {
-  if (end - start < 6) return false;
-  if (masker.email && body.indexOf(0x40, start) >= 0 && body.indexOf(0x40, start) < end) return true;
-  if (masker.card) {
-    let digits = 0;
-    for (let i = start; i < end; i++) {
-      const b = body[i]!;
-      if (b >= 0x30 && b <= 0x39 && ++digits >= 13) return true;
-    }
+/** Binary array: ndim, hasnull, element oid, dims (size, lbound) × ndim, then elements. */
+function maskBinaryArray(d: Detectors, v: Buffer): Buffer | undefined {
+  const ndim = v.readInt32BE(0);
+  const elem = v.readUInt32BE(8);
+  let i = 12 + ndim * 8;
+  const head = v.subarray(0, i);
+  const parts: Buffer[] = [head];
+  let changed = false;
+  while (i < v.length) {
+    const len = v.readInt32BE(i);
+    const value = len < 0 ? undefined : v.subarray(i + 4, i + 4 + len);
+    const masked = value ? maskValue(d, elem, 1, value) : undefined;
+    if (masked) changed = true;
+    parts.push(value === undefined ? v.subarray(i, i + 4) : lengthPrefixed(masked ?? value));
+    i += 4 + Math.max(len, 0);
   }
-  return false;
+  return changed ? Buffer.concat(parts) : undefined;
 }
 
-const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})/g;
-const CARD = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
+/** Binary record: ncols, then (oid, length, bytes) per column. */
+function maskBinaryRecord(d: Detectors, v: Buffer): Buffer | undefined {
+  const n = v.readInt32BE(0);
+  const parts: Buffer[] = [v.subarray(0, 4)];
+  let i = 4;
+  let changed = false;
+  for (let c = 0; c < n; c++) {
+    const oid = v.readUInt32BE(i);
+    const len = v.readInt32BE(i + 4);
+    const value = len < 0 ? undefined : v.subarray(i + 8, i + 8 + len);
+    const masked = value ? maskValue(d, oid, 1, value) : undefined;
+    if (masked) changed = true;
+    parts.push(v.subarray(i, i + 4), value === undefined ? v.subarray(i + 4, i + 8) : lengthPrefixed(masked ?? value));
+    i += 8 + Math.max(len, 0);
+  }
+  return changed ? Buffer.concat(parts) : undefined;
+}
 
-/** Applies the detectors to a text; undefined when nothing matched. */
-export function maskText(masker: Masker, text: string): string | undefined {
-  let out = text;
-  if (masker.card) {
-    out = out.replace(CARD, (m) => {
-      const digits = m.replace(/[ -]/g, '');
-      if (!isCardNumber(digits)) return m;
-      let keep = 4;
-      let masked = '';
-      for (let i = m.length - 1; i >= 0; i--) {
-        const ch = m[i]!;
-        if (ch >= '0' && ch <= '9') masked = (keep-- > 0 ? ch : '*') + masked;
-        else masked = ch + masked;
+/** Applies the detectors to a text (notices, NOTIFY payloads, COPY fields); undefined when nothing matched. */
+export function maskText(d: Detectors, text: string): string | undefined {
+  return detectText(d, text);
+}
+
+/**
+ * An ErrorResponse/NoticeResponse body with the detectors applied to its
+ * human-readable fields (message, detail, hint, where); undefined when nothing changed.
+ */
+export function maskMessageFields(d: Detectors, body: Buffer): Buffer | undefined {
+  if (!d.email && !d.card) return undefined;
+  const parts: Buffer[] = [];
+  let changed = false;
+  let i = 0;
+  while (i < body.length && body[i] !== 0) {
+    const code = body[i]!;
+    const end = body.indexOf(0, i + 1);
+    if (end < 0) return undefined;
+    let value = body.subarray(i + 1, end);
+    // M message, D detail, H hint, W where, q internal query.
+    if (code === 0x4d || code === 0x44 || code === 0x48 || code === 0x57 || code === 0x71) {
+      const masked = detectText(d, value.toString('utf8'));
+      if (masked !== undefined) {
+        value = Buffer.from(masked, 'utf8');
+        changed = true;
       }
-      return masked;
-    });
-  }
-  if (masker.email) out = out.replace(EMAIL, (_m, first: string, domain: string) => `${first}***@${domain}`);
-  return out === text ? undefined : out;
-}
-
-/** 13–19 digits passing the Luhn check. */
-export function isCardNumber(digits: string): boolean {
-  if (!/^[0-9]{13,19}$/.test(digits)) return false;
-  let sum = 0;
-  let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
     }
-    sum += d;
-    double = !double;
+    parts.push(Buffer.from([code]), value, Buffer.from([0]));
+    i = end + 1;
   }
-  return sum % 10 === 0;
-}
-
-/** The integer digits of a binary numeric (ignores any fraction). */
-function numericDigits(value: Buffer): string | undefined {
-  if (value.length < 8) return undefined;
-  const ndigits = value.readInt16BE(0);
-  const weight = value.readInt16BE(2);
-  if (ndigits <= 0 || value.length < 8 + ndigits * 2 || weight < 0) return undefined;
-  let s = '';
-  for (let d = 0; d <= weight; d++) {
-    const group = d < ndigits ? value.readInt16BE(8 + d * 2) : 0;
-    s += d === 0 ? String(group) : String(group).padStart(4, '0');
-  }
-  return s;
+  if (!changed) return undefined;
+  parts.push(Buffer.from([0]));
+  return Buffer.concat(parts);
 }

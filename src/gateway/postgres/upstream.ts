@@ -1,7 +1,9 @@
 /**
  * Opens the upstream connection: TCP, optional TLS (SSLRequest first), the
- * StartupMessage as the role's user, and SCRAM-SHA-256 / md5 / cleartext login
- * with the server-held password. Errors are UpstreamErrors whose text is safe
+ * StartupMessage as the role's user, and SCRAM-SHA-256 login with the
+ * server-held password (md5 / cleartext only where the role's `auth` allows
+ * them). The server must prove it knows the password: SCRAM's server
+ * signature is required before AuthenticationOk. Errors are UpstreamErrors whose text is safe
  * to show the client: it never contains the password.
  */
 import { isIP, connect as netConnect, type Socket } from 'node:net';
@@ -30,6 +32,12 @@ export class UpstreamError extends Error {
   }
 }
 
+/** Password methods a role may answer (`auth:` on a postgres role). */
+export type UpstreamAuthMethod = 'scram-sha-256' | 'md5' | 'password';
+
+/** SCRAM only, unless the role's config says otherwise. */
+export const DEFAULT_UPSTREAM_AUTH: readonly UpstreamAuthMethod[] = ['scram-sha-256'];
+
 export interface UpstreamOptions {
   host: string;
   port: number;
@@ -37,6 +45,12 @@ export interface UpstreamOptions {
   user: string;
   database: string;
   password: string;
+  /**
+   * The methods gate may answer. A server asking for another one (cleartext,
+   * md5) gets nothing: whoever answers on the address could be collecting
+   * passwords. Default {@link DEFAULT_UPSTREAM_AUTH}.
+   */
+  auth?: readonly UpstreamAuthMethod[];
   /** Extra startup parameters (application_name, client_encoding, …). */
   params: Record<string, string>;
   timeoutMs?: number;
@@ -152,6 +166,16 @@ async function login(socket: Socket | TLSSocket, opts: UpstreamOptions): Promise
     let pid = 0;
     let key = 0;
     let scram: ReturnType<typeof scramClient> | undefined;
+    /** Set once the server proved it knows the password (SCRAM) or an allowed weaker method was answered. */
+    let authenticated = false;
+    const allowed = opts.auth ?? DEFAULT_UPSTREAM_AUTH;
+    const refuseMethod = (method: UpstreamAuthMethod, what: string) =>
+      new UpstreamError(
+        '28000',
+        `the server asked for ${what}, which role ${opts.user} does not allow (auth: [${allowed.join(', ')}]); ` +
+          'gate sent no password. If the server really uses it, an admin can add ' +
+          `"${method}" to the role's auth list in gate.yaml.`,
+      );
     for (;;) {
       let msg: { type: number; body: Buffer };
       try {
@@ -164,12 +188,30 @@ async function login(socket: Socket | TLSSocket, opts: UpstreamOptions): Promise
       if (type === B.ErrorResponse) throw loginError(parseErrorFields(body), opts.user);
       if (type === B.Authentication) {
         const code = body.readInt32BE(0);
-        if (code === 0) continue;
+        if (code === 0) {
+          // AuthenticationOk proves nothing by itself: an impostor sends it at once
+          // (trust) or in place of SCRAM's server-final message.
+          if (!authenticated) {
+            throw new UpstreamError(
+              '28000',
+              scram
+                ? 'the server skipped SCRAM-SHA-256 server authentication (no server signature): it did not prove it knows the password'
+                : 'the server let gate in without authentication: it did not prove it knows the password',
+            );
+          }
+          continue;
+        }
         if (code === 3) {
+          if (!allowed.includes('password')) throw refuseMethod('password', 'a cleartext password');
+          authenticated = true;
           socket.write(passwordMessage(opts.password));
         } else if (code === 5) {
+          if (!allowed.includes('md5')) throw refuseMethod('md5', 'an md5 password');
+          authenticated = true;
           socket.write(passwordMessage(md5PasswordResponse(opts.user, opts.password, body.subarray(4, 8))));
         } else if (code === 10) {
+          if (!allowed.includes('scram-sha-256')) throw refuseMethod('scram-sha-256', 'SCRAM-SHA-256');
+          if (scram) throw new UpstreamError('08P01', 'unexpected second SASL exchange');
           const mechanisms = saslMechanisms(body);
           if (!mechanisms.includes('SCRAM-SHA-256')) {
             throw new UpstreamError('08001', `unsupported SASL mechanisms: ${mechanisms.join(', ')}`);
@@ -184,11 +226,13 @@ async function login(socket: Socket | TLSSocket, opts: UpstreamOptions): Promise
             throw new UpstreamError('08P01', (err as Error).message);
           }
         } else if (code === 12) {
+          if (!scram) throw new UpstreamError('08P01', 'unexpected SASL final message');
           try {
-            scram?.verify(body.toString('utf8', 4));
+            scram.verify(body.toString('utf8', 4));
           } catch (err) {
             throw new UpstreamError('28000', (err as Error).message);
           }
+          authenticated = true;
         } else {
           throw new UpstreamError('08001', `unsupported authentication method (code ${code})`);
         }

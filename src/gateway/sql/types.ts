@@ -29,6 +29,23 @@ export interface OutputColumn {
   wholeRows: TableRef[];
   /** True when gate cannot tell what this value is computed from. */
   unknown: boolean;
+  /**
+   * Set when this entry is a `*` or `t.*` that expands to several result
+   * columns (how many only the RowDescription tells). `table` is the base
+   * table when the star covers exactly one; `sources`/`wholeRows` then hold
+   * everything any of the expanded columns can come from.
+   */
+  star?: { table?: TableRef };
+}
+
+/** Data that a statement writes somewhere other than the client (INSERT … SELECT, CREATE TABLE AS, UPDATE … SET). */
+export interface DataCopy {
+  tag: string;
+  /** Where the data goes; undefined for a server-side file or program (COPY … TO 'file'). */
+  table?: TableRef;
+  sources: { table?: TableRef; column: string }[];
+  wholeRows: TableRef[];
+  unknown: boolean;
 }
 
 export interface StatementAnalysis {
@@ -56,12 +73,20 @@ export interface StatementAnalysis {
   opaque?: string;
   /** libpg-query's fingerprint: same shape, other constants → same value. */
   fingerprint: string;
-  /** For statements that return rows: where each output column comes from. */
+  /** For statements that return rows (also RETURNING, COPY (query) TO): where each output column comes from. */
   output?: OutputColumn[];
+  /** Values the statement writes into tables (or server files) and where they come from. */
+  copies: DataCopy[];
+  /** Functions called that run SQL text gate cannot read (query_to_xml, dblink, …): also the reason of `opaque`. */
+  sqlTextFunctions: string[];
   /** Prepared statements in SQL: PREPARE name AS body / EXECUTE name / DEALLOCATE [name|ALL]. */
   prepare?: { name: string; body: StatementAnalysis };
   execute?: { name: string };
   deallocate?: { name?: string };
+  /** DECLARE name CURSOR FOR query: the rows a later FETCH returns come from `output`. */
+  cursor?: { name: string; output?: OutputColumn[] };
+  /** FETCH / MOVE from a cursor (its rows are described by the cursor's DECLARE). */
+  fetch?: { name: string };
   /** SET / RESET / set_config of a setting the analysis depends on. */
   setting?: { name: string; value?: string };
 }
@@ -70,3 +95,10 @@ export type QueryAnalysis =
   | { ok: true; statements: StatementAnalysis[] }
   /** The parser refused the text (the server will too); `message` is PostgreSQL's. */
   | { ok: false; error: string; position?: number };
+
+/** A statement's effect as rules see it: one per write, plus one per other command tag. */
+export interface StatementAction {
+  tag: string;
+  tables: TableRef[];
+  filtered: boolean;
+}

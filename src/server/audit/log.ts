@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { GatewayAuditEvent, TunnelGrant } from '../../gateway/types.js';
-import type { AuditRepository, AuditRow } from '../../store/store.js';
+import type { AuditFilter, AuditRepository, AuditRow } from '../../store/store.js';
 import { type ChainBreak, canonicalJson, checkEvent, GENESIS_HASH, newEventHash } from './chain.js';
+import { capStatement } from './statement-cap.js';
 
 /** What a caller hands to `append`; the log adds id, time and the chain hashes. */
 export interface AuditInput {
@@ -49,7 +50,8 @@ export interface AuditLog {
    * promise each): a failed write goes to the log's `onError`.
    */
   fromGateway(event: GatewayAuditEvent, source: GatewayAuditSource): void;
-  list(filter: { since?: Date; targets?: string[]; sessionId?: string; limit?: number }): Promise<AuditRow[]>;
+  /** See AuditRepository.list: oldest first, `after` pages forward. */
+  list(filter: Omit<AuditFilter, 'since' | 'until'> & { since?: Date; until?: Date }): Promise<AuditRow[]>;
   /** Walks the whole chain; names the first broken event and why. */
   verify(): Promise<VerifyResult>;
   /** Resolves once every append started so far is written. */
@@ -186,14 +188,14 @@ export function createAuditLog(
         sessionId: source.sessionId,
         correlationId: source.correlationId,
         ip: source.ip,
-        details: event.details,
+        details: capStatement(event.details),
       };
       enqueue({ input }, false);
     },
     async list(filter) {
       flushQueue();
       await tail;
-      return repo.list({ since: filter.since?.toISOString(), targets: filter.targets, sessionId: filter.sessionId, limit: filter.limit });
+      return repo.list({ ...filter, since: filter.since?.toISOString(), until: filter.until?.toISOString() });
     },
     async verify() {
       flushQueue();

@@ -1,4 +1,5 @@
-import { type GateConfig, type PolicyConfig, parseDuration } from '../../config/schema.js';
+import { type GateConfig, type PolicyConfig, type PostgresTarget, parseDuration } from '../../config/schema.js';
+import { compileSqlRules } from '../../gateway/sql/rules.js';
 
 /** Who is asking, as far as policy cares. */
 export interface PolicySubject {
@@ -118,7 +119,11 @@ export function requestableTargets(
   database?: string;
   record_input: boolean;
   recording: 'required' | 'best-effort';
+  record_output: 'terminal' | 'full';
+  default_role?: string;
   roles: RequestableRole[];
+  guardrails?: { kind: 'deny' | 'require_approval'; pattern: string; message?: string }[];
+  masking?: { columns: string[]; detectors: string[] };
 }[] {
   const out = [];
   for (const [name, target] of Object.entries(config.targets)) {
@@ -148,7 +153,11 @@ export function requestableTargets(
         ...(target.type === 'postgres' ? { database: target.database } : {}),
         record_input: target.record_input,
         recording: target.recording,
+        record_output: target.record_output ?? 'terminal',
+        ...(target.default_role && roles.some((r) => r.role === target.default_role) ? { default_role: target.default_role } : {}),
         roles,
+        // The rules in force, so an agent (gate mcp's gate_targets) knows them before it tries.
+        ...(target.type === 'postgres' ? postgresRules(target) : {}),
       });
     }
   }
@@ -167,4 +176,23 @@ export function approverGroupsFor(config: GateConfig, target: string): string[] 
 /** Targets on which the caller is an approver (sees their grants and audit events). */
 export function targetsApprovedBy(config: GateConfig, who: PolicySubject): string[] {
   return Object.keys(config.targets).filter((t) => approverGroupsFor(config, t).some((g) => who.groups.includes(g)));
+}
+
+/** A Postgres target's guardrails and masking as the caller may see them (readable rules and messages, no secrets). */
+function postgresRules(target: PostgresTarget): {
+  guardrails: { kind: 'deny' | 'require_approval'; pattern: string; message?: string }[];
+  opaque_sql: string;
+  masking: { columns: string[]; detectors: string[] };
+} {
+  const compiled = compileSqlRules({
+    guardrails: target.guardrails,
+    opaqueSql: target.opaque_sql,
+    masking: target.masking.columns.length > 0 || target.masking.detectors.length > 0,
+    maskedColumns: target.masking.columns,
+  });
+  return {
+    guardrails: compiled.rules.map((r) => ({ kind: r.kind, pattern: r.source, ...(r.message ? { message: r.message } : {}) })),
+    opaque_sql: compiled.opaque,
+    masking: { columns: [...target.masking.columns], detectors: [...target.masking.detectors] },
+  };
 }

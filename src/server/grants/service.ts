@@ -9,8 +9,8 @@ import type { Logger } from '../log.js';
 import { type Actor, canRevoke, canSeeGrant, isAdminActor, isGrantApprover, targetsApprovedByActor } from './access.js';
 import { createCommandApprovals } from './command-approvals.js';
 import { parseRequestedDuration } from './duration.js';
-import { newIdFor } from './ids.js';
 import { createExpiryTimers } from './expiry.js';
+import { newIdFor } from './ids.js';
 import { createMutex } from './mutex.js';
 import { decide, requestableTargets } from './policy.js';
 import { type GrantAction, nextState } from './state.js';
@@ -219,11 +219,13 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     },
   });
 
-  /** The role to use when the request names none: the caller's only requestable one. */
+  /** The role to use when the request names none: the caller's only requestable one, else the target's default_role. */
   function onlyRole(who: Actor, target: string): string {
     if (!config.targets[target]) throw new ApiError('not_found', `There is no target named ${JSON.stringify(target)}.`, { reason: 'unknown_target' });
     const roles = requestableTargets(config, who).find((t) => t.name === target)?.roles.map((r) => r.role) ?? [];
     if (roles.length === 1) return roles[0]!;
+    const preferred = config.targets[target]!.default_role;
+    if (preferred && roles.includes(preferred)) return preferred;
     if (roles.length === 0) {
       throw new ApiError('policy_denied', `No policy lets your groups (${who.groups.join(', ') || 'none'}) request any role on ${target}.`, { reason: 'no_policy' });
     }
@@ -238,7 +240,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     async request(who, body) {
       const role = body.role ?? onlyRole(who, body.target);
       const d = body.duration === undefined ? { seconds: DEFAULT_DURATION_S } : parseRequestedDuration(body.duration);
-      if ('error' in d) throw new ApiError('bad_request', `Invalid request body: ${d.error}.`);
+      if ('error' in d) throw new ApiError('bad_request', `Invalid duration: ${d.error}.`);
       const decision = decide(config, who, { target: body.target, role, duration: d.seconds, reason: body.reason });
       if (!decision.ok) {
         const code = { unknown_target: 'not_found', unknown_role: 'bad_request', reason_required: 'bad_request', no_policy: 'policy_denied' } as const;

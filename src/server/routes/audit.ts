@@ -16,20 +16,28 @@ function present(row: AuditRow) {
   return { ...row, details };
 }
 
+function isoQuery(name: string, value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new ApiError('bad_request', `${name} must be an ISO time, got ${JSON.stringify(value)}.`);
+  return d;
+}
+
+/** `?action=grant.requested,pg.*` */
+function listQuery(value: string | undefined): string[] | undefined {
+  const list = value?.split(',').map((s) => s.trim()).filter(Boolean);
+  return list && list.length > 0 ? list : undefined;
+}
+
 /** `GET /v1/audit` (admins: everything; approvers: their targets) and `GET /v1/audit/verify` (admins). */
 export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const auth = { preHandler: requireCaller(ctx) };
 
   app.get<{ Querystring: Record<string, string> }>('/v1/audit', auth, async (request) => {
     const caller = request.caller!;
-    const { since, target, limit } = request.query;
-    let sinceDate: Date | undefined;
-    if (since) {
-      sinceDate = new Date(since);
-      if (Number.isNaN(sinceDate.getTime())) throw new ApiError('bad_request', `since must be an ISO time, got ${JSON.stringify(since)}.`);
-    }
-    const n = limit === undefined ? 1000 : Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new ApiError('bad_request', `limit must be a whole number from 1 to 10000, got ${JSON.stringify(limit)}.`);
+    const q = request.query;
+    const n = q.limit === undefined ? 1000 : Number(q.limit);
+    if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new ApiError('bad_request', `limit must be a whole number from 1 to 10000, got ${JSON.stringify(q.limit)}.`);
     let targets: string[] | undefined;
     if (!isAdmin(ctx, caller)) {
       targets = targetsApprovedBy(ctx.config, caller);
@@ -37,12 +45,24 @@ export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
         throw new ApiError('forbidden', 'The audit log is for admins and approvers; your groups approve no target.');
       }
     }
-    if (target) {
-      if (targets && !targets.includes(target)) throw new ApiError('forbidden', `You are not an approver of ${target}, so you cannot read its audit events.`);
-      targets = [target];
+    if (q.target) {
+      if (targets && !targets.includes(q.target)) throw new ApiError('forbidden', `You are not an approver of ${q.target}, so you cannot read its audit events.`);
+      targets = [q.target];
     }
-    const rows = await ctx.audit.list({ since: sinceDate, targets, limit: n });
-    return { events: rows.map(present) };
+    // One row more than asked tells whether another page follows.
+    const rows = await ctx.audit.list({
+      since: isoQuery('since', q.since),
+      until: isoQuery('until', q.until),
+      targets,
+      actions: listQuery(q.action),
+      actor: q.user || undefined,
+      grantId: q.grant || undefined,
+      sessionId: q.session || undefined,
+      after: q.after || undefined,
+      limit: n + 1,
+    });
+    const page = rows.slice(0, n);
+    return { events: page.map(present), next: rows.length > n ? page[page.length - 1]!.id : null };
   });
 
   app.get('/v1/audit/verify', auth, async (request) => {

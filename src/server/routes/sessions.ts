@@ -8,6 +8,7 @@ import {
   createSessionRequest,
   type SessionWire,
 } from '../../api/wire-sessions.js';
+import { mcpToolCallRoute } from './mcp-tool-calls.js';
 import type { StoredSession } from '../../store/store.js';
 import { isAdmin, requireCaller } from '../auth.js';
 import type { Caller, ServerContext } from '../context.js';
@@ -52,6 +53,8 @@ function toWire(s: StoredSession): SessionWire {
     bytes: s.bytes,
     correlation_id: s.correlationId,
     created_at: s.createdAt,
+    kind: s.kind ?? 'terminal',
+    client: s.client ?? null,
   };
 }
 
@@ -107,27 +110,18 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (existing.user !== caller.sub) throw new ApiError('conflict', `Session id ${id} is taken.`);
       return { session: toWire(existing) };
     }
-    // The session must run under the caller's own grant for this target.
-    const grant = await ctx.grants.get(actorOf(request), body.grant);
-    if (grant.requester !== caller.sub) {
-      throw new ApiError('forbidden', `Grant ${grant.id} is not yours: a session can only be recorded under your own grant.`);
-    }
-    if (grant.target !== body.target) {
-      throw new ApiError('bad_request', `Grant ${grant.id} is for ${grant.target}, not ${body.target}.`);
-    }
-    if (!ONCE_ACTIVE.has(grant.state)) {
-      throw new ApiError('invalid_state', `Grant ${grant.id} is ${grant.state}; a session needs an active grant.`, {
-        state: grant.state,
-        grant_id: grant.id,
-      });
-    }
+    const kind = body.kind ?? 'terminal';
+    // A terminal session runs under the caller's own grant for this target. An
+    // mcp session may start before any grant: its tools request them, and each
+    // tunnel it opens is checked against its own grant by the gateway.
+    const grant = body.grant || kind === 'terminal' ? await ownGrant(request, caller, body.grant, body.target) : undefined;
     const now = ctx.now().toISOString();
-    const correlationId = body.correlation_id ?? caller.correlationId ?? grant.correlation_id ?? null;
+    const correlationId = body.correlation_id ?? caller.correlationId ?? grant?.correlation_id ?? null;
     const session: StoredSession = {
       id,
       target: body.target,
       user: caller.sub,
-      grantId: grant.id,
+      grantId: grant?.id ?? '',
       command: body.command,
       title: body.title ?? null,
       width: body.width,
@@ -143,6 +137,8 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
       bytes: 0,
       correlationId,
       createdAt: now,
+      kind,
+      client: body.client ?? null,
     };
     if (!(await ctx.store.sessions.insert(session))) {
       // Lost a race with a concurrent create of the same id.
@@ -154,16 +150,41 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
       action: 'session.started',
       actor: caller.sub,
       actorKind: caller.kind,
-      target: grant.target,
-      role: grant.role,
-      grantId: grant.id,
+      target: grant?.target ?? body.target,
+      role: grant?.role ?? null,
+      grantId: grant?.id ?? null,
       sessionId: id,
       correlationId,
       ip: request.ip,
-      details: { command: body.command, record_input: body.recordInput, started_at: session.startedAt },
+      details: {
+        command: body.command,
+        record_input: body.recordInput,
+        started_at: session.startedAt,
+        ...(kind === 'mcp' ? { kind, client: session.client } : {}),
+      },
     });
     return reply.status(201).send({ session: toWire(session) });
   });
+
+  async function ownGrant(request: FastifyRequest, caller: Caller, grantId: string | undefined, target: string): Promise<Grant> {
+    if (!grantId) throw new ApiError('bad_request', 'A terminal session needs the grant it runs under.');
+    const grant = await ctx.grants.get(actorOf(request), grantId);
+    if (grant.requester !== caller.sub) {
+      throw new ApiError('forbidden', `Grant ${grant.id} is not yours: a session can only be recorded under your own grant.`);
+    }
+    if (grant.target !== target) {
+      throw new ApiError('bad_request', `Grant ${grant.id} is for ${grant.target}, not ${target}.`);
+    }
+    if (!ONCE_ACTIVE.has(grant.state)) {
+      throw new ApiError('invalid_state', `Grant ${grant.id} is ${grant.state}; a session needs an active grant.`, {
+        state: grant.state,
+        grant_id: grant.id,
+      });
+    }
+    return grant;
+  }
+
+  mcpToolCallRoute(app, ctx, owned);
 
   app.put<{ Params: { id: string; seq: string } }>(
     '/v1/sessions/:id/chunks/:seq',

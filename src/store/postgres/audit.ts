@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
+import { auditWhere } from '../rows/audit-filter.js';
 import type { AuditRepository, AuditRow } from '../store.js';
 import { inTransaction, LOCK_AUDIT_CHAIN, LOCK_NAMESPACE } from './database.js';
 
@@ -39,18 +40,14 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
     },
     appendMany: append,
     async list(filter) {
-      const where: string[] = [];
       const args: unknown[] = [];
       const arg = (v: unknown) => {
         args.push(v);
         return `$${args.length}`;
       };
-      if (filter.since) where.push(`time >= ${arg(filter.since)}`);
-      if (filter.sessionId) where.push(`session_id = ${arg(filter.sessionId)}`);
-      if (filter.targets) where.push(filter.targets.length === 0 ? 'FALSE' : `target = ANY(${arg(filter.targets)}::text[])`);
-      // Newest N, returned oldest first so a listing reads in order.
-      const sql = `SELECT * FROM (SELECT seq, ${LIST} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY seq DESC LIMIT ${arg(filter.limit ?? 1000)}) newest ORDER BY seq`;
+      const where = auditWhere(filter, arg, 'FALSE');
+      const sql = `SELECT seq, ${LIST} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY seq LIMIT ${arg(filter.limit ?? 1000)}`;
       return (await pool.query<AuditSeqRow>(sql, args)).rows.map(auditWithoutSeq);
     },
     async scan(afterSeq, limit) {

@@ -116,4 +116,11 @@ export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
     CREATE INDEX sessions_target ON sessions (target, started_at);
     CREATE INDEX audit_events_session ON audit_events (session_id) WHERE session_id IS NOT NULL;`,
   },
+  // 71: a session's kind (`terminal` or `mcp`) and, for mcp, the client's name/version.
+  {
+    version: 71,
+    name: 'sessions_kind',
+    sql: `ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'terminal';
+    ALTER TABLE sessions ADD COLUMN client TEXT;`,
+  },
 ];

@@ -8,8 +8,8 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
     async insert(s) {
       const r = await pool.query(
         `INSERT INTO sessions (id, target, user_sub, grant_id, command, title, width, height, record_input, started_at,
-           ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+           ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at, kind, client)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          ON CONFLICT (id) DO NOTHING`,
         [
           s.id,
@@ -31,6 +31,8 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
           s.bytes,
           s.correlationId,
           s.createdAt,
+          s.kind ?? 'terminal',
+          s.client ?? null,
         ],
       );
       return r.rowCount === 1;

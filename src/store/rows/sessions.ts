@@ -27,6 +27,8 @@ export interface SessionRow {
   bytes: number | string;
   correlation_id: string | null;
   created_at: string;
+  kind?: string | null;
+  client?: string | null;
 }
 
 /** SQLite's 1 and PostgreSQL's TRUE are the only true values. */
@@ -54,5 +56,7 @@ export function sessionFromRow(r: SessionRow): StoredSession {
     bytes: Number(r.bytes),
     correlationId: r.correlation_id,
     createdAt: r.created_at,
+    kind: r.kind === 'mcp' ? 'mcp' : 'terminal',
+    client: r.client ?? null,
   };
 }

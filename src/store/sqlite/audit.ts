@@ -1,4 +1,5 @@
 import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
+import { auditWhere } from '../rows/audit-filter.js';
 import type { AuditRepository, AuditRow } from '../store.js';
 import type { SqliteDb } from './database.js';
 
@@ -29,26 +30,17 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
       return appendManyTx.immediate(build);
     },
     async list(filter) {
-      const where: string[] = [];
       const args: unknown[] = [];
-      if (filter.since) {
-        where.push('time >= ?');
-        args.push(filter.since);
-      }
-      if (filter.sessionId) {
-        where.push('session_id = ?');
-        args.push(filter.sessionId);
-      }
-      if (filter.targets) {
-        if (filter.targets.length === 0) where.push('0');
-        else {
-          where.push(`target IN (${filter.targets.map(() => '?').join(', ')})`);
-          args.push(...filter.targets);
-        }
-      }
+      const where = auditWhere(
+        filter,
+        (v) => {
+          args.push(v);
+          return '?';
+        },
+        '0',
+      );
       args.push(filter.limit ?? 1000);
-      // Newest N, returned oldest first so a listing reads in order.
-      const sql = `SELECT * FROM (SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
+      const sql = `SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
       return (db.prepare(sql).all(...args) as AuditSeqRow[]).map(auditWithoutSeq);
     },
     async scan(afterSeq, limit) {

@@ -6,9 +6,9 @@ import type { SqliteDb } from './database.js';
 export function sqliteSessions(db: SqliteDb): SessionRepository {
   const insert = db.prepare(
     `INSERT INTO sessions (id, target, user_sub, grant_id, command, title, width, height, record_input, started_at,
-       ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at)
+       ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at, kind, client)
      VALUES (@id, @target, @user, @grantId, @command, @title, @width, @height, @recordInput, @startedAt,
-       @endedAt, @exitCode, @durationMs, @incomplete, @closed, @chunks, @bytes, @correlationId, @createdAt)
+       @endedAt, @exitCode, @durationMs, @incomplete, @closed, @chunks, @bytes, @correlationId, @createdAt, @kind, @client)
      ON CONFLICT(id) DO NOTHING`,
   );
   const get = db.prepare('SELECT * FROM sessions WHERE id = ?');
@@ -19,7 +19,7 @@ export function sqliteSessions(db: SqliteDb): SessionRepository {
   const bool = (b: boolean) => (b ? 1 : 0);
   return {
     async insert(s) {
-      const r = insert.run({ ...s, recordInput: bool(s.recordInput), incomplete: bool(s.incomplete), closed: bool(s.closed) });
+      const r = insert.run({ ...s, kind: s.kind ?? 'terminal', client: s.client ?? null, recordInput: bool(s.recordInput), incomplete: bool(s.incomplete), closed: bool(s.closed) });
       return r.changes === 1;
     },
     async get(id) {

@@ -1,0 +1,143 @@
+/**
+ * The relay's one question about a statement: may it run? The answer comes
+ * from the target's guardrails applied to gate's SQL analysis of each
+ * statement of the text (read under the session's settings), before any of
+ * it is forwarded. On a guarded target, gate also refuses what would leave it
+ * unable to read the session (a SET of standard_conforming_strings or
+ * client_encoding it cannot follow), and, with masked columns, SQL that would
+ * move masked data where gate cannot mask it.
+ */
+import type { PostgresTarget } from '../../config/schema.js';
+import {
+  analyzeQuery,
+  compileSqlRules,
+  evaluateQuery,
+  maskedCopyProblem,
+  type MaskingRules,
+  type SqlRules,
+  settingChangeProblem,
+  type StatementAnalysis,
+} from '../sql/index.js';
+import type { StatementSummary } from './audit-record.js';
+import type { SessionState } from './session-state.js';
+
+export interface HeldRule {
+  /** A readable form of the rule, as the approver and the audit see it. */
+  source: string;
+  message?: string;
+  /** How many times one approval lets the statement run (default 1). */
+  reuse?: number;
+}
+
+export type Verdict =
+  | { action: 'allow'; statements: StatementSummary[]; analyses: StatementAnalysis[] }
+  | {
+      action: 'deny';
+      statements: StatementSummary[];
+      analyses: StatementAnalysis[];
+      rule: string;
+      message: string;
+      code: string;
+      hint?: string;
+    }
+  | { action: 'hold'; statements: StatementSummary[]; analyses: StatementAnalysis[]; rule: HeldRule; message: string };
+
+export interface StatementPolicy {
+  /** True when the target has guardrails or masking: what gate cannot read is refused. */
+  guarded: boolean;
+  rules: SqlRules;
+  masking: MaskingRules;
+  check(text: string, session: SessionState): Verdict;
+  /** A fastpath FunctionCall: gate cannot see what the function does. */
+  checkFunctionCall(oid: number): Verdict;
+}
+
+export function summarize(s: StatementAnalysis): StatementSummary {
+  const out: StatementSummary = {
+    tag: s.tag,
+    tables: s.tables.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)),
+    fingerprint: s.fingerprint,
+    filtered: s.filtered,
+  };
+  if (s.opaque) out.opaque = s.opaque;
+  return out;
+}
+
+export function createPolicy(target: PostgresTarget, targetName: string): StatementPolicy {
+  const maskingOn = target.masking.columns.length > 0 || target.masking.detectors.length > 0;
+  const rules = compileSqlRules({ guardrails: target.guardrails, opaqueSql: target.opaque_sql, masking: maskingOn });
+  const masking: MaskingRules = { columns: target.masking.columns };
+
+  function check(text: string, session: SessionState): Verdict {
+    const read = { standardConformingStrings: session.standardConformingStrings, clientEncoding: session.clientEncoding };
+    const analysis = analyzeQuery(text, read);
+    const analyses = analysis.ok ? analysis.statements : [];
+    const statements = analyses.map(summarize);
+    const deny = (rule: string, message: string, code = '42501', hint?: string): Verdict => ({
+      action: 'deny',
+      statements,
+      analyses,
+      rule,
+      message,
+      code,
+      hint,
+    });
+    if (!analysis.ok) {
+      // Unguarded targets pass what gate cannot parse: the server judges it (and audit keeps the text).
+      if (!rules.guarded) return { action: 'allow', statements, analyses };
+      return deny('parse', `gate: the statement cannot be parsed: ${analysis.error}`, '42601');
+    }
+    if (rules.guarded) {
+      for (const s of analyses) {
+        if (!s.setting) continue;
+        const problem = settingChangeProblem(s.setting.name, s.setting.value, read);
+        if (problem) return deny('read_options', `gate: refused on ${targetName}: ${problem}`, '0A000');
+      }
+    }
+    if (masking.columns.length > 0) {
+      for (const s of analyses) {
+        const problem = maskedCopyProblem(s, masking);
+        if (problem) return deny('masking', problem);
+        if (s.sqlTextFunctions.length > 0) {
+          return deny('masking', `gate: ${s.sqlTextFunctions.join(', ')}() runs SQL text gate cannot see; refused on ${targetName}, which masks columns`);
+        }
+      }
+    }
+    const decision = evaluateQuery(rules, analysis, targetName, (name) => session.sqlPrepared.get(name));
+    if (decision.decision === 'allow') return { action: 'allow', statements, analyses };
+    const rule = decision.rule;
+    const source = rule?.source ?? 'parse';
+    const message = decision.reason ?? `gate: refused on ${targetName}`;
+    if (decision.decision === 'deny') return deny(source, message);
+    return {
+      action: 'hold',
+      statements,
+      analyses,
+      rule: { source, message: rule?.message, reuse: rule?.reuse },
+      message,
+    };
+  }
+
+  function checkFunctionCall(oid: number): Verdict {
+    const none = { statements: [], analyses: [] };
+    if (!rules.guarded || rules.opaque === 'allow') return { action: 'allow', ...none };
+    const what = `a fastpath FunctionCall (function oid ${oid}) runs a function gate cannot see into`;
+    if (rules.opaque === 'deny') {
+      return {
+        action: 'deny',
+        ...none,
+        rule: 'opaque_sql: deny',
+        message: `gate: denied on ${targetName}: ${what} (opaque_sql: deny; set opaque_sql: require_approval or allow on the target to permit it)`,
+        code: '42501',
+      };
+    }
+    return {
+      action: 'hold',
+      ...none,
+      rule: { source: 'opaque_sql: require_approval' },
+      message: `gate: held for approval on ${targetName}: ${what}`,
+    };
+  }
+
+  return { guarded: rules.guarded, rules, masking, check, checkFunctionCall };
+}

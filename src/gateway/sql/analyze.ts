@@ -1,0 +1,128 @@
+/**
+ * gate's one SQL analysis: PostgreSQL's own parser splits a query into
+ * statements and gate reads each one's parse tree (tags, tables, writes,
+ * functions, opacity, lineage). Results are cached by (text, read options),
+ * so a repeated statement costs one Map lookup.
+ */
+import { createHash } from 'node:crypto';
+import { type Ast, list, nodeOf, walk } from './ast.js';
+import { LruCache } from './cache.js';
+import { collectFacts } from './collect.js';
+import { statementCopies, statementOutput } from './lineage.js';
+import { fingerprint, parse, scan } from './parser.js';
+import { readOptionsProblem } from './read-options.js';
+import type { DataCopy, QueryAnalysis, SqlReadOptions, StatementAnalysis } from './types.js';
+
+const DEFAULT_OPTIONS: SqlReadOptions = { standardConformingStrings: true, clientEncoding: 'UTF8' };
+const CACHE_ENTRIES = 2000;
+// Very long texts (bulk INSERTs) are analysed every time rather than pinned in memory.
+const CACHE_MAX_TEXT = 32 * 1024;
+const cache = new LruCache<string, QueryAnalysis>(CACHE_ENTRIES);
+
+/**
+ * Splits and analyses `text` as PostgreSQL reads it under `opts`. Synchronous;
+ * `loadSqlParser()` must have resolved. A parse error comes back as
+ * `{ ok: false, error }` with PostgreSQL's own message: the server would refuse
+ * the text too, and a guarded target refuses it without sending it.
+ */
+export function analyzeQuery(text: string, opts: Partial<SqlReadOptions> = {}): QueryAnalysis {
+  const options = { ...DEFAULT_OPTIONS, ...opts };
+  const key = `${options.standardConformingStrings ? 1 : 0}|${options.clientEncoding.toUpperCase()}|${text}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const result = analyzeUncached(text, options);
+  if (text.length <= CACHE_MAX_TEXT) cache.set(key, result);
+  return result;
+}
+
+/** Empties the analysis cache (tests, benchmarks). */
+export function clearAnalysisCache(): void {
+  cache.clear();
+}
+
+function analyzeUncached(text: string, options: SqlReadOptions): QueryAnalysis {
+  const problem = readOptionsProblem(options);
+  if (problem) return { ok: false, error: problem };
+  const parsed = parse(text);
+  if ('message' in parsed) {
+    // An empty query is no statement at all (the server answers EmptyQueryResponse), not an error.
+    if (parsed.message === 'Query cannot be empty') return { ok: true, statements: [] };
+    return { ok: false, error: parsed.message, position: parsed.position };
+  }
+  const bytes = Buffer.from(text, 'utf8');
+  const ascii = bytes.length === text.length;
+  const statements: StatementAnalysis[] = [];
+  for (const raw of list(parsed.stmts)) {
+    // stmt_location / stmt_len are byte offsets into the UTF-8 text; a last statement has no length.
+    const start = raw.stmt_location ?? 0;
+    const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
+    const slice = ascii ? text.slice(start, end) : bytes.subarray(start, end).toString('utf8');
+    statements.push(analyzeStatement(raw.stmt, slice.trim()));
+  }
+  return { ok: true, statements };
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
+  const node = nodeOf(stmt);
+  const facts = collectFacts(stmt);
+  const writes = facts.writes;
+  const analysis: StatementAnalysis = {
+    text,
+    sha256: sha256(text),
+    tag: facts.tags[0] ?? 'UNKNOWN',
+    tags: facts.tags,
+    tables: facts.tables,
+    writes,
+    filtered: writes.every((w) => w.filtered || w.tag === 'INSERT' || w.tag === 'COPY'),
+    functions: facts.functions,
+    fingerprint: fingerprint(text),
+    copies: node ? nestedCopies(stmt) : [],
+    sqlTextFunctions: facts.sqlTextFunctions,
+  };
+  if (facts.opaque.length > 0) analysis.opaque = [...new Set(facts.opaque)].join('; ');
+  if (facts.setting) analysis.setting = facts.setting;
+  if (!node) return analysis;
+  const [type, b] = node;
+  const output = statementOutput(type, b);
+  if (output) analysis.output = output;
+  if (type === 'PrepareStmt') {
+    const body = analyzeStatement(b.query, prepareBody(text));
+    analysis.prepare = { name: b.name, body };
+    // The body is what EXECUTE will run: its opacity belongs to the PREPARE too (its copies are already in).
+    if (body.opaque) analysis.opaque ??= body.opaque;
+  } else if (type === 'ExecuteStmt') analysis.execute = { name: b.name };
+  else if (type === 'DeallocateStmt') analysis.deallocate = b.isall || !b.name ? {} : { name: b.name };
+  else if (type === 'DiscardStmt' && b.target === 'DISCARD_ALL') analysis.deallocate = {};
+  else if (type === 'DeclareCursorStmt') {
+    const q = nodeOf(b.query);
+    analysis.cursor = { name: b.portalname, output: q ? statementOutput(q[0], q[1]) : undefined };
+  } else if (type === 'FetchStmt' && b.portalname) analysis.fetch = { name: b.portalname };
+  return analysis;
+}
+
+// Every statement in the tree that writes data it computed (INSERT … SELECT in a CTE, too).
+function nestedCopies(stmt: Ast): DataCopy[] {
+  const out: DataCopy[] = [];
+  walk(stmt, (type, b) => {
+    out.push(...statementCopies(type, b));
+    return true;
+  });
+  return out;
+}
+
+/** The text after PREPARE name [(types)] AS: found with the scanner, so comments and quotes cannot confuse it. */
+function prepareBody(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  let depth = 0;
+  for (const t of scan(text)) {
+    const word = bytes.subarray(t.start, t.end).toString('utf8');
+    if (word === '(') depth++;
+    else if (word === ')') depth--;
+    else if (depth === 0 && word.toLowerCase() === 'as') return bytes.subarray(t.end).toString('utf8').trim();
+  }
+  return text;
+}

@@ -212,13 +212,11 @@ describe('postgres handler: hostile input', () => {
       ['startup protocol 9.9', [version(9, 9)]],
       ['message length 2', [startup(), frame('Q', 2)]],
       ['message length -1', [startup(), frame('Q', -1)]],
-      ['message length 200 MB', [startup(), frame('Q', 200 * 1024 * 1024)]],
       ['unknown message type', [startup(), frame('!', 8, Buffer.from('abcd'))]],
     ];
     for (const [what, parts] of cases) {
       const { sqlstate } = expectProtocolEnd(await exchange(h.port, parts, false), what);
-      // 54000: over the target's message size limit.
-      expect(sqlstate, `${what}: no ErrorResponse`).toMatch(/^(08P01|0A000|54000)$/);
+      expect(sqlstate, `${what}: no ErrorResponse`).toMatch(/^(08P01|0A000)$/);
     }
     await h.settled();
     await stillWorks();
@@ -231,8 +229,9 @@ describe('postgres handler: hostile input', () => {
     header.writeInt32BE(200 * 1024 * 1024, 1);
     // Not half-closed: the gateway itself must end these connections.
     const reply = await exchange(h.port, [startup(), header], false);
-    expect(expectProtocolEnd(reply, 'oversized').sqlstate).toBe('54000');
+    // Over the limit is not a protocol error: the session stays (so only the test's guard closes it).
     const text = reply.bytes.toString('latin1');
+    expect(text).toContain('C54000');
     expect(text).toContain('over the 1048576-byte limit on db-test');
     // A real client with a 2 MB bind parameter: refused, and the next query works on the same connection.
     const c = new pg.Client({ host: '127.0.0.1', port: h.port, user: 'x', database: 'y' });

@@ -31,7 +31,7 @@ policies:
   - { name: eng-read,  groups: [engineering], targets: [db-prod], roles: [read],  max_duration: 8h, approval: auto }
   - { name: eng-write, groups: [engineering], targets: [db-prod], roles: [write], max_duration: 1h, reason: required,
       approval: { approvers: [dba-oncall], min: 1 } }
-  - { name: eng-short, groups: [engineering], targets: [db-prod], roles: [short], max_duration: 2s,
+  - { name: eng-short, groups: [engineering], targets: [db-prod], roles: [short], max_duration: 10m,
       approval: { approvers: [dba-oncall] } }
   - { name: eng-dual,  groups: [engineering], targets: [db-prod], roles: [dual], max_duration: 1h,
       approval: { approvers: [dba-oncall], min: 2 } }
@@ -170,7 +170,7 @@ describe('approval', () => {
     const req = await cli('alice', ['request', '--new', 'db-prod', '--role', 'short', '--for', '1h', '--no-wait', '--json']);
     expect(req.code).toBe(8);
     const [requested, waiting] = events(req.stdout);
-    expect(requested!.grant).toMatchObject({ state: 'pending', duration: 2, duration_capped: true });
+    expect(requested!.grant).toMatchObject({ state: 'pending', duration: 600, duration_capped: true });
     expect(waiting).toMatchObject({ event: 'waiting_approval', approvers: ['dba-oncall'] });
     const id = requested!.grant.id as string;
 
@@ -187,8 +187,11 @@ describe('approval', () => {
     const ok = await cli('bob', ['approve', id, '--comment', 'go']);
     expect(ok.code).toBe(0);
     expect(ok.stderr).toContain(`Approved ${id}`);
-    expect((await stack.server.ctx.grants.activeGrant(id))?.state).toBe('active');
+    const active = await stack.server.ctx.grants.activeGrant(id);
+    expect(active?.state).toBe('active');
 
+    // Its time comes on cue (the server's clock), not by racing a 2 s grant against the CLI's start-up.
+    await stack.advanceClock(Date.parse(active!.expires_at!) - Date.now() + 1_000);
     expect(await ended).toBe('expired');
     expect(await stack.server.ctx.grants.activeGrant(id)).toBeUndefined();
     const list = await cli('alice', ['grants']);
@@ -257,8 +260,15 @@ describe('approval', () => {
 
   it('the long-poll returns because the state changed', async () => {
     const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-6', '--no-wait'])).stdout.trim();
-    const poll = api('alice', 'GET', `/v1/grants/${id}?wait=60&state=pending`);
-    await sleep(200);
+    const changes = stack.server.ctx.grants.events;
+    const listening = changes.listenerCount('change');
+    let settled = false;
+    const poll = api('alice', 'GET', `/v1/grants/${id}?wait=60&state=pending`).finally(() => {
+      settled = true;
+    });
+    // The server is holding the poll (it subscribed to changes) and has not answered: it waits.
+    while (changes.listenerCount('change') === listening && !settled) await sleep(10);
+    expect(settled, 'the long-poll answered before anything changed').toBe(false);
     await cli('bob', ['approve', id]);
     const r = await poll;
     expect(r.status).toBe(200);
@@ -372,7 +382,9 @@ describe('restart', () => {
     const longId = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'read', '--for', '1h'])).stdout.match(/^id\s+(g_\w+)/m)![1]!;
     const shortId = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'short', '--no-wait'])).stdout.trim();
     await cli('bob', ['approve', shortId]);
-    await stack.restart({ whileDown: () => sleep(2500) });
+    const short = await stack.server.ctx.grants.activeGrant(shortId);
+    // Its time passes while the server is down.
+    await stack.restart({ whileDown: async () => stack.shiftClock(Date.parse(short!.expires_at!) - Date.now() + 1_000) });
     const r = await cli('alice', ['grants', '--json']);
     const grants = JSON.parse(r.stdout).grants as Grant[];
     expect(grants.find((g) => g.id === longId)?.state).toBe('active');

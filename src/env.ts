@@ -20,6 +20,8 @@ export const ENVIRONMENT = [
   ['CLICOLOR', 'Set to 0 to disable colour.'],
   ['CLICOLOR_FORCE', 'Force colour even when output is not a terminal.'],
   ['XDG_CONFIG_HOME', 'Base of the default config dir (and of Claude Desktop\'s on Linux, for `gate mcp config`).'],
+  ['XDG_DATA_HOME', 'Base of where `gate completion --install` puts bash and zsh scripts (default: ~/.local/share).'],
+  ['SHELL', 'The shell `gate completion --install` installs for when none is named.'],
   ['APPDATA', 'Windows: where `gate mcp config --client claude-desktop` finds Claude Desktop\'s config.'],
   ['CODEX_HOME', 'Where `gate mcp config --client codex` finds config.toml (default: ~/.codex).'],
   ['HOME', 'Where the default config dir lives when XDG_CONFIG_HOME is unset ($HOME/.config/gate).'],
@@ -49,6 +51,9 @@ export interface GateEnv {
   /** For `gate mcp config`: the home dir, XDG config base, Windows APPDATA and CODEX_HOME. */
   home: string;
   xdgConfigHome: string;
+  /** For `gate completion --install`: XDG data base and the login shell. */
+  xdgDataHome: string;
+  shell?: string;
   appData?: string;
   codexHome?: string;
 }
@@ -79,6 +84,8 @@ export function readEnv(env: Env): GateEnv {
     actionsTokenRequest: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN || undefined,
     home: env.HOME || homedir(),
     xdgConfigHome: xdg,
+    xdgDataHome: env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share'),
+    shell: env.SHELL || undefined,
     appData: env.APPDATA || undefined,
     codexHome: env.CODEX_HOME || undefined,
   };

@@ -19,6 +19,11 @@ export const API_ERRORS = {
   seq_conflict: 409,
   seq_gap: 409,
   chain_mismatch: 409,
+  // Bounds and bindings of the data path (issue 13).
+  recording_required: 403,
+  request_timeout: 408,
+  too_many_connections: 429,
+  headers_too_large: 431,
   internal: 500,
   unavailable: 503,
 } as const;

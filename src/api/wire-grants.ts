@@ -64,6 +64,15 @@ export const requestableRole = z.object({
   /** postgres: the upstream role's user name (a name, never its password). */
   username: z.string().optional(),
 });
+/** One guardrail of an HTTP target, as `gate targets` shows it (methods and path patterns; no credential). */
+export const httpRuleSummary = z.object({
+  kind: z.enum(['deny', 'require_approval']),
+  methods: z.array(z.string()).optional(),
+  paths: z.array(z.string()).optional(),
+  message: z.string().optional(),
+});
+export type HttpRuleSummary = z.infer<typeof httpRuleSummary>;
+
 export const targetSummary = z.object({
   name: z.string(),
   type: z.string(),
@@ -78,14 +87,18 @@ export const targetSummary = z.object({
   /** The role a request without --role gets when several are open (the picker's preselection). */
   default_role: z.string().optional(),
   roles: z.array(requestableRole),
+  /** http: the guardrails on method and path. */
+  rules: z.array(httpRuleSummary).optional(),
   /** postgres: the guardrails in force, each in a readable form (`deny {statements: [DROP]}`, `deny /regex/`). */
   guardrails: z
     .array(z.object({ kind: z.enum(['deny', 'require_approval']), pattern: z.string(), message: z.string().optional() }))
     .optional(),
   /** postgres: what happens to SQL gate cannot see into (DO blocks, function bodies, fastpath calls). */
   opaque_sql: z.enum(['deny', 'require_approval', 'allow']).optional(),
-  /** postgres: masked columns and value detectors. */
-  masking: z.object({ columns: z.array(z.string()), detectors: z.array(z.string()) }).optional(),
+  /** postgres: masked columns and value detectors; http: masked JSON fields and value detectors. */
+  masking: z
+    .object({ columns: z.array(z.string()).optional(), json_fields: z.array(z.string()).optional(), detectors: z.array(z.string()) })
+    .optional(),
 });
 export type TargetSummary = z.infer<typeof targetSummary>;
 export const targetsResponse = z.object({ targets: z.array(targetSummary) });
@@ -107,6 +120,8 @@ export const commandApprovalSchema = z.object({
   decided_by: z.string().optional(),
   comment: z.string().optional(),
   valid_until: z.string().optional(),
+  /** How many requests the approval let through, when it allows a fixed number (HTTP requests: one). */
+  uses: z.number().optional(),
 });
 export type CommandApprovalWire = z.infer<typeof commandApprovalSchema>;
 export const approvalListResponse = z.object({ approvals: z.array(commandApprovalSchema) });
@@ -133,9 +148,29 @@ export type AuditEventWire = z.infer<typeof auditEventSchema>;
 /** `next`: pass as `after` for the following page; null when this page is the last. */
 export const auditListResponse = z.object({ events: z.array(auditEventSchema), next: z.string().nullable().optional() });
 
+/** A signed audit checkpoint, as the server keeps it and the checkpoint file holds it (one JSON line each). */
+export const auditCheckpointSchema = z.object({
+  count: z.number().int().min(1),
+  head: z.string().regex(/^[0-9a-f]{64}$/),
+  time: z.string().max(64),
+  signature: z.string().max(4096),
+});
+export type AuditCheckpointWire = z.infer<typeof auditCheckpointSchema>;
+export const auditCheckpointsResponse = z.object({ checkpoints: z.array(auditCheckpointSchema) });
+export const auditCheckpointResponse = z.object({ checkpoint: auditCheckpointSchema.nullable() });
+/** `POST /v1/audit/verify`: checkpoints someone kept, held against the log as well as the stored ones. */
+export const auditVerifyRequest = z.strictObject({ checkpoints: z.array(auditCheckpointSchema).max(100_000).default([]) });
+
 export const auditVerifyResponse = z.object({
   ok: z.boolean(),
   events: z.number(),
   broken: z.object({ id: z.string(), seq: z.number(), reason: z.string() }).optional(),
+  checkpoints: z
+    .object({
+      checked: z.number(),
+      latest: z.object({ count: z.number(), time: z.string() }).optional(),
+      failure: z.object({ count: z.number(), time: z.string(), reason: z.string() }).optional(),
+    })
+    .optional(),
 });
 export type AuditVerifyResponse = z.infer<typeof auditVerifyResponse>;

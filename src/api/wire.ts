@@ -35,6 +35,8 @@ export const identity = z.object({
   kind: z.enum(['user', 'workload', 'service']),
   /** For `workload` identities: the name of the trust rule that admitted the job. */
   workload: z.string().optional(),
+  /** The stable identity key gate compares and stores (kind and origin included; see docs/security.md). */
+  key: z.string().optional(),
 });
 export type Identity = z.infer<typeof identity>;
 

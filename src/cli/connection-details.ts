@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TargetSummary } from '../api/wire-grants.js';
 import { kubeconfigFor, writeKubeconfig } from '../client/kubeconfig.js';
 import type { CliContext } from './context.js';
+import { httpConnectionDetails } from './http-details.js';
 import type { OpenTunnel } from './tunnel-session.js';
 
 export interface ConnectionDetails {
@@ -82,6 +83,7 @@ export async function connectionDetails(ctx: CliContext, target: TargetSummary, 
     const url = `http://${tcpUrl}/mcp`;
     return { fields: { ...common, url }, lines: [`MCP endpoint ${url}`], env: { ...exec, GATE_TARGET_URL: url } };
   }
+  if (target.type === 'http' && !listener.socketPath) return httpConnectionDetails(target, tunnel, common, exec);
 
   const url = tcpUrl ? `tcp://${tcpUrl}` : `unix://${listener.socketPath}`;
   void ctx;

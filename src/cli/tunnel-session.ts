@@ -8,6 +8,8 @@ import { dialTunnel } from '../tunnel/dialer.js';
 import { createLocalCertificate } from '../tunnel/local-cert.js';
 import { relay } from '../tunnel/relay.js';
 import type { CliContext } from './context.js';
+import { type PgSession, goodbyePg, refusePg } from './pg-tunnel-end.js';
+import { watchPgConnection } from './pg-goodbye.js';
 
 export interface TunnelGrantInfo {
   id: string;
@@ -25,9 +27,15 @@ export interface TunnelOptions {
   socketDir?: string | true;
   socketName?: string;
   localPassword?: boolean;
+  /** Drop TCP connections from other local users (for clients gate cannot ask for a credential). */
+  ownerOnly?: boolean;
+  /** The target's type: `postgres` clients get their goodbye and refusals as ErrorResponses (see pg-goodbye). */
+  protocol?: string;
   /** Serve TLS on the local listener with a fresh self-signed certificate (kubectl sends a token only over https). */
   localTls?: boolean;
   sessionId?: string;
+  /** The bytes to answer a local client with when its tunnel cannot be opened (HTTP targets: a JSON error). */
+  localRefusal?(message: string, code: string | undefined): string;
   onEvent?(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -57,6 +65,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
   const localPassword = options.localPassword ? randomBytes(18).toString('base64url') : undefined;
   const localCert = options.localTls ? createLocalCertificate() : undefined;
   const sockets = new Set<Socket>();
+  const pgSessions = new Map<Socket, PgSession>();
   /** One entry per local connection, settled once its relay ended and `connection_closed` went out. */
   const relays = new Set<Promise<void>>();
   let nextId = 1;
@@ -66,6 +75,8 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
     socketDir: options.socketDir,
     socketName: options.socketName,
     tls: localCert,
+    ownerOnly: options.ownerOnly,
+    onRefused: (message) => emit('connection_error', { message }),
     onConnection(local) {
       const id = nextId++;
       sockets.add(local);
@@ -83,12 +94,21 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
             localPassword,
             signal: ctx.signal,
           });
+          if (options.protocol === 'postgres') pgSessions.set(local, { remote, watch: watchPgConnection(local, remote) });
           local.resume();
           stats = await relay(local, remote);
         } catch (err) {
-          local.destroy();
-          emit('connection_error', { connection: id, message: err instanceof GateError ? err.message : String(err) });
+          const message = err instanceof GateError ? err.message : String(err);
+          if (options.protocol === 'postgres') await refusePg(ctx, local, err);
+          else if (options.localRefusal) {
+            local.resume();
+            local.end(options.localRefusal(message, err instanceof GateError ? err.code : undefined));
+            setTimeout(() => local.destroy(), 1_000).unref();
+          } else local.destroy();
+          emit('connection_error', { connection: id, message });
         } finally {
+          pgSessions.get(local)?.watch.stop();
+          pgSessions.delete(local);
           sockets.delete(local);
           emit('connection_closed', { connection: id, bytes_in: stats.bytesIn, bytes_out: stats.bytesOut });
         }
@@ -133,6 +153,8 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
       const end = await ended;
       const drained = (ms: number) => Promise.race([Promise.all([...relays]), new Promise((r) => setTimeout(r, ms).unref())]);
       if (end.reason === 'expired' || end.reason === 'revoked') await drained(GRANT_END_GRACE_MS);
+      // gate itself is going away (Ctrl-C, SIGTERM): cancel what runs upstream, and tell each client why.
+      else await Promise.all([...pgSessions].map(([local, pg]) => goodbyePg(ctx, server, grant.id, local, pg, end, localPassword)));
       for (const s of sockets) s.destroy();
       // So every `connection_closed` goes out before the caller's `closed`; bounded, a stuck dial must not hold Ctrl-C.
       await drained(1_000);

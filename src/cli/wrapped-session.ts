@@ -5,6 +5,7 @@ import { createHttpSessionApi } from '../api/sessions-client.js';
 import { recordSession } from '../record/index.js';
 import { connectionDetails } from './connection-details.js';
 import type { CliContext } from './context.js';
+import { httpLocalRefusal, PROXY_VARIABLES } from './http-details.js';
 import { say } from './output.js';
 import { flushPendingRecordings } from './pending-recordings.js';
 import { type GrantFlags, grantForTarget } from './target-grant.js';
@@ -36,7 +37,9 @@ export async function runWrapped(
     server,
     grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
     ...privateListener(target.type, tool.file),
+    protocol: target.type,
     sessionId,
+    localRefusal: target.type === 'http' ? httpLocalRefusal : undefined,
     onEvent: (event, fields) => {
       if (event !== 'connection_error') return;
       const line = `${ctx.style.red('gate:')} ${fields.message}`;
@@ -47,7 +50,9 @@ export async function runWrapped(
   });
   const details = await connectionDetails(ctx, target, grant.role, tunnel);
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.rawEnv)) if (v !== undefined && !STRIPPED.includes(k)) env[k] = v;
+  // An HTTP target is reached on loopback: a proxy variable would send the tool elsewhere.
+  const stripped = target.type === 'http' ? [...STRIPPED, ...PROXY_VARIABLES] : STRIPPED;
+  for (const [k, v] of Object.entries(ctx.rawEnv)) if (v !== undefined && !stripped.includes(k)) env[k] = v;
   Object.assign(env, details.env, { GATE_SESSION_ID: sessionId, GATE_GRANT_ID: grant.id });
 
   const { stdin, stdout, stderr } = ctx.io;
@@ -108,7 +113,7 @@ export async function runWrapped(
 function privateListener(
   type: string,
   file: string,
-): { port: number; socketDir?: true; socketName?: string; localPassword?: boolean; localTls?: boolean } {
+): { port: number; socketDir?: true; socketName?: string; localPassword?: boolean; localTls?: boolean; ownerOnly?: boolean } {
   const local = type === 'postgres' || type === 'kubernetes';
   const psql = type === 'postgres' && basename(file) === 'psql';
   return {
@@ -116,6 +121,8 @@ function privateListener(
     ...(psql ? { socketDir: true as const, socketName: '.s.PGSQL.5432' } : {}),
     ...(local ? { localPassword: true } : {}),
     ...(type === 'kubernetes' ? { localTls: true } : {}),
+    // A TCP client cannot be asked for anything: drop other users' connections (Linux).
+    ...(local ? {} : { ownerOnly: true }),
   };
 }
 

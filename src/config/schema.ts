@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { name, secretRef, targetOptions } from './common.js';
 import { postgresAudit, postgresLimits } from './postgres-limits.js';
 import { DURATION } from './duration.js';
+import { httpTarget } from './http-target.js';
 import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
 import { mcpTarget } from './mcp-target.js';
+import { approvalsConfig, auditConfig, limitsConfig } from './hardening.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
@@ -84,7 +86,7 @@ export const tcpTarget = z.strictObject({
   ...targetOptions,
 });
 
-export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget, mcpTarget]);
+export const target = z.discriminatedUnion('type', [postgresTarget, kubernetesTarget, tcpTarget, mcpTarget, httpTarget]);
 
 const approval = z.union([
   z.literal('auto'),
@@ -215,6 +217,9 @@ export const gateConfig = z.strictObject({
   targets: z.record(name, target).default({}),
   admins: z.array(z.string()).default([]),
   policies: z.array(policy).default([]),
+  approvals: approvalsConfig,
+  limits: limitsConfig,
+  audit: auditConfig,
 });
 
 export type GateConfig = z.infer<typeof gateConfig>;
@@ -222,6 +227,7 @@ export type TargetConfig = z.infer<typeof target>;
 export type PostgresTarget = z.infer<typeof postgresTarget>;
 export type KubernetesTarget = z.infer<typeof kubernetesTarget>;
 export type TcpTarget = z.infer<typeof tcpTarget>;
+export type { HttpTarget } from './http-target.js';
 export type { McpTarget } from './mcp-target.js';
 export type PolicyConfig = z.infer<typeof policy>;
 export type DevUser = z.infer<typeof devUser>;

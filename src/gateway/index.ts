@@ -1,4 +1,5 @@
 import type { TargetConfig } from '../config/schema.js';
+import { handleHttp } from './http/handler.js';
 import { handleKubernetes } from './kubernetes/handler.js';
 import { handleMcp } from './mcp/handler.js';
 import { handlePostgres } from './postgres/handler.js';
@@ -14,6 +15,8 @@ export function handlerFor(target: TargetConfig): ProtocolHandler {
       return handleKubernetes as ProtocolHandler;
     case 'tcp':
       return handleTcp as ProtocolHandler;
+    case 'http':
+      return handleHttp as ProtocolHandler;
     case 'mcp':
       return handleMcp as ProtocolHandler;
   }

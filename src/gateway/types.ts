@@ -66,7 +66,8 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
 }
 
 export interface GrantEnded {
-  reason: 'expired' | 'revoked' | 'server_shutdown';
+  /** Why the tunnel is cut: the grant ended, the server stops, or a tunnel limit was hit (`limits:`). */
+  reason: 'expired' | 'revoked' | 'server_shutdown' | 'idle_timeout' | 'startup_timeout';
   message: string;
 }
 

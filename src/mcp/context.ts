@@ -18,6 +18,8 @@ export interface McpContext {
   reason?: string;
   /** Request a grant without being asked when the policy approves it automatically (default true). */
   autoRequest: boolean;
+  /** This run's gate session id (sent with every tunnel, so the gateway's events carry it). */
+  sessionId: string;
   /** Set once the client sent `initialize`. */
   session?: McpSession;
   /** Settles once the session exists on the server (or failed to): tool calls wait for it, so each is recorded. */

@@ -24,7 +24,7 @@ export async function withPgTunnel<T>(
       server: mcp.server,
       token: await mcp.cli.token(mcp.server),
       grantId: grant.id,
-      sessionId: mcp.session?.id,
+      sessionId: mcp.sessionId,
       correlationId: mcp.cli.env.correlationId,
       signal: mcp.cli.signal,
     });

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { meResponse } from '../api/wire.js';
 import type { CliContext } from '../cli/context.js';
 import { VERSION } from '../version.js';
-import type { McpContext } from './context.js';
+import { type McpContext, offeredTargets } from './context.js';
+import { offerRemoteTools, type RemoteTools } from './remote-tools.js';
 import { startMcpSession } from './session.js';
 import { registerTool } from './tool.js';
 import { kubectlTool } from './tools/kubectl.js';
@@ -46,14 +48,27 @@ export async function serveMcp(cli: CliContext, opts: McpServeOptions): Promise<
     role: opts.role,
     reason: opts.reason,
     autoRequest: opts.autoRequest,
+    sessionId: randomUUID(),
   };
   const server = new McpServer({ name: 'gate', title: 'gate', version: VERSION }, { instructions: INSTRUCTIONS, capabilities: { tools: {} } });
   for (const tool of [targetsTool, requestAccessTool, grantStatusTool, sqlTool, schemaTool, kubectlTool]) {
     registerTool(server, mcp, tool as never);
   }
+  // An `mcp` target named with --target: its tools are offered next to gate's own, prefixed.
+  const remotes: RemoteTools[] = [];
+  if (opts.targets.length > 0) {
+    for (const t of (await offeredTargets(mcp)).filter((x) => x.type === 'mcp')) {
+      try {
+        remotes.push(await offerRemoteTools(server, mcp, t));
+      } catch (err) {
+        cli.io.stderr.write(`gate mcp: the tools of ${t.name} are not offered: ${(err as Error).message}\n`);
+      }
+    }
+  }
   server.server.oninitialized = () => {
     const info = server.server.getClientVersion();
     mcp.sessionReady = startMcpSession({
+      id: mcp.sessionId,
       client,
       configDir: cli.env.configDir,
       user: me.sub,
@@ -82,5 +97,6 @@ export async function serveMcp(cli: CliContext, opts: McpServeOptions): Promise<
   await closed;
   await server.close().catch(() => {});
   await mcp.sessionReady;
+  for (const r of remotes) await r.close();
   await mcp.session?.close();
 }

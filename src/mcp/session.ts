@@ -33,6 +33,8 @@ export interface ToolCallRecord {
 }
 
 export interface StartMcpSessionOptions {
+  /** The session id, chosen before the client connects (tunnels opened early carry it). */
+  id?: string;
   client: GateClient;
   configDir: string;
   user: string;
@@ -55,7 +57,7 @@ const MAX_RECORDED_RESULT = 64 * 1024;
 export async function startMcpSession(opts: StartMcpSessionOptions): Promise<McpSession> {
   const api = createHttpSessionApi(opts.client, { correlationId: opts.correlationId });
   const meta: SessionMeta = {
-    id: randomUUID(),
+    id: opts.id ?? randomUUID(),
     target: opts.targets.length > 0 ? opts.targets.join(',').slice(0, 200) : '*',
     user: opts.user,
     grant: '',

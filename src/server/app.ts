@@ -1,3 +1,4 @@
+import { httpTargetWarnings } from '../config/http-target.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ApiError } from '../api/errors.js';
@@ -9,6 +10,7 @@ import type { ServerContext } from './context.js';
 import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createLogger, type Logger, redact } from './log.js';
+import { createCheckpointer } from './audit/checkpoints.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
 import { approvalRoutes } from './routes/approvals.js';
@@ -21,6 +23,7 @@ import { targetRoutes } from './routes/targets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { createWorkloadVerifier } from './identity/workload.js';
 import { tunnelDeps } from './gateway-deps.js';
+import { clientErrorHandler, httpServerTimeouts } from './http-limits.js';
 import { attachTunnelEndpoint } from './tunnel-endpoint.js';
 
 export interface ServerOptions {
@@ -58,6 +61,7 @@ const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRou
  */
 export async function buildServer(options: ServerOptions): Promise<GateServer> {
   const log = options.logger ?? createLogger();
+  for (const w of httpTargetWarnings(options.config.targets)) log.warn(w.message, { target: w.target });
   const store = options.store ?? (await openStore(options.config, options.dataDir, { env: options.env, log }));
   const key = await loadOrCreateSigningKey(options.dataDir).catch(async (err) => {
     if (!options.store) await store.close().catch(() => {});
@@ -70,6 +74,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
   );
   const grants = createGrantService({ config: options.config, store, audit, log, now });
+  const checkpoints = createCheckpointer({ audit, repo: store.audit, key, config: options.config.audit, log, now });
   // Grants whose time passed while the server was down end now; the rest get their timers back.
   await grants.start();
 
@@ -87,6 +92,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     now,
     grants,
     audit,
+    checkpoints,
     oidc: () => oidc,
     workloads: createWorkloadVerifier(options.config.identity.workloads, { cooldownMs: options.jwksCooldownMs }),
     userVerifier() {
@@ -96,11 +102,13 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     },
   };
 
+  const limits = options.config.limits;
   const app = Fastify({
     logger: false,
-    bodyLimit: 4 * 1024 * 1024,
+    bodyLimit: limits.max_request_bytes,
+    clientErrorHandler: clientErrorHandler(audit, limits),
     serverFactory: (handler) =>
-      createServer((req, res) => {
+      createServer(httpServerTimeouts(limits), (req, res) => {
         const mount = mounts.find((m) => req.url === m.prefix || req.url?.startsWith(`${m.prefix}/`));
         if (mount) mount.handler(req, res);
         else handler(req, res);
@@ -124,9 +132,17 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       return reply.status(err.status).send({ error: { code: err.code, message: err.message, details: err.details } });
     }
     const status = (err as { statusCode?: number }).statusCode;
+    if (status === 413) {
+      const limit = request.routeOptions.bodyLimit ?? limits.max_request_bytes;
+      audit
+        .append({ action: 'http.limit', result: 'denied', ip: request.ip, details: { limit: 'max_request_bytes', max: limit, path: request.url.split('?')[0] } })
+        .catch(() => {});
+      return reply.status(413).send({
+        error: { code: 'payload_too_large', message: `The request body is larger than the ${limit} bytes this endpoint accepts (limits.max_request_bytes).` },
+      });
+    }
     if (status && status >= 400 && status < 500) {
-      const code = status === 413 ? 'payload_too_large' : 'bad_request';
-      return reply.status(status).send({ error: { code, message: redact((err as Error).message) } });
+      return reply.status(status).send({ error: { code: 'bad_request', message: redact((err as Error).message) } });
     }
     log.error('request failed', { method: request.method, url: request.url, error: redact(String((err as Error)?.stack ?? err)) });
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error.' } });
@@ -172,6 +188,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       grants.close();
       tunnels.closeAll();
       await app.close();
+      await checkpoints.close();
       await audit.flush();
       await store.close();
     },

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.js';
 import type { Caller, ServerContext } from './context.js';
 import { authenticateServiceToken, looksLikeServiceToken } from './service-tokens.js';
-import { verifyGateToken } from './tokens.js';
+import { userKey, workloadKey } from './identity/principal.js';
+import { type VerifiedGateToken, verifyGateToken } from './tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,7 +50,7 @@ export async function authenticate(ctx: ServerContext, header: string | undefine
   if (known?.expiresAt && known.expiresAt.getTime() > ctx.now().getTime()) return known;
   try {
     const v = await verifyGateToken(ctx.key, ctx.tokenIssuer, token, ctx.now());
-    const caller: Caller = { ...v, expiresAt: v.expiresAt };
+    const caller = callerOf(ctx, v);
     if (cache.size >= VERIFIED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
     cache.set(token, caller);
     return caller;
@@ -57,6 +58,22 @@ export async function authenticate(ctx: ServerContext, header: string | undefine
     ctx.log.warn('gate token rejected', { reason: (err as Error).message });
     throw new ApiError('invalid_token', `Gate token rejected: ${(err as Error).message}.`);
   }
+}
+
+/**
+ * A verified gate token as a caller with its identity key. Tokens signed
+ * before keys existed (they live one token_ttl at most) get the key their
+ * signed claims imply: a person of the configured IdP, or the workload rule
+ * they name; a workload token without a rule name acts for nobody and owns
+ * nothing.
+ */
+function callerOf(ctx: ServerContext, v: VerifiedGateToken): Caller {
+  let key = v.key;
+  if (!key) {
+    if (v.kind === 'user') key = userKey(ctx.oidc()?.issuer ?? '', v.sub);
+    else key = workloadKey(v.workload ?? '(unknown rule)', v.sub);
+  }
+  return { ...v, key, actsFor: v.kind === 'user' ? key : null, expiresAt: v.expiresAt };
 }
 
 /** fastify preHandler: every route but health, config and token exchange requires a caller. */

@@ -1,6 +1,6 @@
 import type { GateConfig } from '../config/schema.js';
 import type { Identity } from '../api/wire.js';
-import type { Store } from '../store/store.js';
+import type { AuditCheckpoint, Store } from '../store/store.js';
 import type { AuditLog } from './audit/log.js';
 import type { GrantService } from './grants/service.js';
 import type { TokenVerifier } from './identity/oidc.js';
@@ -29,12 +29,20 @@ export interface ServerContext {
   grants: GrantService;
   /** The hash-chained audit log (src/server/audit). */
   audit: AuditLog;
+  /** Signed checkpoints of the audit chain (src/server/audit/checkpoints.ts). */
+  checkpoints: { checkpoint(): Promise<AuditCheckpoint | undefined> };
   /** Verifies CI jobs' OIDC tokens against `identity.workloads` (src/server/identity/workload.ts). */
   workloads: WorkloadVerifier;
 }
 
 /** The authenticated caller of a request. */
 export interface Caller extends Identity {
+  /** The identity key (src/server/identity/principal.ts): what ownership and approvals compare. */
+  key: string;
+  /** The person this caller acts for (itself, a service token's creator, null for a workload). */
+  actsFor: string | null;
+  /** For a service token: its id (revocation cuts what it opened). */
+  serviceTokenId?: string;
   expiresAt: Date | null;
   correlationId?: string;
 }

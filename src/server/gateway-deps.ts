@@ -1,6 +1,9 @@
 import { authenticate } from './auth.js';
 import type { ServerContext } from './context.js';
+import { actorOfCaller } from './grants/actor.js';
+import { isSelf } from './identity/principal.js';
 import type { TunnelDeps } from './tunnel-endpoint.js';
+import { tunnelLimitsFrom } from './tunnel-limits.js';
 
 /**
  * Connects the tunnel endpoint to the rest of the server: authentication, the
@@ -16,10 +19,10 @@ export function tunnelDeps(ctx: ServerContext): TunnelDeps {
     async activeGrant(id, caller) {
       const grant = await ctx.grants.activeGrant(id);
       // Someone else's grant id reveals nothing: same answer as a missing one.
-      if (!grant || grant.requester !== caller.sub) {
+      if (!grant || !isSelf(grant.requester_key, caller)) {
         let state: string | undefined;
         try {
-          state = (await ctx.grants.get(caller, id)).state;
+          state = (await ctx.grants.get(actorOfCaller(caller), id)).state;
         } catch {
           state = undefined;
         }
@@ -41,8 +44,10 @@ export function tunnelDeps(ctx: ServerContext): TunnelDeps {
       );
     },
     audit(caller, grant, meta, event) {
-      ctx.audit.fromGateway(event, { grant, actorKind: caller.kind, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip });
+      ctx.audit.fromGateway(event, { grant, actorKind: caller.kind, actorKey: caller.key, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip });
     },
     requestApproval: (_caller, grant, input) => ctx.grants.requestCommandApproval({ grant, ...input }),
+    session: (id) => ctx.store.sessions.get(id),
+    limits: tunnelLimitsFrom(ctx.config.limits),
   };
 }

@@ -4,6 +4,7 @@ import type { ServiceTokenInfo } from '../api/wire-tokens.js';
 import { parseDuration } from '../config/schema.js';
 import type { ServiceTokenRepository, StoredServiceToken } from '../store/store.js';
 import type { Caller, ServerContext } from './context.js';
+import { isPersonKey, serviceKey } from './identity/principal.js';
 
 /**
  * Service tokens: long-lived bearer secrets for what has no OIDC issuer.
@@ -50,7 +51,7 @@ export function describeServiceToken(t: StoredServiceToken, now: Date): ServiceT
 /** Creates a token; the returned `token` is the only time the secret exists outside the caller's hands. */
 export async function createServiceToken(
   ctx: Pick<ServerContext, 'store' | 'now'>,
-  input: { name: string; groups: string[]; ttl: string; creator: string },
+  input: { name: string; groups: string[]; ttl: string; creator: string; creatorKey: string },
 ): Promise<{ token: string; info: ServiceTokenInfo }> {
   const ttlMs = parseDuration(input.ttl);
   if (ttlMs <= 0 || ttlMs > MAX_SERVICE_TOKEN_TTL_MS) {
@@ -65,6 +66,7 @@ export async function createServiceToken(
     groups: [...new Set(input.groups)],
     secretHash: hashSecret(secret),
     creator: input.creator,
+    creatorKey: input.creatorKey,
     createdAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
     lastUsedAt: null,
@@ -98,7 +100,12 @@ export async function authenticateServiceToken(ctx: Pick<ServerContext, 'store' 
   if (Date.parse(stored.expiresAt) <= now.getTime()) return reject(`it expired at ${stored.expiresAt}`, id);
   await serviceTokenRepo(ctx).touch(id, now.toISOString());
   return {
+    // `sub` names the token for people; `key` (its id) is what owns grants and sessions.
     sub: `service:${stored.name}`,
+    key: serviceKey(stored.id),
+    // A token made by a workload (or by a token made by one) acts for nobody.
+    actsFor: isPersonKey(stored.creatorKey) ? stored.creatorKey : null,
+    serviceTokenId: stored.id,
     groups: stored.groups,
     kind: 'service',
     expiresAt: new Date(stored.expiresAt),

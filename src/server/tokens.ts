@@ -26,6 +26,7 @@ export async function issueGateToken(
     kind: who.kind,
     ...(who.workload ? { wl: who.workload } : {}),
     ...(who.correlationId ? { cid: who.correlationId } : {}),
+    ...(who.key ? { pk: who.key } : {}),
   })
     .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'JWT' })
     .setSubject(who.sub)
@@ -60,6 +61,7 @@ export async function verifyGateToken(key: SigningKey, issuer: string, token: st
       groups: Array.isArray(payload.groups) ? payload.groups.map(String) : [],
       kind: payload.kind === 'workload' || payload.kind === 'service' ? payload.kind : 'user',
       ...(typeof payload.wl === 'string' ? { workload: payload.wl } : {}),
+      ...(typeof payload.pk === 'string' ? { key: payload.pk } : {}),
       expiresAt: new Date((payload.exp ?? 0) * 1000),
       correlationId: typeof payload.cid === 'string' ? payload.cid : undefined,
     };

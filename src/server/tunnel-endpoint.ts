@@ -4,10 +4,13 @@ import { ApiError } from '../api/errors.js';
 import { resolveSecret } from '../config/secrets.js';
 import type { TargetConfig } from '../config/schema.js';
 import { handlerFor } from '../gateway/index.js';
-import type { ApprovalCheck, GatewayAuditEvent, GrantEnded, TunnelGrant } from '../gateway/types.js';
+import type { ApprovalCheck, GatewayAuditEvent, GatewayContext, GrantEnded, TunnelGrant } from '../gateway/types.js';
 import { TUNNEL_PATH, TUNNEL_PROTOCOL, TunnelHeader } from '../tunnel/protocol.js';
+import type { StoredSession } from '../store/store.js';
 import type { Caller } from './context.js';
 import type { Logger } from './log.js';
+import { checkSessionBinding } from './tunnel-binding.js';
+import { createTunnelCounters, type TunnelLimits, watchTunnelTimeouts } from './tunnel-limits.js';
 
 /** What the tunnel endpoint needs from the rest of the server. */
 export interface TunnelDeps {
@@ -20,7 +23,10 @@ export interface TunnelDeps {
   /** Calls back once when the grant ends; returns an unsubscribe function. */
   onGrantEnded(id: string, cb: (ended: GrantEnded) => void): () => void;
   audit(caller: Caller, grant: TunnelGrant, meta: TunnelMeta, event: GatewayAuditEvent): void;
-  requestApproval(caller: Caller, grant: TunnelGrant, input: { text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+  requestApproval(caller: Caller, grant: TunnelGrant, input: Parameters<GatewayContext['requestApproval']>[0]): Promise<ApprovalCheck>;
+  /** The recorded session a `Gate-Session` header names, if it exists. */
+  session(id: string): Promise<StoredSession | undefined>;
+  limits: TunnelLimits;
 }
 
 export interface TunnelMeta {
@@ -39,6 +45,7 @@ const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeAll(): void } {
   const open = new Set<AbortController>();
+  const counters = createTunnelCounters(deps.limits);
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => {});
@@ -68,9 +75,29 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeA
     const grant = found;
     const target = deps.targets[grant.target];
     if (!target) throw new ApiError('not_found', `Target ${grant.target} is no longer configured.`);
-    const sessionId = header(req, TunnelHeader.session);
-    if (sessionId && !SESSION_ID.test(sessionId)) throw new ApiError('bad_request', 'Invalid session id.');
+    const rawSession = header(req, TunnelHeader.session);
+    if (rawSession && !SESSION_ID.test(rawSession)) throw new ApiError('bad_request', 'Invalid session id.');
+    const sessionId = rawSession?.toLowerCase();
     const meta: TunnelMeta = { sessionId, correlationId: header(req, TunnelHeader.correlation) ?? caller.correlationId, ip: req.socket.remoteAddress ?? '' };
+    const audit = (event: GatewayAuditEvent) => deps.audit(caller, grant, meta, event);
+    try {
+      checkSessionBinding({ caller, grant, target, sessionId, session: sessionId ? await deps.session(sessionId) : undefined });
+    } catch (err) {
+      // The session id is not this caller's to use: nothing of this attempt is filed under it.
+      const refusedMeta = { ...meta, sessionId: undefined };
+      deps.audit(caller, grant, refusedMeta, {
+        action: 'tunnel.refused',
+        result: 'denied',
+        details: { reason: (err as ApiError).code, message: (err as Error).message, session_id: sessionId ?? null },
+      });
+      throw err;
+    }
+    // Counted and taken with no await in between: two upgrades cannot both take the last slot.
+    const slot = counters.take(grant);
+    if ('refused' in slot) {
+      audit({ action: 'tunnel.limit', result: 'denied', details: { limit: slot.limit, max: slot.max } });
+      throw new ApiError('too_many_connections', slot.refused, { limit: slot.limit, max: slot.max });
+    }
 
     const controller = new AbortController();
     open.add(controller);
@@ -86,7 +113,10 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeA
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`);
     socket.setNoDelay(true);
     if (head.length > 0) socket.unshift(head);
-    const audit = (event: GatewayAuditEvent) => deps.audit(caller, grant, meta, event);
+    const stopTimeouts = watchTunnelTimeouts(socket, deps.limits, head.length > 0, (ended, limit) => {
+      audit({ action: 'tunnel.limit', result: 'denied', details: { limit, message: ended.message } });
+      controller.abort(ended);
+    });
     const started = Date.now();
     audit({ action: 'tunnel.open', result: 'ok', details: { target: grant.target, role: grant.role, type: target.type } });
     try {
@@ -103,6 +133,8 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeA
         signal: controller.signal,
       });
     } finally {
+      stopTimeouts();
+      slot.release();
       clearTimeout(timer);
       unsubscribe();
       open.delete(controller);
@@ -133,5 +165,17 @@ function refuse(socket: Socket, err: ApiError): void {
 }
 
 function statusText(status: number): string {
-  return { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 410: 'Gone', 500: 'Internal Server Error' }[status] ?? 'Error';
+  return (
+    {
+      400: 'Bad Request',
+      401: 'Unauthorized',
+      403: 'Forbidden',
+      404: 'Not Found',
+      408: 'Request Timeout',
+      410: 'Gone',
+      429: 'Too Many Requests',
+      431: 'Request Header Fields Too Large',
+      500: 'Internal Server Error',
+    }[status] ?? 'Error'
+  );
 }

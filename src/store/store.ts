@@ -48,6 +48,8 @@ export interface StoredServiceToken {
   /** Hex SHA-256 of the secret part. */
   secretHash: string;
   creator: string;
+  /** The creator's identity key: the person the token acts for (legacy rows: `legacy-user:<sub>`). */
+  creatorKey: string;
   createdAt: string;
   expiresAt: string;
   lastUsedAt: string | null;
@@ -68,6 +70,7 @@ export interface ServiceTokenRepository {
 /** A grant as stored: the indexed columns plus the whole record as JSON (see src/server/grants/types.ts). */
 export interface StoredGrant {
   id: string;
+  /** The requester's identity key (src/server/identity/principal.ts). */
   requester: string;
   target: string;
   state: string;
@@ -82,7 +85,8 @@ export interface GrantRepository {
   /** Replaces the grant when its state is still `fromState` (optimistic check); false when it moved on. */
   update(grant: StoredGrant, fromState: string): Promise<boolean>;
   get(id: string): Promise<StoredGrant | undefined>;
-  list(filter: { requester?: string; targets?: string[]; state?: string; limit?: number }): Promise<StoredGrant[]>;
+  /** `requesters`: grants whose requester key is one of these (OR `targets`). */
+  list(filter: { requesters?: string[]; targets?: string[]; state?: string; limit?: number }): Promise<StoredGrant[]>;
 }
 
 export interface StoredApproval {
@@ -114,8 +118,10 @@ export interface AuditFilter {
   actor?: string;
   grantId?: string;
   sessionId?: string;
-  /** An event id: only events after it (cursor pagination). */
+  /** An event id: only events after it (cursor pagination; implies fromStart). */
   after?: string;
+  /** The first `limit` matches rather than the newest. */
+  fromStart?: boolean;
   limit?: number;
 }
 
@@ -153,21 +159,40 @@ export interface AuditRepository {
   appendMany?(build: (prevHash: string | undefined) => AuditRow[]): Promise<AuditRow[]>;
   /** `sessionId`: only events that carry this session id (a recorded session's gateway events). */
   /**
-   * Events matching every given filter, oldest first. Without `after`, the
-   * first `limit` from the start (or `since`); with it, those after that
-   * event id: callers page forward with the last id they saw.
+   * Events matching every given filter, oldest first: the newest `limit` of
+   * them, or with `fromStart` (or `after`) the first `limit`, so callers page
+   * forward with the last id they saw as `after`.
    */
   list(filter: AuditFilter): Promise<AuditRow[]>;
   /** Every row in chain order, in pages (for verify). */
   scan(afterSeq: number, limit: number): Promise<{ seq: number; row: AuditRow }[]>;
+  /** How many events there are and the hash of the last one (the chain head). Counts every row: not for hot paths. */
+  head(): Promise<{ count: number; hash: string | undefined }>;
+  /** The last event's `seq` and hash, from the index: cheap enough to poll. */
+  tip(): Promise<{ seq: number; hash: string } | undefined>;
+  /** Keeps a signed checkpoint (idempotent per count). */
+  addCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
+  /** Every kept checkpoint, oldest first. */
+  listCheckpoints(): Promise<AuditCheckpoint[]>;
+}
+
+/** A signed statement "the chain had `count` events and its head was `head` at `time`". */
+export interface AuditCheckpoint {
+  count: number;
+  head: string;
+  time: string;
+  /** Compact JWS (EdDSA, the server's key) over `{ count, head, time }`. */
+  signature: string;
 }
 
 /** A recorded session's metadata as stored. */
 export interface StoredSession {
   id: string;
   target: string;
-  /** The subject of the caller who created it. */
+  /** The subject of the caller who created it (for display). */
   user: string;
+  /** The identity key of the caller who created it: only it may bind tunnels and upload. */
+  userKey: string;
   grantId: string;
   command: string;
   title: string | null;
@@ -198,8 +223,8 @@ export interface SessionListFilter {
   user?: string;
   /** ISO time: sessions started at or after it. */
   since?: string;
-  /** Only sessions of this user or on these targets (a non-admin's visibility); absent: all. */
-  visibleTo?: { user: string; targets: string[] };
+  /** Only sessions of these identity keys or on these targets (a non-admin's visibility); absent: all. */
+  visibleTo?: { userKeys: string[]; targets: string[] };
   limit?: number;
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { GateError } from '../errors.js';
+import { loopbackPeerUid } from './peer-uid.js';
 
 export interface LocalListener {
   /** 127.0.0.1 for TCP, the socket directory for a Unix socket. */
@@ -24,9 +25,16 @@ export interface ListenOptions {
   socketDir?: string | true;
   /** File name of the socket; Postgres clients expect `.s.PGSQL.<port>`. */
   socketName?: string;
+  /**
+   * Drop TCP connections from another user of this machine (Linux, via
+   * /proc/net/tcp), for clients gate cannot ask for a credential.
+   */
+  ownerOnly?: boolean;
   /** Terminate TLS with this key and certificate; `onConnection` then gets the decrypted socket. */
   tls?: { key: string; cert: string };
   onConnection(socket: Socket): void;
+  /** Told (with a sentence) when `ownerOnly` dropped a connection. */
+  onRefused?(message: string): void;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -42,6 +50,19 @@ export async function startLocalListener(options: ListenOptions): Promise<LocalL
       socket.destroy();
       return;
     }
+    if (options.ownerOnly && !options.socketDir) {
+      socket.pause();
+      void loopbackPeerUid(socket).then((uid) => {
+        if (uid !== undefined && uid !== process.getuid?.()) {
+          options.onRefused?.(`a connection from another local user (uid ${uid}) was refused`);
+          socket.destroy();
+        } else accept(socket);
+      });
+      return;
+    }
+    accept(socket);
+  });
+  const accept = (socket: Socket) => {
     if (!options.tls) {
       options.onConnection(socket);
       return;
@@ -50,7 +71,7 @@ export async function startLocalListener(options: ListenOptions): Promise<LocalL
     secure.once('secure', () => options.onConnection(secure));
     // A failed handshake (a client that does not trust the pinned certificate) just ends here.
     secure.on('error', () => secure.destroy());
-  });
+  };
   const secureContext = options.tls ? createSecureContext({ key: options.tls.key, cert: options.tls.cert }) : undefined;
   if (options.socketDir) {
     const base = options.socketDir === true ? tmpdir() : options.socketDir;

@@ -28,6 +28,10 @@ export function relay(local: Duplex, remote: Duplex): Promise<RelayStats> {
         return;
       }
       other.end();
+      // Its pipe target is gone, which paused it: a paused socket holds no
+      // libuv reference, so with nothing else pending the process would exit
+      // (code 13) before the peer's close ever arrived. Keep reading to EOF.
+      other.resume();
       linger = setTimeout(() => other.destroy(), LINGER_MS);
       linger.unref();
     };

@@ -39,7 +39,7 @@ policies:
     );
     server = await buildServer({ config, dataDir, logger: createLogger({ level: 'silent' }) });
     url = await server.listen({ port: 0 });
-    const { token } = await createServiceToken(server.ctx, { name: 'completer', groups: ['ci'], ttl: '1d', creator: 'test' });
+    const { token } = await createServiceToken(server.ctx, { name: 'completer', groups: ['ci'], ttl: '1d', creator: 'test', creatorKey: 'user:test#test' });
 
     // `gate` on PATH is the built CLI, as the scripts call it.
     binDir = await mkdtemp(join(tmpdir(), 'gate-bin-'));

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -27,6 +28,7 @@ let kube: FakeKube;
 let stack: Stack;
 let env: NodeJS.ProcessEnv;
 let bin: string;
+let banner: Server;
 const dirs: string[] = [];
 
 /** Runs `cmd` as the other local user with nothing of ours in its environment. */
@@ -40,6 +42,9 @@ beforeAll(async () => {
   execFileSync('useradd', ['--no-create-home', '--shell', '/bin/sh', MALLORY]);
   pg = await startPostgres();
   await pg.query(`create role readonly login password '${RO_PASSWORD}'`);
+  banner = createServer((s) => s.end('TARGET-BANNER\n'));
+  await new Promise<void>((resolve) => banner.listen(0, '127.0.0.1', resolve));
+  const bannerPort = (banner.address() as AddressInfo).port;
   pki = await createTestPki();
   kube = await startFakeKube({ token: K8S_TOKEN, pki });
   process.env.E2E_LU_PG_PASSWORD = RO_PASSWORD;
@@ -64,9 +69,12 @@ targets:
   echo:
     type: tcp
     address: 127.0.0.1:9
+  banner:
+    type: tcp
+    address: 127.0.0.1:${bannerPort}
 policies:
   - { name: eng, groups: [engineering], targets: [db, k8s], roles: [read, view], max_duration: 1h, approval: auto }
-  - { name: eng-echo, groups: [engineering], targets: [echo], roles: [default], max_duration: 1h, approval: auto }
+  - { name: eng-echo, groups: [engineering], targets: [echo, banner], roles: [default], max_duration: 1h, approval: auto }
 `,
   });
   const token = await stack.loginAs('alice');
@@ -87,10 +95,15 @@ policies:
     ].join('\n'),
   );
   await chmod(join(bin, 'kubectl-ride'), 0o755);
+  // Reads what a TCP target says first, through the tunnel at port $1.
+  await writeFile(join(bin, 'read-banner'), '#!/bin/bash\nout=$(timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 13 <&3" 2>/dev/null)\necho "$2: [$out]"\n');
+  await chmod(join(bin, 'read-banner'), 0o755);
+  await chmod(bin, 0o755);
 }, 120_000);
 
 afterAll(async () => {
   await stack?.close();
+  await new Promise<void>((resolve) => (banner ? banner.close(() => resolve()) : resolve()));
   await kube?.close();
   await pki?.cleanup?.();
   await pg?.stop();
@@ -150,5 +163,15 @@ describe('a second local user', () => {
     expect(r.stderr).toContain('gate connect echo --socket');
     const grants = await gate(['grants', '--json']);
     expect(grants.stdout).not.toContain('"echo"');
+  });
+
+  test('cannot use the tunnel of gate exec on a TCP target: connections of other users are dropped (uid from /proc/net/tcp)', async () => {
+    const script = `runuser -u ${MALLORY} -- env -i PATH="$PATH" ${bin}/read-banner "$GATE_TARGET_PORT" mallory; ${bin}/read-banner "$GATE_TARGET_PORT" own`;
+    const r = await gate(['exec', 'banner', '--', 'sh', '-c', script]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.find((l) => l.startsWith('mallory:'))).toBe('mallory: []');
+    expect(lines.find((l) => l.startsWith('own:'))).toBe('own: [TARGET-BANNER]');
+    expect(r.stderr).toMatch(/a connection from another local user \(uid \d+\) was refused/);
   });
 });

@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { gateEnv, type RunningGate, startGate } from '../helpers/gate-bin.js';
+import { GATE_BIN, gateEnv, type RunningGate, startGate } from '../helpers/gate-bin.js';
 import { freePort } from '../helpers/postgres.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
@@ -181,6 +182,36 @@ describe('an mcp target through gate connect', () => {
     visible.push(...connect.lines.stdout, ...connect.lines.stderr);
     expect(visible.join('\n')).not.toContain(UPSTREAM_TOKEN);
     expect(seenUnauthorized).toEqual([]);
+  });
+
+  test('gate mcp --target offers the target\'s tools under a prefix, next to its own, as one recorded session', async () => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [GATE_BIN, 'mcp', '--target', 'tickets'], env: env as Record<string, string>, stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const agent = new Client({ name: 'prefix-agent', version: '9.9' });
+    await agent.connect(transport);
+    let sessionId = '';
+    try {
+      const names = (await agent.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['gate_targets', 'gate_sql', 'tickets__echo', 'tickets__get-sum']));
+      expect(names).not.toContain('tickets__get-env');
+      const echo = (await agent.callTool({ name: 'tickets__echo', arguments: { message: 'cc bob@example.com' } })) as ToolResult;
+      visible.push(JSON.stringify(echo));
+      expect(echo.isError).toBeFalsy();
+      expect(textOf(echo)).toContain('b***@example.com');
+      sessionId = /session ([0-9a-f-]{36})/.exec(stderr)?.[1] ?? '';
+    } finally {
+      await agent.close();
+      visible.push(stderr);
+    }
+    expect(sessionId, stderr).not.toBe('');
+    const shown = await api<{ session: { kind: string }; events: { action: string; details: { tool?: string; method?: string } }[] }>('GET', `/v1/sessions/${sessionId}`, alice);
+    expect(shown.session.kind).toBe('mcp');
+    expect(shown.events.some((e) => e.action === 'mcp.tool_call' && e.details.tool === 'tickets__echo')).toBe(true);
+    // What the gateway saw carries the same session id.
+    expect(shown.events.some((e) => e.action === 'mcp.request' && e.details.tool === 'echo')).toBe(true);
   });
 
   test('revoking the grant ends the session', async () => {

@@ -217,6 +217,7 @@ describe('gate audit', () => {
 
   it('--follow prints new events as they happen', async () => {
     const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: tokens.carol });
+    await cli('alice', ['request', 'db', '--role', 'read', '--new', '--reason', 'before-follow']);
     const follow = startGate(['audit', '--follow', '--json', '--action', 'grant.requested', '--since', '10m'], { env });
     try {
       // The first page (earlier tests' requests) is out: what comes next arrives by following.

@@ -116,7 +116,7 @@ describe('targets', () => {
 
 describe('requesting', () => {
   it('grants an auto-approved read role at once and prints the active grant', async () => {
-    const r = await cli('alice', ['request', 'db-prod', '--role', 'read', '--for', '30m']);
+    const r = await cli('alice', ['request', '--new', 'db-prod', '--role', 'read', '--for', '30m']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^id\s+g_/m);
     expect(r.stdout).toMatch(/^target\s+db-prod$/m);
@@ -126,39 +126,39 @@ describe('requesting', () => {
   });
 
   it('caps the duration at the policy maximum and says so', async () => {
-    const r = await cli('alice', ['request', 'db-prod', '--role', 'read', '--for', '10h', '--json']);
+    const r = await cli('alice', ['request', '--new', 'db-prod', '--role', 'read', '--for', '10h', '--json']);
     expect(r.code).toBe(0);
     const [requested] = events(r.stdout);
     expect(requested!.grant).toMatchObject({ duration_capped: true, requested_duration: 36000, duration: 28800, state: 'active' });
   });
 
   it('picks the only role when --role is omitted', async () => {
-    const r = await cli('alice', ['request', 'cluster', '--json']);
+    const r = await cli('alice', ['request', '--new', 'cluster', '--json']);
     expect(r.code).toBe(0);
     expect(events(r.stdout).at(-1)).toMatchObject({ event: 'approved', grant: { role: 'view', state: 'active' } });
   });
 
   it('refuses a request no policy matches, with the reason, exit 5', async () => {
-    const r = await cli('erin', ['request', 'db-prod', '--role', 'read']);
+    const r = await cli('erin', ['request', '--new', 'db-prod', '--role', 'read']);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('No policy lets your groups (marketing) request role read on db-prod');
   });
 
   it('requires a reason when the policy says so', async () => {
     const before = await grantCount();
-    const r = await cli('alice', ['request', 'db-prod', '--role', 'write', '--no-wait']);
+    const r = await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--no-wait']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('requires a reason');
     expect(await grantCount()).toBe(before);
   });
 
   it('exits 4 when not logged in', async () => {
-    const r = await cli(undefined, ['request', 'db-prod', '--role', 'read']);
+    const r = await cli(undefined, ['request', '--new', 'db-prod', '--role', 'read']);
     expect(r.code).toBe(4);
   });
 
   it('--no-wait exits 8 with the grant id', async () => {
-    const r = await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-1', '--no-wait']);
+    const r = await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-1', '--no-wait']);
     expect(r.code).toBe(8);
     expect(r.stdout.trim()).toMatch(/^g_\w+$/);
     expect(r.stderr).toContain('dba-oncall');
@@ -167,7 +167,7 @@ describe('requesting', () => {
 
 describe('approval', () => {
   it('pending → self-approval refused → approved by the approver → expires → `gate grants` shows expired', async () => {
-    const req = await cli('alice', ['request', 'db-prod', '--role', 'short', '--for', '1h', '--no-wait', '--json']);
+    const req = await cli('alice', ['request', '--new', 'db-prod', '--role', 'short', '--for', '1h', '--no-wait', '--json']);
     expect(req.code).toBe(8);
     const [requested, waiting] = events(req.stdout);
     expect(requested!.grant).toMatchObject({ state: 'pending', duration: 600, duration_capped: true });
@@ -199,7 +199,7 @@ describe('approval', () => {
   });
 
   it('an approver revokes an active grant; the end is pushed; revoking again is 409 with the state', async () => {
-    const req = await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-2', '--no-wait']);
+    const req = await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-2', '--no-wait']);
     const id = req.stdout.trim();
     await cli('bob', ['approve', id]);
     const ended = new Promise<string>((resolve) => stack.server.ctx.grants.onEnded(id, (reason) => resolve(reason)));
@@ -213,7 +213,7 @@ describe('approval', () => {
   });
 
   it('min: 2 needs two different approvers; a second approval by the same one does not count', async () => {
-    const id = (await cli('alice', ['request', 'db-prod', '--role', 'dual', '--no-wait'])).stdout.trim();
+    const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'dual', '--no-wait'])).stdout.trim();
     const first = await cli('bob', ['approve', id]);
     expect(first.stderr).toContain('1 of 2');
     const twice = await cli('bob', ['approve', id]);
@@ -226,7 +226,7 @@ describe('approval', () => {
 
   it('denying: the waiting requester exits 5 and --json events come in order', async () => {
     const pending = nextChange((g) => g.requester === 'alice' && g.role === 'write' && g.state === 'pending');
-    const run = cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-3', '--json', '--timeout', '1m']);
+    const run = cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-3', '--json', '--timeout', '1m']);
     const g = await pending;
     const deny = await cli('bob', ['deny', g.id, '--comment', 'not now']);
     expect(deny.code).toBe(0);
@@ -239,7 +239,7 @@ describe('approval', () => {
 
   it('waiting: approved while `gate request` waits → exit 0 with requested, waiting_approval, approved', async () => {
     const pending = nextChange((g) => g.requester === 'alice' && g.role === 'write' && g.state === 'pending');
-    const run = cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-4', '--json']);
+    const run = cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-4', '--json']);
     const g = await pending;
     await cli('bob', ['approve', g.id]);
     const r = await run;
@@ -248,7 +248,7 @@ describe('approval', () => {
   });
 
   it('a pending request can be cancelled by its requester only; approving it afterwards is 409', async () => {
-    const id = (await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-5', '--no-wait'])).stdout.trim();
+    const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-5', '--no-wait'])).stdout.trim();
     expect((await cli('bob', ['cancel', id])).code).toBe(5);
     const c = await cli('alice', ['cancel', id]);
     expect(c.code).toBe(0);
@@ -259,7 +259,7 @@ describe('approval', () => {
   });
 
   it('the long-poll returns because the state changed', async () => {
-    const id = (await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-6', '--no-wait'])).stdout.trim();
+    const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-6', '--no-wait'])).stdout.trim();
     const changes = stack.server.ctx.grants.events;
     const listening = changes.listenerCount('change');
     let settled = false;
@@ -276,7 +276,7 @@ describe('approval', () => {
   });
 
   it('approvers see pending grants on their targets, admins see all, others get 404', async () => {
-    const id = (await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-7', '--no-wait'])).stdout.trim();
+    const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-7', '--no-wait'])).stdout.trim();
     const bob = await cli('bob', ['grants', '--pending']);
     expect(bob.stdout).toContain(id);
     const carol = await api('carol', 'GET', '/v1/grants?all=1');
@@ -291,7 +291,7 @@ describe('approval', () => {
 
 describe('command approvals', () => {
   it('a held command needs an approver; the same text then passes within the window', async () => {
-    const id = (await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-8', '--no-wait'])).stdout.trim();
+    const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-8', '--no-wait'])).stdout.trim();
     await cli('bob', ['approve', id]);
     const grants = stack.server.ctx.grants;
     const first = await grants.requestCommandApproval({ grant: { id }, text: 'DELETE FROM users;', rule: 'delete without where' });
@@ -337,7 +337,7 @@ describe('bad input changes nothing', () => {
   });
 
   it("another user's grant id is 404 for every verb, and the grant is untouched", async () => {
-    const id = (await cli('alice', ['request', 'db-prod', '--role', 'read', '--no-wait'])).stdout.match(/^id\s+(g_\w+)/m)![1]!;
+    const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'read', '--no-wait'])).stdout.match(/^id\s+(g_\w+)/m)![1]!;
     for (const verb of ['approve', 'deny', 'revoke', 'cancel']) {
       const r = await api('erin', 'POST', `/v1/grants/${id}/${verb}`, {});
       expect(r.status).toBe(404);
@@ -350,8 +350,8 @@ describe('bad input changes nothing', () => {
 
 describe('restart', () => {
   it('an active grant survives a restart; one whose time passed while down is expired at start', async () => {
-    const longId = (await cli('alice', ['request', 'db-prod', '--role', 'read', '--for', '1h'])).stdout.match(/^id\s+(g_\w+)/m)![1]!;
-    const shortId = (await cli('alice', ['request', 'db-prod', '--role', 'short', '--no-wait'])).stdout.trim();
+    const longId = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'read', '--for', '1h'])).stdout.match(/^id\s+(g_\w+)/m)![1]!;
+    const shortId = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'short', '--no-wait'])).stdout.trim();
     await cli('bob', ['approve', shortId]);
     const short = await stack.server.ctx.grants.activeGrant(shortId);
     // Its time passes while the server is down.

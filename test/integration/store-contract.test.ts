@@ -92,6 +92,7 @@ const session = (id: string, over: Partial<StoredSession> = {}): StoredSession =
   id,
   target: 'db-prod',
   user: 'alice',
+  userKey: 'user:https://idp.example#alice',
   grantId: 'g_1',
   command: 'psql',
   title: null,
@@ -108,6 +109,8 @@ const session = (id: string, over: Partial<StoredSession> = {}): StoredSession =
   bytes: 0,
   correlationId: null,
   createdAt: '2026-01-01T00:00:00.000Z',
+  kind: 'terminal',
+  client: null,
   ...over,
 });
 
@@ -145,9 +148,9 @@ describe.each(kinds)('$name store', (kind) => {
 
     const ids = (rows: StoredGrant[]) => rows.map((g) => g.id);
     expect(ids(await store.grants.list({}))).toEqual(['g_a3', 'g_a2', 'g_a1']);
-    expect(ids(await store.grants.list({ requester: 'bob' }))).toEqual(['g_a2']);
-    expect(ids(await store.grants.list({ requester: 'bob', targets: ['db-prod'] }))).toEqual(['g_a3', 'g_a2', 'g_a1']);
-    expect(ids(await store.grants.list({ requester: 'nobody', targets: [] }))).toEqual([]);
+    expect(ids(await store.grants.list({ requesters: ['bob'] }))).toEqual(['g_a2']);
+    expect(ids(await store.grants.list({ requesters: ['bob'], targets: ['db-prod'] }))).toEqual(['g_a3', 'g_a2', 'g_a1']);
+    expect(ids(await store.grants.list({ requesters: ['nobody'], targets: [] }))).toEqual([]);
     expect(ids(await store.grants.list({ targets: [] }))).toEqual([]);
     expect(ids(await store.grants.list({ state: 'active' }))).toEqual(['g_a1']);
     expect(ids(await store.grants.list({ limit: 1 }))).toEqual(['g_a3']);
@@ -204,7 +207,7 @@ describe.each(kinds)('$name store', (kind) => {
   it('sessions: insert once, case-insensitive get, progress, close once, visibility filters', async () => {
     expect(await store.sessions.insert(session('s_aa', { startedAt: '2026-01-01T00:00:01.000Z', recordInput: true }))).toBe(true);
     expect(await store.sessions.insert(session('s_aa'))).toBe(false);
-    await store.sessions.insert(session('s_bb', { user: 'bob', target: 'cluster', startedAt: '2026-01-01T00:00:02.000Z' }));
+    await store.sessions.insert(session('s_bb', { user: 'bob', userKey: 'user:https://idp.example#bob', target: 'cluster', startedAt: '2026-01-01T00:00:02.000Z' }));
     await store.sessions.setProgress('S_AA', { chunks: 3, bytes: 5_000_000_000 });
     expect(await store.sessions.close('s_aa', { endedAt: '2026-01-01T00:10:00.000Z', exitCode: 3, durationMs: 600_000, incomplete: true })).toBe(true);
     expect(await store.sessions.close('s_aa', { endedAt: '2026-01-01T00:11:00.000Z', exitCode: 0, durationMs: 1, incomplete: false })).toBe(false);
@@ -227,17 +230,21 @@ describe.each(kinds)('$name store', (kind) => {
     expect(ids(await store.sessions.list({ user: 'bob' }))).toEqual(['s_bb']);
     expect(ids(await store.sessions.list({ target: 'db-prod' }))).toEqual(['s_aa']);
     expect(ids(await store.sessions.list({ since: '2026-01-01T00:00:02.000Z' }))).toEqual(['s_bb']);
-    expect(ids(await store.sessions.list({ visibleTo: { user: 'alice', targets: [] } }))).toEqual(['s_aa']);
-    expect(ids(await store.sessions.list({ visibleTo: { user: 'alice', targets: ['cluster'] } }))).toEqual(['s_bb', 's_aa']);
+    expect(ids(await store.sessions.list({ visibleTo: { userKeys: ['user:https://idp.example#alice'], targets: [] } }))).toEqual(['s_aa']);
+    expect(ids(await store.sessions.list({ visibleTo: { userKeys: ['user:https://idp.example#alice'], targets: ['cluster'] } }))).toEqual(['s_bb', 's_aa']);
     expect(ids(await store.sessions.list({ limit: 1 }))).toEqual(['s_bb']);
+    // An MCP session keeps its kind and client (gate mcp), and needs no grant yet.
+    const mcp = session('s_cc', { kind: 'mcp', client: 'claude-code/2.1.0', grantId: '', startedAt: '2026-01-01T00:00:03.000Z' });
+    expect(await store.sessions.insert(mcp)).toBe(true);
+    expect(await store.sessions.get('s_cc')).toEqual(mcp);
   });
 
   it('service tokens: only the hash is kept, revoked once, last use recorded', async () => {
     // Made by the server's own code, which hands the store a hash and the caller the secret.
-    const { token } = await createServiceToken({ store, now: () => new Date('2026-01-01T00:00:00.000Z') }, { name: 'ci-deploy', groups: ['ci', 'deployers'], ttl: '30d', creator: 'alice' });
+    const { token } = await createServiceToken({ store, now: () => new Date('2026-01-01T00:00:00.000Z') }, { name: 'ci-deploy', groups: ['ci', 'deployers'], ttl: '30d', creator: 'alice', creatorKey: 'user:https://idp.example#alice' });
     const [, id, secret] = /^gst_([0-9a-f]{16})_(.+)$/.exec(token)!;
     const t = (await store.serviceTokens.get(id!))!;
-    expect(t).toMatchObject({ id, name: 'ci-deploy', groups: ['ci', 'deployers'], creator: 'alice', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, revokedAt: null });
+    expect(t).toMatchObject({ id, name: 'ci-deploy', groups: ['ci', 'deployers'], creator: 'alice', creatorKey: 'user:https://idp.example#alice', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, revokedAt: null });
     expect(t.secretHash).toBe(createHash('sha256').update(secret!).digest('hex'));
     // Nothing the store gives back holds the secret.
     expect(JSON.stringify([t, await store.serviceTokens.list()])).not.toContain(secret);

@@ -13,6 +13,7 @@ const session = (id: string, user: string, target: string, startedAt: string): S
   id,
   target,
   user,
+  userKey: `user:https://idp.example#${user}`,
   grantId: 'g_1',
   command: 'psql',
   title: null,
@@ -51,9 +52,9 @@ describe('sessions repository', () => {
   });
 
   it('lists only the user’s own sessions and those on targets they approve, newest first', async () => {
-    const own = await store.sessions.list({ visibleTo: { user: 'alice', targets: [] } });
+    const own = await store.sessions.list({ visibleTo: { userKeys: ['user:https://idp.example#alice'], targets: [] } });
     expect(own.map((s) => s.user)).toEqual(['alice']);
-    const approver = await store.sessions.list({ visibleTo: { user: 'bob', targets: ['db-prod'] } });
+    const approver = await store.sessions.list({ visibleTo: { userKeys: ['user:https://idp.example#bob'], targets: ['db-prod'] } });
     expect(approver.map((s) => s.id.slice(-1))).toEqual(['2', '1']);
     const since = await store.sessions.list({ since: '2026-01-01T10:30:00.000Z' });
     expect(since.map((s) => s.id.slice(-1))).toEqual(['3', '2']);

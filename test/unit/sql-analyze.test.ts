@@ -118,6 +118,11 @@ describe('command tags through every wrapper', () => {
     ['create procedure p() language sql as $$ delete from t $$', 'CREATE PROCEDURE', ['CREATE PROCEDURE']],
     ['call p()', 'CALL', ['CALL']],
     ['declare c cursor for select * from t', 'DECLARE CURSOR', ['DECLARE CURSOR']],
+    ['explain analyze create table x as select 1', 'EXPLAIN', ['EXPLAIN', 'CREATE TABLE AS']],
+    ['create schema s create table t (id int) create view v as select 1', 'CREATE SCHEMA', ['CREATE SCHEMA', 'CREATE TABLE', 'CREATE VIEW']],
+    ['insert into t values (1) on conflict (id) do update set n = 2', 'INSERT', ['INSERT', 'UPDATE']],
+    ['insert into t values (1) on conflict do nothing', 'INSERT', ['INSERT']],
+    ['alter role me set work_mem = 1', 'ALTER ROLE', ['ALTER ROLE']],
   ])('%s', (sql, tag, tags) => {
     const s = one(sql);
     expect(s.tag).toBe(tag);
@@ -255,6 +260,9 @@ describe('prepared statements in SQL', () => {
 
   it('names what EXECUTE and DEALLOCATE refer to', () => {
     expect(one('execute p(1)').execute).toEqual({ name: 'p' });
+    // EXECUTE inside another statement runs the prepared body too.
+    expect(one('explain analyze execute p(1)').execute).toEqual({ name: 'p' });
+    expect(one('create table x as execute p').execute).toEqual({ name: 'p' });
     expect(one('deallocate p').deallocate).toEqual({ name: 'p' });
     expect(one('deallocate all').deallocate).toEqual({});
     expect(one('discard all').deallocate).toEqual({});

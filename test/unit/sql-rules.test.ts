@@ -149,6 +149,8 @@ describe('structured guardrails (the example of issue 12)', () => {
     const dropBody = analyzeQuery('drop table t');
     if (!dropBody.ok) throw new Error('parse');
     expect(decide('execute q', { q: dropBody.statements[0]! })).toMatchObject({ decision: 'deny', rule: { index: 0 } });
+    expect(decide('explain analyze execute p', { p: body })).toMatchObject({ decision: 'require_approval', rule: { index: 2 } });
+    expect(decide('create table x as execute p', { p: body })).toMatchObject({ decision: 'require_approval', rule: { index: 2 } });
   });
 
   it('refuses EXECUTE of a statement gate has not seen, as opaque', () => {
@@ -324,3 +326,15 @@ function one(sql: string): StatementAnalysis {
   if (!a.ok) throw new Error(a.error);
   return a.statements[0]!;
 }
+
+describe('EXECUTE on a masked target', () => {
+  it('refuses CREATE TABLE AS EXECUTE of a body that reads masked columns', () => {
+    const masked = compileSqlRules({ guardrails: [], maskedColumns: ['email'] });
+    const prep = analyzeQuery('prepare p as select email from customers');
+    if (!prep.ok) throw new Error('parse');
+    const body = prep.statements[0]!.prepare!.body;
+    const d = evaluateQuery(masked, analyzeQuery('create table leak as execute p'), 'db', (n) => (n === 'p' ? body : undefined));
+    expect(d).toMatchObject({ decision: 'deny', rule: { source: 'masking' }, reason: expect.stringMatching(/would copy masked columns into leak/) });
+    expect(evaluateQuery(masked, analyzeQuery('execute p'), 'db', () => body).decision).toBe('allow');
+  });
+});

@@ -7,6 +7,7 @@ import { type GrantFlags, grantForTarget } from '../target-grant.js';
 import { emitEvent, say } from '../output.js';
 import { parsePort } from '../parse.js';
 import { connectionDetails, type ConnectionDetails } from '../connection-details.js';
+import { httpLocalRefusal } from '../http-details.js';
 import { targetInfo } from '../target-info.js';
 import { openTunnel, type TunnelEnd } from '../tunnel-session.js';
 
@@ -28,12 +29,15 @@ export function registerConnect(program: Command, ctx: CliContext): void {
         "target's secret never reaches this machine. Runs until Ctrl-C (exit 2) or the grant\n" +
         'ends: expired exits 0, revoked exits 5; either way each client is told why first.\n' +
         'For a Kubernetes target it writes a kubeconfig without credentials and prints\n' +
-        '`export KUBECONFIG=…`.\n\n' +
+        '`export KUBECONFIG=…`. For an HTTP target it prints GATE_TARGET_URL=http://127.0.0.1:PORT\n' +
+        'and a curl example; the listener answers only loopback Host names, refuses browser\n' +
+        'Origins, and with --local-password expects the printed one-time bearer.\n\n' +
         'Examples:\n' +
         '  $ gate connect db-prod --role read\n' +
         '  $ gate connect db-prod --port 15432 --for 2h --reason INC-42\n' +
         '  $ gate connect db-prod --socket --json\n' +
-        '  $ gate connect k8s-prod',
+        '  $ gate connect k8s-prod\n' +
+        '  $ gate connect billing-api --role read --local-password',
     )
     .argument('<target>', 'target name (see `gate targets`)')
     .option('-r, --role <role>', 'role to use (default: the only one you may request)')
@@ -61,7 +65,7 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
   if (opts.localPassword) {
     // Before any grant is requested: a refused flag must not leave a pending request behind.
     const info = await targetInfo(ctx, server, targetName);
-    if (info.type !== 'postgres' && info.type !== 'kubernetes') {
+    if (info.type !== 'postgres' && info.type !== 'kubernetes' && info.type !== 'http') {
       throw new UsageError(
         `--local-password does not work for ${info.type} target "${info.name}": gate cannot ask a ${info.type} client for a password.`,
         { hint: `Use --socket to listen on a Unix socket in a 0700 directory only you can open: gate connect ${info.name} --socket` },
@@ -75,8 +79,11 @@ export async function connect(ctx: CliContext, targetName: string, opts: Connect
     port,
     socketDir: opts.socket || undefined,
     socketName: target.type === 'postgres' ? '.s.PGSQL.5432' : undefined,
+    protocol: target.type,
     localPassword: opts.localPassword,
+    localRefusal: target.type === 'http' ? httpLocalRefusal : undefined,
     localTls: Boolean(opts.localPassword) && target.type === 'kubernetes',
+    ownerOnly: target.type !== 'postgres' && target.type !== 'kubernetes',
     onEvent: (event, fields) => {
       if (opts.json) emit(event, fields);
       else if (event === 'expiring') say(ctx.io, ctx.style.yellow(`! grant ${grant.id} expires in ${fields.minutes_left} minute(s)`));

@@ -21,11 +21,13 @@ export function registerExec(program: Command, ctx: CliContext): void {
       .summary('run any command through a tunnel to a target, recorded')
       .description(
         'Get (or request) a grant, open a tunnel, and run CMD with GATE_TARGET_HOST, GATE_TARGET_PORT\n' +
-          'and GATE_TARGET_URL pointing at it (plus PG* or KUBECONFIG for those targets). The\n' +
+          'and GATE_TARGET_URL pointing at it (plus PG* or KUBECONFIG for those targets; for an HTTP\n' +
+          'target GATE_TARGET_URL is http://127.0.0.1:PORT and proxy variables are removed). The\n' +
           "terminal is recorded and uploaded. gate exits with the command's own exit code.\n\n" +
           'Examples:\n' +
           "  $ gate exec db-prod -- psql -c 'select 1'\n" +
           "  $ gate exec redis -- sh -c 'redis-cli -h $GATE_TARGET_HOST -p $GATE_TARGET_PORT ping'\n" +
+          `  $ gate exec billing-api -- sh -c 'curl "$GATE_TARGET_URL/v1/invoices"'\n` +
           '  $ CI=true gate exec db-prod --role read --timeout 10m -- ./migrate-check.sh',
       )
       .argument('<target>', 'target name')

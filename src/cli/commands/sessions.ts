@@ -80,7 +80,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
         timeCell(ctx.io, s.started_at, ctx.now()),
         s.user,
         s.target,
-        s.command,
+        s.kind === 'mcp' ? `${s.command} [mcp${s.client ? ` ${s.client}` : ''}]` : s.command,
         exitOf(s) + (s.incomplete ? ' (incomplete)' : ''),
         seconds(s.duration_ms),
       ]);
@@ -121,6 +121,7 @@ export function registerSessions(program: Command, ctx: CliContext): void {
         ['duration', seconds(s.duration_ms)],
         ['recording', `${s.bytes} bytes in ${s.chunks} chunks${s.incomplete ? ', incomplete (gate stopped before the tool did)' : ''}`],
       ];
+      if (s.kind === 'mcp') fields.splice(1, 0, ['kind', 'mcp'], ['client', s.client ?? '-']);
       if (s.correlation_id) fields.push(['correlation', s.correlation_id]);
       const width = Math.max(...fields.map(([k]) => k.length));
       for (const [k, v] of fields) ctx.io.stdout.write(`${k.padEnd(width)}  ${v}\n`);
@@ -132,8 +133,9 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       }
       printTable(
         ctx.io,
-        ['time', 'action', 'result', 'what'],
-        gateway.map((e) => [e.time, e.action, e.result, describeEvent(e.details)]),
+        ['time', 'actor', 'action', 'result', 'what'],
+        // The actor of every event: the timeline holds only the owner's, and says so.
+        gateway.map((e) => [e.time, actorOf(e), e.action, e.result, describeEvent(e.details)]),
       );
     });
 
@@ -177,4 +179,10 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       }
       await new Promise<void>((resolve, reject) => out.write('', (err) => (err ? reject(err) : resolve())));
     });
+}
+
+/** Who did an event, as `gate sessions show` prints it: the subject and, when not a person, its kind. */
+function actorOf(e: { actor: string | null; actor_kind: string | null }): string {
+  if (!e.actor) return e.actor_kind ?? '-';
+  return e.actor_kind && e.actor_kind !== 'user' ? `${e.actor} (${e.actor_kind})` : e.actor;
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { targetsResponse } from '../../api/wire-grants.js';
 import type { CliContext } from '../context.js';
+import { printHttpRules } from '../http-rules.js';
 import { printJson, printTable } from '../output.js';
 
 export function registerTargets(program: Command, ctx: CliContext): void {
@@ -9,7 +10,8 @@ export function registerTargets(program: Command, ctx: CliContext): void {
     .summary('list the targets and roles you may request')
     .description(
       'List what policy lets you request: each target, its type and description, and per role whether\n' +
-        'approval is needed (and by whom) and the longest duration.\n\n' +
+        'approval is needed (and by whom) and the longest duration. HTTP targets also list their\n' +
+        'rules (denied and approval-held methods and paths) and masked response fields.\n\n' +
         'Examples:\n  $ gate targets\n  $ gate targets --json | jq -r \'.targets[].name\'',
     )
     .option('--server <url>', 'gate server URL')
@@ -33,5 +35,6 @@ export function registerTargets(program: Command, ctx: CliContext): void {
       );
       if (rows.length === 0) ctx.io.stderr.write('No policy lets you request any target.\n');
       else printTable(ctx.io, ['target', 'type', 'role', 'approval', 'max', 'description'], rows);
+      printHttpRules(ctx, result.targets);
     });
 }

@@ -30,6 +30,8 @@ export const TOPICS: Record<string, { summary: string; text: () => string }> = {
         '',
         '`gate exec`, `gate psql` and `gate kubectl` exit with the wrapped command\'s own code',
         '(128+N when it died of signal N); gate\'s own failures use the codes above.',
+        '`gate policy test` exits 0 whenever it evaluated the SQL, also when the decision is deny or',
+        'require_approval (read the decision from its output); 1 when it could not (config, target, SQL).',
       ].join('\n'),
   },
 };

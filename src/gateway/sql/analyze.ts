@@ -10,6 +10,7 @@ import { LruCache } from './cache.js';
 import { collectFacts } from './collect.js';
 import { statementCopies, statementOutput } from './lineage.js';
 import { fingerprint, parse, scan } from './parser.js';
+import { commandTag } from './tags.js';
 import { readOptionsProblem } from './read-options.js';
 import type { DataCopy, QueryAnalysis, SqlReadOptions, StatementAnalysis } from './types.js';
 
@@ -57,13 +58,46 @@ function analyzeUncached(text: string, options: SqlReadOptions): QueryAnalysis {
     const start = raw.stmt_location ?? 0;
     const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
     const slice = ascii ? text.slice(start, end) : bytes.subarray(start, end).toString('utf8');
-    statements.push(analyzeStatement(raw.stmt, slice.trim()));
+    statements.push(analyzeSafely(raw.stmt, slice.trim()));
   }
   return { ok: true, statements };
 }
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * A parse tree shape this module does not expect must not take the relay
+ * down, nor pass unexamined: it becomes an opaque statement (denied by
+ * default on a guarded target).
+ */
+function analyzeSafely(stmt: Ast, text: string): StatementAnalysis {
+  try {
+    return analyzeStatement(stmt, text);
+  } catch (err) {
+    const node = nodeOf(stmt);
+    let tag = 'UNKNOWN';
+    try {
+      tag = node ? commandTag(node[0], node[1]) : tag;
+    } catch {
+      // keep UNKNOWN
+    }
+    return {
+      text,
+      sha256: sha256(text),
+      tag,
+      tags: [tag],
+      tables: [],
+      writes: [],
+      filtered: false,
+      functions: [],
+      opaque: `gate could not analyse this ${tag} statement (${(err as Error).message})`,
+      fingerprint: fingerprint(text),
+      copies: [],
+      sqlTextFunctions: [],
+    };
+  }
 }
 
 function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
@@ -85,6 +119,7 @@ function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
   };
   if (facts.opaque.length > 0) analysis.opaque = [...new Set(facts.opaque)].join('; ');
   if (facts.setting) analysis.setting = facts.setting;
+  if (facts.executes.length > 0) analysis.execute = { name: facts.executes[0]! };
   if (!node) return analysis;
   const [type, b] = node;
   const output = statementOutput(type, b);
@@ -94,8 +129,7 @@ function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
     analysis.prepare = { name: b.name, body };
     // The body is what EXECUTE will run: its opacity belongs to the PREPARE too (its copies are already in).
     if (body.opaque) analysis.opaque ??= body.opaque;
-  } else if (type === 'ExecuteStmt') analysis.execute = { name: b.name };
-  else if (type === 'DeallocateStmt') analysis.deallocate = b.isall || !b.name ? {} : { name: b.name };
+  } else if (type === 'DeallocateStmt') analysis.deallocate = b.isall || !b.name ? {} : { name: b.name };
   else if (type === 'DiscardStmt' && b.target === 'DISCARD_ALL') analysis.deallocate = {};
   else if (type === 'DeclareCursorStmt') {
     const q = nodeOf(b.query);

@@ -18,6 +18,8 @@ export interface Facts {
   opaque: string[];
   sqlTextFunctions: string[];
   setting?: { name: string; value?: string };
+  /** Prepared statements run by EXECUTE anywhere in the tree (EXPLAIN ANALYZE EXECUTE, CREATE TABLE AS EXECUTE). */
+  executes: string[];
 }
 
 /** Settings that change where a literal ends: a change is reported so the relay can refuse or track it. */
@@ -51,14 +53,12 @@ function runsSqlText(name: string): boolean {
   return SQL_TEXT_FUNCTIONS.has(last) || last.startsWith('dblink');
 }
 
-const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
-
 export function tableOf(rv: Ast): TableRef {
   return rv.schemaname ? { schema: rv.schemaname, name: rv.relname } : { name: rv.relname };
 }
 
 export function collectFacts(root: Ast): Facts {
-  const facts: Facts = { tags: [], tables: [], writes: [], functions: [], opaque: [], sqlTextFunctions: [] };
+  const facts: Facts = { tags: [], tables: [], writes: [], functions: [], opaque: [], sqlTextFunctions: [], executes: [] };
   const top = nodeOf(root);
   if (!top) return facts;
   addTag(facts, commandTag(top[0], top[1]));
@@ -97,7 +97,9 @@ function visit(n: Ast, scope: string[], f: Facts, isTop = false): void {
 }
 
 function handle(type: string, b: Ast, scope: string[], f: Facts, isTop: boolean): void {
-  if (!isTop && (DML.has(type) || (type === 'SelectStmt' && b.intoClause))) addTag(f, commandTag(type, b));
+  // A statement inside another one (EXPLAIN ANALYZE, CREATE TABLE AS, a CTE, CREATE SCHEMA … CREATE TABLE) runs too.
+  if (!isTop && /Stmt$/.test(type) && (type !== 'SelectStmt' || b.intoClause)) addTag(f, commandTag(type, b));
+  if (type === 'ExecuteStmt') f.executes.push(b.name);
   switch (type) {
     case 'RangeVar':
       if (!b.schemaname && scope.includes(b.relname)) return;
@@ -115,6 +117,11 @@ function handle(type: string, b: Ast, scope: string[], f: Facts, isTop: boolean)
       return;
     case 'InsertStmt':
       if (b.relation) f.writes.push({ tag: 'INSERT', table: tableOf(b.relation), filtered: true });
+      // ON CONFLICT DO UPDATE updates the conflicting rows.
+      if (b.relation && b.onConflictClause?.action === 'ONCONFLICT_UPDATE') {
+        addTag(f, 'UPDATE');
+        f.writes.push({ tag: 'UPDATE', table: tableOf(b.relation), filtered: true });
+      }
       return;
     case 'MergeStmt':
       mergeWrites(b, f);
@@ -140,7 +147,8 @@ function handle(type: string, b: Ast, scope: string[], f: Facts, isTop: boolean)
     case 'AlterRoleSetStmt':
     case 'AlterDatabaseSetStmt':
     case 'AlterSystemStmt':
-      if (b.setstmt) handle('VariableSetStmt', b.setstmt, scope, f, false);
+      // The SET inside is this statement's setting, not a statement of its own.
+      if (b.setstmt) handle('VariableSetStmt', b.setstmt, scope, f, true);
       return;
     case 'VariableSetStmt':
       if (b.kind === 'VAR_RESET_ALL') f.setting = { name: 'all' };

@@ -205,7 +205,25 @@ function maskingRefusal(m: MaskingRules, stmt: StatementAnalysis): string | unde
 
 // EXECUTE is judged by what it runs: the prepared body's tags, tables and writes, with its own text for regexes.
 function mergeExecute(stmt: StatementAnalysis, body: StatementAnalysis): StatementAnalysis {
-  return { ...body, text: `${stmt.text}\n${body.text}`, tags: [stmt.tag, ...body.tags], execute: undefined };
+  const copies = [...body.copies];
+  // CREATE TABLE x AS EXECUTE p stores the body's rows.
+  if (stmt.tag === 'CREATE TABLE AS' && body.output) {
+    copies.push({
+      tag: stmt.tag,
+      table: stmt.tables[0],
+      sources: body.output.flatMap((c) => c.sources),
+      wholeRows: body.output.flatMap((c) => c.wholeRows),
+      unknown: body.output.some((c) => c.unknown),
+    });
+  }
+  return {
+    ...body,
+    text: `${stmt.text}\n${body.text}`,
+    tags: [...new Set([...stmt.tags, ...body.tags])],
+    tables: [...stmt.tables, ...body.tables],
+    copies,
+    execute: undefined,
+  };
 }
 
 function ruleReason(rule: CompiledRule, target: string, stmt: StatementAnalysis): string {

@@ -41,7 +41,7 @@ export const kubectlTool: ToolDefinition<typeof input> = {
       server: mcp.server,
       grant: { id: grant.id, target: grant.target, role: grant.role, expires_at: grant.expires_at! },
       port: 0,
-      sessionId: mcp.session?.id,
+      sessionId: mcp.sessionId,
     });
     const details = await connectionDetails(mcp.cli, target, grant.role, tunnel);
     try {

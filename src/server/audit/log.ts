@@ -14,6 +14,8 @@ export interface AuditInput {
   actor?: string | null;
   /** `user`, `workload`, `service` or `system`. */
   actorKind?: string | null;
+  /** The actor's identity key; kept in the event's details as `actor_id`. */
+  actorKey?: string | null;
   target?: string | null;
   role?: string | null;
   grantId?: string | null;
@@ -28,6 +30,8 @@ export interface GatewayAuditSource {
   grant: TunnelGrant;
   /** The caller's kind (`user`, `workload`, `service`); defaults to `user`. */
   actorKind?: string;
+  /** The caller's identity key. */
+  actorKey?: string;
   sessionId?: string;
   correlationId?: string;
   ip?: string;
@@ -38,6 +42,8 @@ export interface VerifyResult {
   /** How many events were checked. */
   events: number;
   broken?: ChainBreak;
+  /** The hash of the event at each asked-for position (1-based), as found while walking. */
+  hashesAt?: Map<number, string>;
 }
 
 /** The audit log: append-only, hash-chained, verifiable. */
@@ -52,8 +58,8 @@ export interface AuditLog {
   fromGateway(event: GatewayAuditEvent, source: GatewayAuditSource): void;
   /** See AuditRepository.list: oldest first, `after` pages forward. */
   list(filter: Omit<AuditFilter, 'since' | 'until'> & { since?: Date; until?: Date }): Promise<AuditRow[]>;
-  /** Walks the whole chain; names the first broken event and why. */
-  verify(): Promise<VerifyResult>;
+  /** Walks the whole chain; names the first broken event and why. `at`: positions whose hashes to report. */
+  verify(options?: { at?: Set<number> }): Promise<VerifyResult>;
   /** Resolves once every append started so far is written. */
   flush(): Promise<void>;
 }
@@ -121,7 +127,7 @@ export function createAuditLog(
       ip: input.ip ?? null,
       result: input.result ?? 'ok',
       // Stored canonical, so the chain hash needs no re-encoding (see newEventHash).
-      details: canonicalJson(input.details ?? {}),
+      details: canonicalJson(input.actorKey ? { ...input.details, actor_id: input.actorKey } : (input.details ?? {})),
       prev_hash: prev ?? GENESIS_HASH,
     };
     (row as AuditRow).hash = newEventHash(row);
@@ -182,6 +188,7 @@ export function createAuditLog(
         result: event.result,
         actor: source.grant.user,
         actorKind: source.actorKind ?? 'user',
+        actorKey: source.actorKey,
         target: source.grant.target,
         role: source.grant.role,
         grantId: source.grant.id,
@@ -197,19 +204,21 @@ export function createAuditLog(
       await tail;
       return repo.list({ ...filter, since: filter.since?.toISOString(), until: filter.until?.toISOString() });
     },
-    async verify() {
+    async verify(options = {}) {
       flushQueue();
       await tail;
       let expected = GENESIS_HASH;
       let seq = 0;
       let events = 0;
+      const hashesAt = new Map<number, string>();
       for (;;) {
         const page = await repo.scan(seq, 500);
-        if (page.length === 0) return { ok: true, events };
+        if (page.length === 0) return { ok: true, events, ...(options.at ? { hashesAt } : {}) };
         for (const { seq: s, row } of page) {
           events++;
+          if (options.at?.has(events)) hashesAt.set(events, row.hash);
           const reason = checkEvent(row, expected);
-          if (reason) return { ok: false, events, broken: { id: row.id, seq: s, reason } };
+          if (reason) return { ok: false, events, broken: { id: row.id, seq: s, reason }, ...(options.at ? { hashesAt } : {}) };
           expected = row.hash;
           seq = s;
         }

@@ -5,7 +5,8 @@ import type { GateConfig } from '../../config/schema.js';
 import type { ApprovalCheck, TunnelGrant } from '../../gateway/types.js';
 import type { Store, StoredApproval } from '../../store/store.js';
 import type { AuditLog } from '../audit/log.js';
-import { type Actor, canSeeApproval } from './access.js';
+import { isPersonKey, isSelf, samePerson } from '../identity/principal.js';
+import { type Actor, canSeeApproval, refuseTokenApprover } from './access.js';
 import { approverGroupsFor } from './policy.js';
 import type { CommandApproval, Grant } from './types.js';
 import { newIdFor } from './ids.js';
@@ -57,7 +58,18 @@ export function createCommandApprovals(deps: Deps) {
     return a;
   }
 
-  async function request(input: { grant: TunnelGrant | { id: string }; text: string; rule: string; message?: string }): Promise<ApprovalCheck> {
+  async function request(input: {
+    grant: TunnelGrant | { id: string };
+    text: string;
+    rule: string;
+    message?: string;
+    /**
+     * How many requests one approval lets through (HTTP targets pass 1); each
+     * use is counted and an exhausted approval asks again. Without it an
+     * approval covers the same text for its whole window.
+     */
+    reuse?: number;
+  }): Promise<ApprovalCheck> {
     return exclusive(async () => {
       const g = await loadGrant(input.grant.id);
       const at = now();
@@ -68,7 +80,12 @@ export function createCommandApprovals(deps: Deps) {
       const textHash = hashOf(normalized);
       const latest = (await store.approvals.findByText(g.id, textHash)).map(fromStored)[0];
       if (latest?.state === 'pending') return { status: 'pending', id: latest.id };
-      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at) {
+      const exhausted = input.reuse !== undefined && (latest?.uses ?? 0) >= input.reuse;
+      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at && !exhausted) {
+        if (input.reuse !== undefined) {
+          latest.uses = (latest.uses ?? 0) + 1;
+          if (!(await store.approvals.update(toStored(latest, textHash), 'approved'))) return { status: 'pending', id: latest.id };
+        }
         return { status: 'approved', id: latest.id };
       }
       if (latest?.state === 'denied' && latest.decided_at && at.getTime() - new Date(latest.decided_at).getTime() < APPROVAL_WINDOW_MS) {
@@ -80,6 +97,8 @@ export function createCommandApprovals(deps: Deps) {
         target: g.target,
         role: g.role,
         requester: g.requester,
+        requester_key: g.requester_key,
+        requester_for: g.requester_for ?? null,
         text: input.text,
         normalized,
         rule: input.rule,
@@ -93,7 +112,8 @@ export function createCommandApprovals(deps: Deps) {
         action: 'approval.requested',
         result: 'held',
         actor: g.requester,
-        actorKind: 'user',
+        actorKind: g.requester_kind ?? 'user',
+        actorKey: g.requester_key,
         target: g.target,
         role: g.role,
         grantId: g.id,
@@ -113,9 +133,13 @@ export function createCommandApprovals(deps: Deps) {
     return exclusive(async () => {
       const a = await visible(who, id);
       const verb = to === 'approved' ? 'approve' : 'deny';
-      if (a.requester === who.sub) {
+      // Approvals from before identity keys name the requester by sub: a person.
+      const requesterKey = a.requester_key ?? `legacy-user:${a.requester}`;
+      const requesterFor = a.requester_for !== undefined ? a.requester_for : isPersonKey(requesterKey) ? requesterKey : null;
+      if (isSelf(requesterKey, who) || samePerson(who.actsFor, requesterFor)) {
         throw new ApiError('self_approval', `The command in ${a.id} is yours; someone in ${a.approvers.join(', ')} must ${verb} it.`);
       }
+      refuseTokenApprover(config, who, a.id);
       if (a.state !== 'pending') {
         throw new ApiError('invalid_state', `Cannot ${verb} ${a.id}: it is already ${a.state}.`, { state: a.state, approval_id: a.id });
       }
@@ -140,6 +164,7 @@ export function createCommandApprovals(deps: Deps) {
         action: `approval.${to}`,
         actor: who.sub,
         actorKind: who.kind,
+        actorKey: who.key,
         target: a.target,
         role: a.role,
         grantId: a.grant_id,

@@ -6,7 +6,8 @@ import type { ApprovalCheck, TunnelGrant } from '../../gateway/types.js';
 import type { Store, StoreChange, StoredGrant } from '../../store/store.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Logger } from '../log.js';
-import { type Actor, canRevoke, canSeeGrant, isAdminActor, isGrantApprover, targetsApprovedByActor } from './access.js';
+import { isPersonKey, isSelf, keysOf, LEGACY_USER_PREFIX, samePerson } from '../identity/principal.js';
+import { type Actor, canRevoke, canSeeGrant, isAdminActor, isGrantApprover, refuseTokenApprover, targetsApprovedByActor } from './access.js';
 import { createCommandApprovals } from './command-approvals.js';
 import { parseRequestedDuration } from './duration.js';
 import { createExpiryTimers } from './expiry.js';
@@ -46,12 +47,17 @@ export interface GrantService {
   deny(who: Actor, id: string, comment?: string): Promise<Grant>;
   revoke(who: Actor, id: string, comment?: string): Promise<Grant>;
   cancel(who: Actor, id: string, comment?: string): Promise<Grant>;
+  /**
+   * Ends everything a principal requested (a revoked service token): active
+   * grants are revoked (their tunnels cut), pending ones cancelled. Returns how many.
+   */
+  endGrantsOf(requesterKey: string, who: Actor, comment: string): Promise<number>;
   /** The grant when it is active and not past its expiry; for the gateway. */
   activeGrant(id: string): Promise<Grant | undefined>;
   /** Calls `cb` once when the grant expires or is revoked (at once if it already has). Returns an unsubscribe. */
   onEnded(id: string, cb: (reason: GrantEndReason, grant: Grant) => void): () => void;
   /** For the gateway's `require_approval` guardrails. */
-  requestCommandApproval(input: { grant: TunnelGrant | { id: string }; text: string; rule: string; message?: string }): Promise<ApprovalCheck>;
+  requestCommandApproval(input: { grant: TunnelGrant | { id: string }; text: string; rule: string; message?: string; reuse?: number }): Promise<ApprovalCheck>;
   listApprovals(who: Actor, filter: { state?: CommandApproval['state'] }): Promise<CommandApproval[]>;
   getApproval(who: Actor, id: string): Promise<CommandApproval>;
   approveCommand(who: Actor, id: string, comment?: string): Promise<CommandApproval>;
@@ -74,7 +80,7 @@ export interface GrantServiceOptions {
 function toStored(g: Grant): StoredGrant {
   return {
     id: g.id,
-    requester: g.requester,
+    requester: g.requester_key,
     target: g.target,
     state: g.state,
     createdAt: g.created_at,
@@ -83,7 +89,25 @@ function toStored(g: Grant): StoredGrant {
   };
 }
 
-const fromStored = (s: StoredGrant): Grant => s.data as unknown as Grant;
+// The row's requester column is the identity key (migration 130 rewrote older rows).
+// Grants from before keys name no `requester_for`: a person's legacy grant is that person's.
+const fromStored = (s: StoredGrant): Grant => {
+  const g = s.data as unknown as Grant;
+  return { ...g, requester_key: s.requester, requester_for: g.requester_for !== undefined ? g.requester_for : isPersonKey(s.requester) ? s.requester : null };
+};
+
+/** The person an approval counts for; approvals from before identity keys name a person by sub. */
+const approvalPerson = (a: Grant['approvals'][number]): string => a.for_key ?? `${LEGACY_USER_PREFIX}${a.by}`;
+
+/**
+ * When the credential behind `who` ends, for grants that must not outlive it:
+ * service tokens and workloads. A person's gate token is renewed from the IdP
+ * session, so a person's grant is bounded by the policy instead (docs/security.md).
+ */
+function credentialExpiry(who: Actor): number | undefined {
+  if (who.kind === 'user' || !who.expiresAt) return undefined;
+  return who.expiresAt.getTime();
+}
 
 export function createGrantService(options: GrantServiceOptions): GrantService {
   const { config, store, audit, log, now } = options;
@@ -134,6 +158,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
       action: auditAction,
       actor: who?.sub ?? null,
       actorKind: who?.kind ?? 'system',
+      actorKey: who?.key,
       target: g.target,
       role: g.role,
       grantId: g.id,
@@ -150,7 +175,10 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     const at = now();
     g.state = 'active';
     g.activated_at = at.toISOString();
-    g.expires_at = new Date(at.getTime() + g.duration * 1000).toISOString();
+    let end = at.getTime() + g.duration * 1000;
+    // A grant never outlives the credential that requested it.
+    if (g.credential_expires_at) end = Math.min(end, Date.parse(g.credential_expires_at));
+    g.expires_at = new Date(end).toISOString();
   }
 
   async function expire(id: string): Promise<void> {
@@ -250,6 +278,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
             result: 'denied',
             actor: who.sub,
             actorKind: who.kind,
+            actorKey: who.key,
             target: body.target,
             role,
             correlationId: body.correlation_id ?? who.correlationId,
@@ -260,12 +289,25 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
         throw new ApiError(code[decision.why], decision.message, { reason: decision.why });
       }
       const at = iso();
+      const credentialEnd = credentialExpiry(who);
+      if (credentialEnd !== undefined && credentialEnd <= now().getTime()) {
+        throw new ApiError('invalid_token', 'Your credential has expired; a grant cannot outlive it.');
+      }
+      let duration = decision.duration;
+      let cappedByCredential = false;
+      if (credentialEnd !== undefined && duration * 1000 > credentialEnd - now().getTime()) {
+        duration = Math.max(1, Math.floor((credentialEnd - now().getTime()) / 1000));
+        cappedByCredential = true;
+      }
       const g: Grant = {
         id: newIdFor('g'),
         target: body.target,
         role,
         state: 'pending',
         requester: who.sub,
+        requester_key: who.key,
+        requester_for: who.actsFor,
+        requester_kind: who.kind,
         requester_email: who.email,
         reason: body.reason?.trim() || undefined,
         correlation_id: body.correlation_id ?? who.correlationId,
@@ -274,9 +316,10 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
         approvals_required: decision.approval.kind === 'approvers' ? decision.approval.min : 0,
         approvals: [],
         requested_duration: d.seconds,
-        duration: decision.duration,
+        duration,
         // An omitted duration means "the default, within the policy": not a cap to report.
-        duration_capped: body.duration !== undefined && decision.capped,
+        duration_capped: (body.duration !== undefined && decision.capped) || cappedByCredential,
+        ...(credentialEnd !== undefined ? { credential_expires_at: new Date(credentialEnd).toISOString() } : {}),
         created_at: at,
         updated_at: at,
       };
@@ -286,6 +329,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
           action: 'grant.requested',
           actor: who.sub,
           actorKind: who.kind,
+          actorKey: who.key,
           target: g.target,
           role: g.role,
           grantId: g.id,
@@ -297,6 +341,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
             duration: g.duration,
             requested_duration: g.requested_duration,
             duration_capped: g.duration_capped,
+            ...(cappedByCredential ? { capped_by: 'credential', credential_expires_at: g.credential_expires_at } : {}),
             approvers: g.approvers,
           },
         });
@@ -317,11 +362,11 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
       const rows =
         filter.all && isAdminActor(config, who)
           ? await store.grants.list({ state: filter.state })
-          : await store.grants.list({ requester: who.sub, targets: targetsApprovedByActor(config, who), state: filter.state });
+          : await store.grants.list({ requesters: keysOf(who), targets: targetsApprovedByActor(config, who), state: filter.state });
       return rows
         .map(fromStored)
         .filter((g) => canSeeGrant(config, who, g))
-        .filter((g) => filter.all || g.requester === who.sub || (g.state === 'pending' && isGrantApprover(who, g)));
+        .filter((g) => filter.all || isSelf(g.requester_key, who) || (g.state === 'pending' && isGrantApprover(who, g)));
     },
 
     async wait(who, id, { whileState, timeoutMs, signal }) {
@@ -352,20 +397,24 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     approve: (who, id, comment) =>
       exclusive(async () => {
         const g = await visible(who, id);
-        if (g.requester === who.sub) {
+        if (isSelf(g.requester_key, who)) {
           throw new ApiError('self_approval', `You requested grant ${g.id}; someone else must approve it (${g.approvers.join(', ') || 'no approvers: it was auto-approved'}).`);
+        }
+        refuseTokenApprover(config, who, `grant ${g.id}`);
+        if (samePerson(who.actsFor, g.requester_for)) {
+          throw new ApiError('self_approval', `${who.sub} acts for the person who requested grant ${g.id}; someone else must approve it.`);
         }
         if (g.state !== 'pending') throw illegal(g, 'approve');
         if (!isGrantApprover(who, g)) {
           throw new ApiError('forbidden', `Only members of ${g.approvers.join(', ')} may approve grant ${g.id} (policy ${g.policy}).`);
         }
-        if (g.approvals.some((a) => a.by === who.sub)) {
+        if (g.approvals.some((a) => samePerson(approvalPerson(a), who.actsFor))) {
           throw new ApiError('conflict', `You already approved grant ${g.id}; a second approval by the same person does not count. It needs ${g.approvals_required} different approvers (${g.approvals.length} so far).`, {
             approvals: g.approvals.length,
             approvals_required: g.approvals_required,
           });
         }
-        g.approvals.push({ by: who.sub, at: iso(), ...(comment ? { comment } : {}) });
+        g.approvals.push({ by: who.sub, by_key: who.key, for_key: who.actsFor!, at: iso(), ...(comment ? { comment } : {}) });
         const enough = g.approvals.length >= g.approvals_required;
         if (enough) activate(g);
         await save('pending', g, 'grant.approved', who, {
@@ -380,9 +429,10 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     deny: (who, id, comment) =>
       exclusive(async () => {
         const g = await visible(who, id);
-        if (g.requester === who.sub) {
+        if (isSelf(g.requester_key, who) || samePerson(who.actsFor, g.requester_for)) {
           throw new ApiError('self_approval', `You requested grant ${g.id}; you cannot deny it yourself. Use \`gate cancel ${g.id}\` to withdraw it.`);
         }
+        refuseTokenApprover(config, who, `grant ${g.id}`);
         if (g.state !== 'pending') throw illegal(g, 'deny');
         if (!isGrantApprover(who, g)) throw new ApiError('forbidden', `Only members of ${g.approvers.join(', ')} may deny grant ${g.id}.`);
         g.state = nextState('pending', 'deny')!;
@@ -410,7 +460,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     cancel: (who, id, comment) =>
       exclusive(async () => {
         const g = await visible(who, id);
-        if (g.requester !== who.sub) throw new ApiError('forbidden', `Only ${g.requester}, who requested grant ${g.id}, may cancel it.`);
+        if (!isSelf(g.requester_key, who)) throw new ApiError('forbidden', `Only ${g.requester}, who requested grant ${g.id}, may cancel it.`);
         const to = nextState(g.state, 'cancel');
         if (!to) throw illegal(g, 'cancel');
         g.state = to;
@@ -420,6 +470,26 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
         await save('pending', g, 'grant.cancelled', who, { comment: comment ?? null });
         return g;
       }),
+
+    async endGrantsOf(requesterKey, who, comment) {
+      const rows = (await store.grants.list({ requesters: [requesterKey], limit: 1_000_000 })).map(fromStored);
+      let ended = 0;
+      for (const row of rows) {
+        if (row.state !== 'active' && row.state !== 'pending') continue;
+        await exclusive(async () => {
+          const g = await load(row.id);
+          if (!g || (g.state !== 'active' && g.state !== 'pending')) return;
+          const before = g.state;
+          g.state = before === 'active' ? 'revoked' : 'cancelled';
+          g.ended_at = iso();
+          g.ended_by = who.sub;
+          g.comment = comment;
+          await save(before, g, before === 'active' ? 'grant.revoked' : 'grant.cancelled', who, { comment, cause: 'credential_revoked' });
+          ended++;
+        });
+      }
+      return ended;
+    },
 
     async activeGrant(id) {
       const g = await load(id);

@@ -6,6 +6,10 @@ export const GRANT_STATES: readonly GrantState[] = ['pending', 'active', 'expire
 /** One approver's decision on a grant. */
 export interface GrantDecision {
   by: string;
+  /** The approver's identity key. */
+  by_key?: string;
+  /** The person the approval counts for (a service token's creator); absent on rows from before keys. */
+  for_key?: string;
   at: string;
   comment?: string;
 }
@@ -16,7 +20,13 @@ export interface Grant {
   target: string;
   role: string;
   state: GrantState;
+  /** Who requested it, for people to read (a subject, or `service:<name>`). */
   requester: string;
+  /** The requester's identity key: what ownership compares (src/server/identity/principal.ts). */
+  requester_key: string;
+  /** The person the requester acts for (null: a workload, nobody). */
+  requester_for?: string | null;
+  requester_kind?: string;
   requester_email?: string;
   reason?: string;
   correlation_id?: string;
@@ -31,6 +41,8 @@ export interface Grant {
   /** Seconds the grant lasts once active. */
   duration: number;
   duration_capped: boolean;
+  /** For a service token's or workload's grant: the credential's end, which the grant never outlives. */
+  credential_expires_at?: string;
   created_at: string;
   updated_at: string;
   activated_at?: string;
@@ -50,6 +62,9 @@ export interface CommandApproval {
   target: string;
   role: string;
   requester: string;
+  /** The requester's identity key. */
+  requester_key: string;
+  requester_for?: string | null;
   /** The command as the user sent it. */
   text: string;
   /** Whitespace-collapsed form the match uses. */
@@ -64,6 +79,8 @@ export interface CommandApproval {
   comment?: string;
   /** Until when an approval lets the same command pass again. */
   valid_until?: string;
+  /** How many requests this approval let through, when it allows a fixed number (`reuse`). */
+  uses?: number;
 }
 
 /** Why a grant ended, as `onEnded` reports it. */

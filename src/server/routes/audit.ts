@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../api/errors.js';
 import type { AuditRow } from '../../store/store.js';
 import { isAdmin, requireCaller } from '../auth.js';
-import type { ServerContext } from '../context.js';
+import { auditVerifyRequest } from '../../api/wire-grants.js';
+import { verifyWithCheckpoints } from '../audit/checkpoints.js';
+import type { Caller, ServerContext } from '../context.js';
+import { parseBody } from './validate.js';
 import { targetsApprovedBy } from '../grants/policy.js';
 
 /** Details as an object for readers; a row that no longer parses shows its raw text. */
@@ -59,14 +62,33 @@ export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
       grantId: q.grant || undefined,
       sessionId: q.session || undefined,
       after: q.after || undefined,
+      // Pages run forward from the oldest match: every event is reachable, none capped away.
+      fromStart: true,
       limit: n + 1,
     });
     const page = rows.slice(0, n);
     return { events: page.map(present), next: rows.length > n ? page[page.length - 1]!.id : null };
   });
 
+  const adminOnly = (request: { caller?: Caller }, what: string) => {
+    if (!isAdmin(ctx, request.caller!)) throw new ApiError('forbidden', `Only admins may ${what}.`);
+  };
   app.get('/v1/audit/verify', auth, async (request) => {
-    if (!isAdmin(ctx, request.caller!)) throw new ApiError('forbidden', 'Only admins may verify the audit log.');
-    return ctx.audit.verify();
+    adminOnly(request, 'verify the audit log');
+    return verifyWithCheckpoints(ctx.audit, ctx.store.audit, ctx.key);
+  });
+  // The same, held also against checkpoints someone kept outside the server.
+  app.post('/v1/audit/verify', auth, async (request) => {
+    adminOnly(request, 'verify the audit log');
+    const { checkpoints } = parseBody(auditVerifyRequest, request.body ?? {});
+    return verifyWithCheckpoints(ctx.audit, ctx.store.audit, ctx.key, checkpoints);
+  });
+  app.get('/v1/audit/checkpoints', auth, async (request) => {
+    adminOnly(request, 'read the audit checkpoints');
+    return { checkpoints: await ctx.store.audit.listCheckpoints() };
+  });
+  app.post('/v1/audit/checkpoints', auth, async (request) => {
+    adminOnly(request, 'sign an audit checkpoint');
+    return { checkpoint: (await ctx.checkpoints.checkpoint()) ?? null };
   });
 }

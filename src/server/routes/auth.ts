@@ -6,6 +6,7 @@ import { isAdmin, requireCaller } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { TokenRejected, unverifiedIssuer } from '../identity/oidc.js';
 import { WorkloadRejected } from '../identity/workload.js';
+import { userKey, workloadKey } from '../identity/principal.js';
 import { issueGateToken } from '../tokens.js';
 import { parseBody } from './validate.js';
 
@@ -21,6 +22,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext): void {
       action: 'auth.login',
       actor: who.sub,
       actorKind: who.kind,
+      actorKey: who.key,
       ip: request.ip,
       details: {
         email: who.email ?? null,
@@ -34,7 +36,8 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext): void {
       issued_token_type: JWT_TOKEN_TYPE,
       token_type: 'Bearer',
       expires_in: Math.floor(ctx.tokenTtlMs / 1000),
-      user: who,
+      // The key rides in the signed token; the response's identity stays what the CLI shows.
+      user: withoutKey(who),
     };
   });
 
@@ -47,6 +50,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext): void {
       groups: caller.groups,
       kind: caller.kind,
       ...(caller.workload ? { workload: caller.workload } : {}),
+      key: caller.key,
       expires_at: caller.expiresAt?.toISOString() ?? null,
       admin: isAdmin(ctx, caller),
     };
@@ -71,7 +75,7 @@ async function identify(ctx: ServerContext, token: string, ip: string): Promise<
       const reason = err instanceof TokenRejected ? err.reason : 'verification failed';
       return refuseUserToken(ctx, reason, iss, ip);
     }
-    return userIdentity(claims, oidc.groups_claim);
+    return { ...userIdentity(claims, oidc.groups_claim), key: userKey(oidc.issuer, String(claims.sub)) };
   }
   return refuseUserToken(ctx, 'not issued by a trusted issuer', iss, ip);
 }
@@ -106,7 +110,8 @@ function workloadAudience(ctx: ServerContext, token: string): boolean {
  */
 async function workloadIdentity(ctx: ServerContext, token: string, ip: string): Promise<Identity> {
   try {
-    return await ctx.workloads.verify(token);
+    const who = await ctx.workloads.verify(token);
+    return { ...who, key: workloadKey(who.workload, who.sub) };
   } catch (err) {
     const reason = err instanceof TokenRejected ? err.reason : 'verification failed';
     const rules = err instanceof WorkloadRejected ? err.misses : [];
@@ -126,4 +131,8 @@ function userIdentity(claims: JWTPayload, groupsClaim: string): Identity {
     groups: Array.isArray(groups) ? groups.map(String) : typeof groups === 'string' ? [groups] : [],
     kind: 'user',
   };
+}
+
+function withoutKey({ key: _key, ...who }: Identity): Identity {
+  return who;
 }

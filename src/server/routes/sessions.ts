@@ -13,6 +13,7 @@ import type { StoredSession } from '../../store/store.js';
 import { isAdmin, requireCaller } from '../auth.js';
 import type { Caller, ServerContext } from '../context.js';
 import { actorOf } from '../grants/actor.js';
+import { isSelf, keysOf } from '../identity/principal.js';
 import { targetsApprovedBy } from '../grants/policy.js';
 import type { Grant } from '../grants/types.js';
 import { createRecordingStore, MAX_STORED_CHUNK_BYTES, RecordingChunkError, type RecordingChunkProblem, type RecordingState, SESSION_ID_RE } from '../recordings.js';
@@ -69,6 +70,13 @@ function presentDetails(text: string): unknown {
 
 type IdParams = { Params: { id: string } };
 
+/** True when an audit event of a session's timeline was done by the session's owner (older rows name a sub only). */
+function ownersEvent(session: StoredSession, actor: string | null, details: unknown): boolean {
+  const key = (details as { actor_id?: unknown } | null)?.actor_id;
+  if (typeof key === 'string') return isSelf(session.userKey, { key, kind: key.startsWith('user:') ? 'user' : 'other', sub: actor ?? '' });
+  return actor === session.user;
+}
+
 /**
  * Recorded sessions: `POST /v1/sessions`, `PUT /v1/sessions/:id/chunks/:seq`,
  * `POST /v1/sessions/:id/close` (the session's owner only), and
@@ -85,12 +93,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return id.toLowerCase();
   };
   const canRead = (caller: Caller, s: StoredSession) =>
-    s.user === caller.sub || isAdmin(ctx, caller) || targetsApprovedBy(ctx.config, caller).includes(s.target);
+    isSelf(s.userKey, caller) || isAdmin(ctx, caller) || targetsApprovedBy(ctx.config, caller).includes(s.target);
 
   async function owned(caller: Caller, rawId: string): Promise<StoredSession> {
     const id = normalizeId(rawId);
     const s = await ctx.store.sessions.get(id);
-    if (!s || s.user !== caller.sub) throw notFound(id);
+    if (!s || !isSelf(s.userKey, caller)) throw notFound(id);
     return s;
   }
   async function readable(caller: Caller, rawId: string): Promise<StoredSession> {
@@ -107,7 +115,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const existing = await ctx.store.sessions.get(id);
     if (existing) {
       // A retried create (the CLI lost the answer): a no-op for the same owner.
-      if (existing.user !== caller.sub) throw new ApiError('conflict', `Session id ${id} is taken.`);
+      if (!isSelf(existing.userKey, caller)) throw new ApiError('conflict', `Session id ${id} is taken.`);
       return { session: toWire(existing) };
     }
     const kind = body.kind ?? 'terminal';
@@ -121,6 +129,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
       id,
       target: body.target,
       user: caller.sub,
+      userKey: caller.key,
       grantId: grant?.id ?? '',
       command: body.command,
       title: body.title ?? null,
@@ -143,13 +152,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!(await ctx.store.sessions.insert(session))) {
       // Lost a race with a concurrent create of the same id.
       const again = await ctx.store.sessions.get(id);
-      if (!again || again.user !== caller.sub) throw new ApiError('conflict', `Session id ${id} is taken.`);
+      if (!again || !isSelf(again.userKey, caller)) throw new ApiError('conflict', `Session id ${id} is taken.`);
       return { session: toWire(again) };
     }
     await ctx.audit.append({
       action: 'session.started',
       actor: caller.sub,
       actorKind: caller.kind,
+      actorKey: caller.key,
       target: grant?.target ?? body.target,
       role: grant?.role ?? null,
       grantId: grant?.id ?? null,
@@ -169,7 +179,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
   async function ownGrant(request: FastifyRequest, caller: Caller, grantId: string | undefined, target: string): Promise<Grant> {
     if (!grantId) throw new ApiError('bad_request', 'A terminal session needs the grant it runs under.');
     const grant = await ctx.grants.get(actorOf(request), grantId);
-    if (grant.requester !== caller.sub) {
+    if (!isSelf(grant.requester_key, caller)) {
       throw new ApiError('forbidden', `Grant ${grant.id} is not yours: a session can only be recorded under your own grant.`);
     }
     if (grant.target !== target) {
@@ -245,6 +255,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
         result: end.incomplete ? 'error' : 'ok',
         actor: caller.sub,
         actorKind: caller.kind,
+        actorKey: caller.key,
         target: closed.target,
         role: (grant?.data as { role?: string } | undefined)?.role ?? null,
         grantId: closed.grantId,
@@ -271,7 +282,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!Number.isInteger(n) || n < 1 || n > 10_000) {
       throw new ApiError('bad_request', `limit must be a whole number from 1 to 10000, got ${JSON.stringify(limit)}.`);
     }
-    const visibleTo = isAdmin(ctx, caller) ? undefined : { user: caller.sub, targets: targetsApprovedBy(ctx.config, caller) };
+    const visibleTo = isAdmin(ctx, caller) ? undefined : { userKeys: keysOf(caller), targets: targetsApprovedBy(ctx.config, caller) };
     const rows = await ctx.store.sessions.list({ target: target || undefined, user: user || undefined, since: sinceIso, visibleTo, limit: n });
     return { sessions: rows.map(toWire) };
   });
@@ -279,7 +290,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get<IdParams>('/v1/sessions/:id', auth, async (request) => {
     const session = await readable(request.caller!, request.params.id);
     const rows = await ctx.audit.list({ sessionId: session.id, limit: 10_000 });
-    const events = rows.filter((r) => r.session_id === session.id).map((r) => ({ ...r, details: presentDetails(r.details) }));
+    // Only the owner's events make the timeline: a tunnel of anyone else that carried this id is not part of it.
+    const events = rows
+      .filter((r) => r.session_id === session.id)
+      .map((r) => ({ ...r, details: presentDetails(r.details) }))
+      .filter((r) => ownersEvent(session, r.actor, r.details));
     return { session: toWire(session), events };
   });
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
 import { auditWhere } from '../rows/audit-filter.js';
-import type { AuditRepository, AuditRow } from '../store.js';
+import type { AuditCheckpoint, AuditRepository, AuditRow } from '../store.js';
 import { inTransaction, LOCK_AUDIT_CHAIN, LOCK_NAMESPACE } from './database.js';
 
 const LIST = AUDIT_COLUMNS.join(', ');
@@ -35,6 +35,28 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
   }
 
   return {
+    async tip() {
+      const { rows } = await pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+      return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;
+    },
+    async head() {
+      const { rows } = await pool.query<{ count: string; hash: string | null }>(
+        'SELECT (SELECT COUNT(*) FROM audit_events) AS count, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash',
+      );
+      return { count: Number(rows[0]!.count), hash: rows[0]!.hash ?? undefined };
+    },
+    async addCheckpoint(cp) {
+      await pool.query('INSERT INTO audit_checkpoints (count, head, time, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (count) DO NOTHING', [
+        cp.count,
+        cp.head,
+        cp.time,
+        cp.signature,
+      ]);
+    },
+    async listCheckpoints() {
+      const { rows } = await pool.query<AuditCheckpoint & { count: string }>('SELECT count, head, time, signature FROM audit_checkpoints ORDER BY count');
+      return rows.map((c) => ({ ...c, count: Number(c.count) }));
+    },
     async appendAtomically(build) {
       return (await append((prev) => [build(prev)]))[0]!;
     },
@@ -46,8 +68,13 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
         return `$${args.length}`;
       };
       const where = auditWhere(filter, arg, 'FALSE');
-      const sql = `SELECT seq, ${LIST} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY seq LIMIT ${arg(filter.limit ?? 1000)}`;
+      const inner = `SELECT seq, ${LIST} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+      const limit = arg(filter.limit ?? 1000);
+      // Newest N (returned oldest first), unless paging forward from the start or a cursor.
+      const sql =
+        filter.fromStart || filter.after
+          ? `${inner} ORDER BY seq LIMIT ${limit}`
+          : `SELECT * FROM (${inner} ORDER BY seq DESC LIMIT ${limit}) newest ORDER BY seq`;
       return (await pool.query<AuditSeqRow>(sql, args)).rows.map(auditWithoutSeq);
     },
     async scan(afterSeq, limit) {

@@ -38,10 +38,10 @@ export function postgresGrants(pool: pg.Pool, payload: ChangePayload): GrantRepo
         args.push(v);
         return `$${args.length}`;
       };
-      if (filter.requester !== undefined || filter.targets !== undefined) {
+      if (filter.requesters !== undefined || filter.targets !== undefined) {
         // "mine OR on these targets": the listing an approver sees.
         const any: string[] = [];
-        if (filter.requester !== undefined) any.push(`requester = ${arg(filter.requester)}`);
+        if (filter.requesters && filter.requesters.length > 0) any.push(`requester = ANY(${arg(filter.requesters)}::text[])`);
         if (filter.targets && filter.targets.length > 0) any.push(`target = ANY(${arg(filter.targets)}::text[])`);
         where.push(any.length > 0 ? `(${any.join(' OR ')})` : 'FALSE');
       }

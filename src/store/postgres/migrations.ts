@@ -123,4 +123,32 @@ export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
     sql: `ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'terminal';
     ALTER TABLE sessions ADD COLUMN client TEXT;`,
   },
+  // 130: identity keys (issue 13). Grant requesters, session owners and token creators become
+  // namespaced keys; rows written before are legacy: a person's (the audit log says a user
+  // requested it) keeps working for that person, any other belongs to nobody.
+  {
+    version: 130,
+    name: 'identity_keys',
+    sql: `UPDATE grants SET requester = CASE WHEN EXISTS (
+        SELECT 1 FROM audit_events a WHERE a.grant_id = grants.id AND a.action = 'grant.requested' AND a.actor_kind = 'user'
+      ) THEN 'legacy-user:' || requester ELSE 'legacy-unowned:' || requester END;
+    ALTER TABLE service_tokens ADD COLUMN creator_key TEXT;
+    UPDATE service_tokens SET creator_key = 'legacy-user:' || creator;
+    ALTER TABLE sessions ADD COLUMN user_key TEXT;
+    UPDATE sessions SET user_key = CASE WHEN EXISTS (
+        SELECT 1 FROM audit_events a WHERE a.session_id = sessions.id AND a.action = 'session.started' AND a.actor_kind = 'user'
+      ) THEN 'legacy-user:' || user_sub ELSE 'legacy-unowned:' || user_sub END;
+    CREATE INDEX sessions_user_key ON sessions (user_key, started_at);`,
+  },
+  // 131: signed audit checkpoints (src/server/audit/checkpoints.ts).
+  {
+    version: 131,
+    name: 'audit_checkpoints',
+    sql: `CREATE TABLE audit_checkpoints (
+      count BIGINT PRIMARY KEY,
+      head TEXT NOT NULL,
+      time TEXT NOT NULL,
+      signature TEXT NOT NULL
+    );`,
+  },
 ];

@@ -7,9 +7,9 @@ export function postgresServiceTokens(pool: pg.Pool): ServiceTokenRepository {
   return {
     async insert(t) {
       await pool.query(
-        `INSERT INTO service_tokens (id, name, groups_json, secret_hash, creator, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [t.id, t.name, JSON.stringify(t.groups), t.secretHash, t.creator, t.createdAt, t.expiresAt],
+        `INSERT INTO service_tokens (id, name, groups_json, secret_hash, creator, creator_key, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [t.id, t.name, JSON.stringify(t.groups), t.secretHash, t.creator, t.creatorKey, t.createdAt, t.expiresAt],
       );
     },
     async get(id) {

@@ -8,8 +8,8 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
     async insert(s) {
       const r = await pool.query(
         `INSERT INTO sessions (id, target, user_sub, grant_id, command, title, width, height, record_input, started_at,
-           ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at, kind, client)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+           ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at, kind, client, user_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
          ON CONFLICT (id) DO NOTHING`,
         [
           s.id,
@@ -33,6 +33,7 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
           s.createdAt,
           s.kind ?? 'terminal',
           s.client ?? null,
+          s.userKey,
         ],
       );
       return r.rowCount === 1;
@@ -62,9 +63,9 @@ export function postgresSessions(pool: pg.Pool): SessionRepository {
       if (filter.user) where.push(`user_sub = ${arg(filter.user)}`);
       if (filter.since) where.push(`started_at >= ${arg(filter.since)}`);
       if (filter.visibleTo) {
-        const { user, targets } = filter.visibleTo;
+        const { userKeys, targets } = filter.visibleTo;
         const inTargets = targets.length ? ` OR target = ANY(${arg(targets)}::text[])` : '';
-        where.push(`(user_sub = ${arg(user)}${inTargets})`);
+        where.push(`(user_key = ANY(${arg(userKeys)}::text[])${inTargets})`);
       }
       const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ${arg(filter.limit ?? 100)}`;
       return (await pool.query<SessionRow>(sql, args)).rows.map(sessionFromRow);

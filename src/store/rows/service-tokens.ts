@@ -7,6 +7,7 @@ export interface ServiceTokenRow {
   groups_json: string;
   secret_hash: string;
   creator: string;
+  creator_key: string | null;
   created_at: string;
   expires_at: string;
   last_used_at: string | null;
@@ -21,6 +22,7 @@ export const serviceTokenFromRow = (r: ServiceTokenRow): StoredServiceToken => (
   groups: JSON.parse(r.groups_json) as string[],
   secretHash: r.secret_hash,
   creator: r.creator,
+  creatorKey: r.creator_key ?? `legacy-user:${r.creator}`,
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   lastUsedAt: r.last_used_at,

@@ -9,6 +9,7 @@ export interface SessionRow {
   id: string;
   target: string;
   user_sub: string;
+  user_key: string | null;
   grant_id: string;
   command: string;
   title: string | null;
@@ -40,6 +41,7 @@ export function sessionFromRow(r: SessionRow): StoredSession {
     id: r.id,
     target: r.target,
     user: r.user_sub,
+    userKey: r.user_key ?? `legacy-unowned:${r.user_sub}`,
     grantId: r.grant_id,
     command: r.command,
     title: r.title,

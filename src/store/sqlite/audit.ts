@@ -1,6 +1,6 @@
 import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
 import { auditWhere } from '../rows/audit-filter.js';
-import type { AuditRepository, AuditRow } from '../store.js';
+import type { AuditCheckpoint, AuditRepository, AuditRow } from '../store.js';
 import type { SqliteDb } from './database.js';
 
 /** The audit log in SQLite: an append-only table whose `seq` fixes the chain order. */
@@ -22,7 +22,25 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
     for (const row of rows) insert.run(row);
     return rows;
   });
+  const head = db.prepare('SELECT (SELECT COUNT(*) FROM audit_events) AS count, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash');
+  const addCheckpoint = db.prepare('INSERT INTO audit_checkpoints (count, head, time, signature) VALUES (@count, @head, @time, @signature) ON CONFLICT (count) DO NOTHING');
+  const listCheckpoints = db.prepare('SELECT count, head, time, signature FROM audit_checkpoints ORDER BY count');
+  const tip = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   return {
+    async tip() {
+      const r = tip.get() as { seq: number; hash: string } | undefined;
+      return r ? { seq: Number(r.seq), hash: r.hash } : undefined;
+    },
+    async head() {
+      const r = head.get() as { count: number; hash: string | null };
+      return { count: Number(r.count), hash: r.hash ?? undefined };
+    },
+    async addCheckpoint(cp) {
+      addCheckpoint.run(cp);
+    },
+    async listCheckpoints() {
+      return (listCheckpoints.all() as AuditCheckpoint[]).map((c) => ({ ...c, count: Number(c.count) }));
+    },
     async appendAtomically(build) {
       return appendTx.immediate(build);
     },
@@ -40,7 +58,9 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
         '0',
       );
       args.push(filter.limit ?? 1000);
-      const sql = `SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
+      const inner = `SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+      // Newest N (returned oldest first), unless paging forward from the start or a cursor.
+      const sql = filter.fromStart || filter.after ? `${inner} ORDER BY seq LIMIT ?` : `SELECT * FROM (${inner} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
       return (db.prepare(sql).all(...args) as AuditSeqRow[]).map(auditWithoutSeq);
     },
     async scan(afterSeq, limit) {

@@ -23,12 +23,12 @@ export function sqliteGrants(db: SqliteDb): GrantRepository {
     async list(filter) {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (filter.requester !== undefined || filter.targets !== undefined) {
+      if (filter.requesters !== undefined || filter.targets !== undefined) {
         // "mine OR on these targets": the listing an approver sees.
         const any: string[] = [];
-        if (filter.requester !== undefined) {
-          any.push('requester = ?');
-          args.push(filter.requester);
+        if (filter.requesters && filter.requesters.length > 0) {
+          any.push(`requester IN (${filter.requesters.map(() => '?').join(', ')})`);
+          args.push(...filter.requesters);
         }
         if (filter.targets && filter.targets.length > 0) {
           any.push(`target IN (${filter.targets.map(() => '?').join(', ')})`);

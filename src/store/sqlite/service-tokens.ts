@@ -7,8 +7,8 @@ export type { ServiceTokenRepository, StoredServiceToken } from '../store.js';
 /** Service tokens in the SQLite store (table from migration 50). */
 export function sqliteServiceTokens(db: SqliteDb): ServiceTokenRepository {
   const insert = db.prepare(
-    `INSERT INTO service_tokens (id, name, groups_json, secret_hash, creator, created_at, expires_at)
-     VALUES (@id, @name, @groups_json, @secret_hash, @creator, @created_at, @expires_at)`,
+    `INSERT INTO service_tokens (id, name, groups_json, secret_hash, creator, creator_key, created_at, expires_at)
+     VALUES (@id, @name, @groups_json, @secret_hash, @creator, @creator_key, @created_at, @expires_at)`,
   );
   const get = db.prepare('SELECT * FROM service_tokens WHERE id = ?');
   const list = db.prepare('SELECT * FROM service_tokens ORDER BY created_at DESC, id');
@@ -22,6 +22,7 @@ export function sqliteServiceTokens(db: SqliteDb): ServiceTokenRepository {
         groups_json: JSON.stringify(t.groups),
         secret_hash: t.secretHash,
         creator: t.creator,
+        creator_key: t.creatorKey,
         created_at: t.createdAt,
         expires_at: t.expiresAt,
       });

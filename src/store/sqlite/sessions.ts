@@ -6,9 +6,9 @@ import type { SqliteDb } from './database.js';
 export function sqliteSessions(db: SqliteDb): SessionRepository {
   const insert = db.prepare(
     `INSERT INTO sessions (id, target, user_sub, grant_id, command, title, width, height, record_input, started_at,
-       ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at, kind, client)
+       ended_at, exit_code, duration_ms, incomplete, closed, chunks, bytes, correlation_id, created_at, kind, client, user_key)
      VALUES (@id, @target, @user, @grantId, @command, @title, @width, @height, @recordInput, @startedAt,
-       @endedAt, @exitCode, @durationMs, @incomplete, @closed, @chunks, @bytes, @correlationId, @createdAt, @kind, @client)
+       @endedAt, @exitCode, @durationMs, @incomplete, @closed, @chunks, @bytes, @correlationId, @createdAt, @kind, @client, @userKey)
      ON CONFLICT(id) DO NOTHING`,
   );
   const get = db.prepare('SELECT * FROM sessions WHERE id = ?');
@@ -48,10 +48,10 @@ export function sqliteSessions(db: SqliteDb): SessionRepository {
         args.push(filter.since);
       }
       if (filter.visibleTo) {
-        const { user, targets } = filter.visibleTo;
+        const { userKeys, targets } = filter.visibleTo;
         const inTargets = targets.length ? ` OR target IN (${targets.map(() => '?').join(', ')})` : '';
-        where.push(`(user_sub = ?${inTargets})`);
-        args.push(user, ...targets);
+        where.push(`(user_key IN (${userKeys.map(() => '?').join(', ')})${inTargets})`);
+        args.push(...userKeys, ...targets);
       }
       args.push(filter.limit ?? 100);
       const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ?`;

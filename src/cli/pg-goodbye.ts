@@ -1,0 +1,154 @@
+import type { Socket } from 'node:net';
+
+/**
+ * The CLI's own PostgreSQL words for a local client, so that however a
+ * tunnel ends (Ctrl-C or SIGTERM of gate, the server gone, a token expired,
+ * a refused grant) psql shows `FATAL: gate: …` instead of "server closed the
+ * connection unexpectedly", and a statement still running upstream is
+ * cancelled (through the gateway, with the client's own cancel key).
+ */
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+
+/** An ErrorResponse: severity, SQLSTATE and message, as libpq prints them. */
+export function pgError(severity: 'FATAL' | 'ERROR', code: string, message: string, hint?: string): Buffer {
+  const fields = [`S${severity}`, `V${severity}`, `C${code}`, `M${message}`, ...(hint ? [`H${hint}`] : [])];
+  const body = Buffer.concat([...fields.map((f) => Buffer.from(`${f}\0`, 'utf8')), Buffer.from([0])]);
+  const head = Buffer.alloc(5);
+  head.write('E', 0, 'latin1');
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+export function cancelRequest(pid: number, key: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeInt32BE(16, 0);
+  b.writeInt32BE(CANCEL_REQUEST, 4);
+  b.writeInt32BE(pid, 8);
+  b.writeInt32BE(key, 12);
+  return b;
+}
+
+export interface PgConnectionWatch {
+  /** The cancel key the gateway gave this client (BackendKeyData), once seen. */
+  readonly key: { pid: number; key: number } | undefined;
+  /** Stops watching the streams (relay goes on). */
+  stop(): void;
+}
+
+/**
+ * Watches a relayed connection for the BackendKeyData the gateway sends the
+ * client after its startup. Reads only until that message: the rest of the
+ * session is not parsed here.
+ */
+export function watchPgConnection(local: Socket, remote: Socket): PgConnectionWatch {
+  let key: { pid: number; key: number } | undefined;
+  let startup = Buffer.alloc(0);
+  /** Bytes of the server's one-byte answer to an SSL/GSSENC request still to skip. */
+  let skip = 0;
+  let fromServer = Buffer.alloc(0);
+  const onLocal = (chunk: Buffer) => {
+    // Only the first packets matter: each SSL/GSSENC request gets a one-byte answer before any message.
+    startup = Buffer.concat([startup, chunk]);
+    while (startup.length >= 8) {
+      const len = startup.readInt32BE(0);
+      const code = startup.readInt32BE(4);
+      if (len === 8 && (code === SSL_REQUEST || code === GSSENC_REQUEST)) {
+        skip += 1;
+        startup = startup.subarray(8);
+        continue;
+      }
+      local.off('data', onLocal);
+      return;
+    }
+  };
+  const onRemote = (chunk: Buffer) => {
+    fromServer = Buffer.concat([fromServer, chunk]);
+    while (skip > 0 && fromServer.length > 0) {
+      skip -= 1;
+      fromServer = fromServer.subarray(1);
+    }
+    while (fromServer.length >= 5) {
+      const type = String.fromCharCode(fromServer[0]!);
+      const len = fromServer.readInt32BE(1);
+      if (fromServer.length < len + 1) return;
+      if (type === 'K' && len === 12) {
+        key = { pid: fromServer.readInt32BE(5), key: fromServer.readInt32BE(9) };
+        stop();
+        return;
+      }
+      // After ReadyForQuery without a key there will be none.
+      if (type === 'Z' || type === 'E') {
+        stop();
+        return;
+      }
+      fromServer = fromServer.subarray(len + 1);
+    }
+  };
+  const stop = () => {
+    local.off('data', onLocal);
+    remote.off('data', onRemote);
+    fromServer = Buffer.alloc(0);
+  };
+  local.on('data', onLocal);
+  remote.on('data', onRemote);
+  return {
+    get key() {
+      return key;
+    },
+    stop,
+  };
+}
+
+/**
+ * Ends a client's connection with a FATAL it can show. A client still in its
+ * startup (the tunnel could not be opened) gets its SSL request declined
+ * first, then the error after its StartupMessage; a CancelRequest just ends.
+ */
+export function refuseStartup(local: Socket, code: string, message: string, hint?: string): Promise<void> {
+  return new Promise((done) => {
+    let buf = Buffer.alloc(0);
+    const finish = (answer?: Buffer) => {
+      local.off('data', onData);
+      clearTimeout(timer);
+      if (answer) local.end(answer);
+      else local.end();
+      const cut = setTimeout(() => local.destroy(), 2_000);
+      local.once('close', () => {
+        clearTimeout(cut);
+        done();
+      });
+    };
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 8) {
+        const len = buf.readInt32BE(0);
+        const reqCode = buf.readInt32BE(4);
+        if (len === 8 && (reqCode === SSL_REQUEST || reqCode === GSSENC_REQUEST)) {
+          local.write('N');
+          buf = buf.subarray(8);
+          continue;
+        }
+        if (reqCode === CANCEL_REQUEST) return finish();
+        if (buf.length < len) return;
+        return finish(pgError('FATAL', code, message, hint));
+      }
+    };
+    // A client that never speaks still hears why, before the socket goes.
+    const timer = setTimeout(() => finish(pgError('FATAL', code, message, hint)), 5_000);
+    timer.unref();
+    local.on('data', onData);
+    local.on('error', () => {});
+    local.resume();
+  });
+}
+
+/** Says goodbye to a relayed client mid-session: a FATAL after whatever it already got, then the end. */
+export function sayGoodbye(local: Socket, remote: Socket, code: string, message: string): void {
+  remote.unpipe(local);
+  // Keep reading (and dropping) the gateway's side, so its end arrives and the relay can settle.
+  remote.resume();
+  if (!local.destroyed && local.writable) local.end(pgError('FATAL', code, message));
+}

@@ -1,0 +1,68 @@
+import type { Socket } from 'node:net';
+import { GateError } from '../errors.js';
+import { dialTunnel } from '../tunnel/dialer.js';
+import type { CliContext } from './context.js';
+import { TOKEN_ENV_HINT } from './errors.js';
+import { cancelRequest, type PgConnectionWatch, refuseStartup, sayGoodbye } from './pg-goodbye.js';
+
+/** A relayed PostgreSQL connection the tunnel may have to end itself. */
+export interface PgSession {
+  remote: Socket;
+  watch: PgConnectionWatch;
+}
+
+/** SQLSTATEs libpq clients know: 28000 invalid authorization, 42501 insufficient privilege, 08006 connection failure. */
+function sqlstateFor(err: unknown): string {
+  const code = err instanceof GateError ? err.code : undefined;
+  if (code === 'GATE_ERR_AUTH_REQUIRED' || code === 'GATE_ERR_AUTH_FAILED') return '28000';
+  if (code === 'GATE_ERR_ACCESS_DENIED') return '42501';
+  return '08006';
+}
+
+/** A new connection whose tunnel could not be opened (server down, login expired, grant refused): the client hears why. */
+export async function refusePg(ctx: CliContext, local: Socket, err: unknown): Promise<void> {
+  const gateErr = err instanceof GateError ? err : undefined;
+  const auth = gateErr?.code === 'GATE_ERR_AUTH_REQUIRED' || gateErr?.code === 'GATE_ERR_AUTH_FAILED';
+  const hint = auth && ctx.env.token ? TOKEN_ENV_HINT : (gateErr?.hint ?? (auth ? 'Run `gate login`.' : undefined));
+  const message = `gate: ${gateErr?.message ?? `the tunnel could not be opened: ${String((err as Error)?.message ?? err)}`}`;
+  await refuseStartup(local, sqlstateFor(err), message, hint);
+}
+
+/**
+ * gate is stopping while a client is connected: cancel its statement upstream
+ * (a CancelRequest through a fresh tunnel, with the key the gateway gave the
+ * client; the gateway maps it), then a FATAL that says why.
+ */
+export async function goodbyePg(
+  ctx: CliContext,
+  server: string,
+  grantId: string,
+  local: Socket,
+  pg: PgSession,
+  end: { reason: string; message: string },
+  localPassword?: string,
+): Promise<void> {
+  const key = pg.watch.key;
+  if (key) {
+    try {
+      const signal = AbortSignal.timeout(3_000);
+      const cancel = await dialTunnel({ server, token: await ctx.token(server), grantId, localPassword, signal, timeoutMs: 3_000 });
+      await new Promise<void>((done) => {
+        // Bounded, and not unref'd: this wait is what keeps gate alive until the cancel is out.
+        const timer = setTimeout(() => cancel.destroy(), 3_000);
+        cancel.once('close', () => {
+          clearTimeout(timer);
+          done();
+        });
+        cancel.on('error', () => {});
+        cancel.end(cancelRequest(key.pid, key.key));
+        // Read (and drop) whatever comes back, so the end of the stream, and 'close', arrive.
+        cancel.resume();
+      });
+    } catch {
+      // The server is gone too: nothing upstream can be reached from here.
+    }
+  }
+  const why = end.reason === 'interrupted' ? 'gate was stopped (Ctrl-C or SIGTERM), so the tunnel closed' : `the tunnel closed: ${end.message}`;
+  sayGoodbye(local, pg.remote, '57P01', `gate: ${why}`);
+}

@@ -244,7 +244,7 @@ describe.each(kinds)('$name store', (kind) => {
     const { token } = await createServiceToken({ store, now: () => new Date('2026-01-01T00:00:00.000Z') }, { name: 'ci-deploy', groups: ['ci', 'deployers'], ttl: '30d', creator: 'alice', creatorKey: 'user:https://idp.example#alice' });
     const [, id, secret] = /^gst_([0-9a-f]{16})_(.+)$/.exec(token)!;
     const t = (await store.serviceTokens.get(id!))!;
-    expect(t).toMatchObject({ id, name: 'ci-deploy', groups: ['ci', 'deployers'], creator: 'alice', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, revokedAt: null });
+    expect(t).toMatchObject({ id, name: 'ci-deploy', groups: ['ci', 'deployers'], creator: 'alice', creatorKey: 'user:https://idp.example#alice', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, revokedAt: null });
     expect(t.secretHash).toBe(createHash('sha256').update(secret!).digest('hex'));
     // Nothing the store gives back holds the secret.
     expect(JSON.stringify([t, await store.serviceTokens.list()])).not.toContain(secret);

@@ -25,7 +25,7 @@ describe('help topics', () => {
     expect(read.size).toBeGreaterThan(10);
     // ...and every GATE_ variable named anywhere in src/, bar the ones gate sets for wrapped tools or uses as codes.
     const named = execSync("grep -rhoE 'GATE_[A-Z_]+' src | sort -u", { encoding: 'utf8' }).split('\n').filter(Boolean);
-    const internal = /^GATE_(ERR_|TARGET_|SESSION_ID|GRANT_ID|AUDIENCE$)/;
+    const internal = /^GATE_(ERR_|TARGET_|SESSION_ID|GRANT_ID|LOCAL_BEARER$|AUDIENCE$)/;
     const missing = [...read, ...named.filter((n) => !internal.test(n))].filter((name) => !new RegExp(`^\\s*${name}\\b`, 'm').test(printed));
     expect(missing, `read by gate but not in \`gate help environment\`:\n${printed}`).toEqual([]);
   });

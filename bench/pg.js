@@ -189,8 +189,19 @@ targets:
     database: bench
     roles:
       bench: { username: postgres, password: file:${pwFile} }
+  guarded:
+    type: postgres
+    address: 127.0.0.1:${pgPort}
+    database: bench
+    roles:
+      bench: { username: postgres, password: file:${pwFile} }
+    guardrails:
+      - { deny: { statements: [DROP, TRUNCATE, ALTER SYSTEM] } }
+      - { require_approval: { statements: [DELETE, UPDATE], unfiltered: true } }
+      - { deny: { functions: [pg_terminate_backend, lo_export, dblink*] } }
+    masking: { columns: [pgbench_accounts.filler], detectors: [email, credit_card] }
 policies:
-  - { name: bench, groups: [bench], targets: [bench], roles: [bench], max_duration: 8h, approval: auto }
+  - { name: bench, groups: [bench], targets: [bench, guarded], roles: [bench], max_duration: 8h, approval: auto }
 `,
   );
   const env = { ...process.env, GATE_CONFIG_DIR: join(work, 'gate-cli'), GATE_CREDENTIAL_STORE: 'file', NO_COLOR: '1' };
@@ -215,7 +226,25 @@ policies:
     env: { ...env, GATE_TOKEN: token },
   });
   await connect.waitFor(/"event":"ready"/);
-  return { port, dev, connect };
+  // The same database behind a target with guardrails and masking on (the SQL analysis, catalog masking, detectors).
+  const guardedPort = await freePort();
+  const guarded = start(process.execPath, [...nodeArgs, GATE, 'connect', 'guarded', '--port', String(guardedPort), '--json', '--server', server], {
+    env: { ...env, GATE_TOKEN: token },
+  });
+  await guarded.waitFor(/"event":"ready"/);
+  return { port, guardedPort, dev, connect, guarded };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the command).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Runs pgbench and returns { tps, latency } (latency in ms). */
@@ -262,15 +291,29 @@ async function main() {
     ['node pipe', pipes.one],
     ['node pipe x2', pipes.two],
     ['gate', gate.port],
+    ['gate guarded', gate.guardedPort],
   ];
+  // The gateway runs inside the server (gate dev) process: its CPU per statement is what the analysis costs.
+  const serverPid = gate.dev.child.pid;
+
+  // Warm both gate paths first: the first connection loads the SQL parser (WASM) and JIT-compiles the relay.
+  for (const [path, port] of paths) if (path.startsWith('gate')) await pgbench(port, ['-T', '2', '-n', '-S', '-c', '2', '-j', '1']);
 
   const rows = [];
   // BENCH_ONLY=name-substring runs matching scenarios only (e.g. while profiling).
   for (const s of SCENARIOS.filter((x) => !process.env.BENCH_ONLY || x.name.includes(process.env.BENCH_ONLY))) {
     const results = {};
     for (const [path, port] of paths) {
+      const before = cpuSeconds(serverPid);
       results[path] = await pgbench(port, ['-T', String(SECONDS), '-n', ...s.args]);
-      console.error(`  ${s.name.padEnd(36)} ${path.padEnd(10)} ${results[path].tps.toFixed(0).padStart(7)} tps ${results[path].latency.toFixed(3)} ms`);
+      const used = cpuSeconds(serverPid) - before;
+      // Statements per transaction: 1 for select-only, 7 for TPC-B-like (BEGIN, 3 UPDATE, SELECT, INSERT, END).
+      const perTxn = s.args.includes('-S') ? 1 : 7;
+      results[path].cpuPerStatementUs = (used / (results[path].tps * SECONDS * perTxn)) * 1e6;
+      console.error(
+        `  ${s.name.padEnd(36)} ${path.padEnd(12)} ${results[path].tps.toFixed(0).padStart(7)} tps ${results[path].latency.toFixed(3)} ms` +
+          (path.startsWith('gate') ? `  server CPU ${results[path].cpuPerStatementUs.toFixed(1)} µs/statement` : ''),
+      );
     }
     rows.push({ scenario: s.name, results });
   }
@@ -288,6 +331,10 @@ async function main() {
     lines.push(`| ${cells.join(' | ')} |`);
   }
   console.log(lines.join('\n'));
+  console.log('\n| scenario | gate server CPU µs/statement | gate guarded server CPU µs/statement |\n| --- | --- | --- |');
+  for (const { scenario, results } of rows) {
+    console.log(`| ${scenario} | ${results.gate.cpuPerStatementUs.toFixed(1)} | ${results['gate guarded'].cpuPerStatementUs.toFixed(1)} |`);
+  }
   const sel8 = rows.find((r) => r.scenario === 'select-only, 8 clients')?.results;
   const conn = rows.find((r) => r.scenario.startsWith('connect per txn'))?.results;
   if (sel8?.pgbouncer) console.log(`\ngate / pgbouncer, select-only at 8 clients: ${(sel8.gate.tps / sel8.pgbouncer.tps).toFixed(2)} (target >= 0.80)`);
@@ -295,6 +342,7 @@ async function main() {
   if (conn) console.log(`connection setup added by gate: ${(conn.gate.latency - conn.direct.latency).toFixed(2)} ms per connection (target < 10 ms)`);
   if (conn?.pgbouncer) console.log(`connection setup added by pgbouncer: ${(conn.pgbouncer.latency - conn.direct.latency).toFixed(2)} ms per connection`);
 
+  await stop(gate.guarded.child, 'SIGINT');
   await stop(gate.connect.child, 'SIGINT');
   await stop(gate.dev.child, 'SIGINT');
 }

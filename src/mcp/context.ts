@@ -24,6 +24,10 @@ export interface McpContext {
   session?: McpSession;
   /** Settles once the session exists on the server (or failed to): tool calls wait for it, so each is recorded. */
   sessionReady?: Promise<void>;
+  /** The grant each target's last call used (target → grant), so a call after it ended can say so. */
+  grantsInUse?: Map<string, { id: string; role: string }>;
+  /** `target/role` whose grant ended: gate does not request a new one itself until gate_request_access is called. */
+  endedGrants?: Set<string>;
 }
 
 /** The targets the caller may request, narrowed to `--target`. */

@@ -10,6 +10,7 @@ import { startMcpSession } from './session.js';
 import { registerTool } from './tool.js';
 import { kubectlTool } from './tools/kubectl.js';
 import { grantStatusTool } from './tools/grant-status.js';
+import { httpTool } from './tools/http.js';
 import { requestAccessTool } from './tools/request-access.js';
 import { schemaTool } from './tools/schema.js';
 import { sqlTool } from './tools/sql.js';
@@ -27,7 +28,7 @@ export interface McpServeOptions {
 
 const INSTRUCTIONS =
   'gate gives you just-in-time, audited access to production targets. Start with gate_targets to see what you may use ' +
-  'and the rules in force. Data tools (gate_sql, gate_schema, gate_kubectl) need an active grant: get one with ' +
+  'and the rules in force. Data tools (gate_sql, gate_schema, gate_kubectl, gate_http) need an active grant: get one with ' +
   'gate_request_access. A pending grant or a held statement needs a human: check with gate_grant_status, never loop ' +
   'quickly. Everything you do is recorded and audited under your user.';
 
@@ -51,7 +52,7 @@ export async function serveMcp(cli: CliContext, opts: McpServeOptions): Promise<
     sessionId: randomUUID(),
   };
   const server = new McpServer({ name: 'gate', title: 'gate', version: VERSION }, { instructions: INSTRUCTIONS, capabilities: { tools: {} } });
-  for (const tool of [targetsTool, requestAccessTool, grantStatusTool, sqlTool, schemaTool, kubectlTool]) {
+  for (const tool of [targetsTool, requestAccessTool, grantStatusTool, sqlTool, schemaTool, kubectlTool, httpTool]) {
     registerTool(server, mcp, tool as never);
   }
   // An `mcp` target named with --target: its tools are offered next to gate's own, prefixed.

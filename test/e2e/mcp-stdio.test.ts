@@ -114,7 +114,7 @@ describe('gate mcp over stdio with the SDK client', () => {
     try {
       const { tools } = await agent.client.listTools();
       const names = tools.map((t) => t.name).sort();
-      expect(names).toEqual(['gate_grant_status', 'gate_kubectl', 'gate_request_access', 'gate_schema', 'gate_sql', 'gate_targets']);
+      expect(names).toEqual(['gate_grant_status', 'gate_http', 'gate_kubectl', 'gate_request_access', 'gate_schema', 'gate_sql', 'gate_targets']);
       const sql = tools.find((t) => t.name === 'gate_sql')!;
       expect(Object.keys(sql.inputSchema.properties ?? {}).sort()).toEqual(['max_rows', 'params', 'role', 'sql', 'target']);
       expect(sql.inputSchema.required).toEqual(expect.arrayContaining(['target', 'sql']));

@@ -8,7 +8,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { GATE_BIN, gateEnv, type RunningGate, startGate } from '../helpers/gate-bin.js';
+import { GATE_BIN, gateEnv, type RunningGate, runGate, startGate } from '../helpers/gate-bin.js';
 import { freePort } from '../helpers/postgres.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
@@ -221,5 +221,43 @@ describe('an mcp target through gate connect', () => {
     expect(await connect.exited).toBe(5);
     expect(connect.lines.stdout.some((l) => l.includes('"event":"closed"') && l.includes('revoked'))).toBe(true);
     await expect(client.callTool({ name: 'echo', arguments: { message: 'still there?' } })).rejects.toThrow();
+  });
+
+  test('gate mcp --target: after `gate revoke`, the next call says the grant ended and how to get a new one', async () => {
+    const carolEnv = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: carol });
+    const transport = new StdioClientTransport({ command: process.execPath, args: [GATE_BIN, 'mcp', '--target', 'tickets'], env: env as Record<string, string>, stderr: 'pipe' });
+    const agent = new Client({ name: 'revoked-agent', version: '1.0' });
+    await agent.connect(transport);
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const r = (await agent.callTool({ name, arguments: args })) as ToolResult;
+      visible.push(JSON.stringify(r));
+      return r;
+    };
+    try {
+      expect((await call('tickets__echo', { message: 'before' })).isError).toBeFalsy();
+      const { grants } = await api<{ grants: { id: string; target: string }[] }>('GET', '/v1/grants?state=active', alice);
+      const grant = grants.find((g) => g.target === 'tickets')!;
+      const revoked = await runGate(['revoke', grant.id], { env: carolEnv });
+      expect(revoked.code, revoked.stderr).toBe(0);
+
+      const ended = await call('tickets__echo', { message: 'after' });
+      expect(ended.isError).toBe(true);
+      expect(textOf(ended)).toContain(`${grant.id} on tickets/use was revoked`);
+      expect(textOf(ended)).toContain('its tunnel is closed');
+      expect(textOf(ended)).toContain('gate_request_access');
+      // gate does not quietly take a new grant: the agent must ask for one.
+      const still = await call('tickets__echo', { message: 'after' });
+      expect(still.isError).toBe(true);
+      expect(textOf(still)).toContain('gate_request_access');
+
+      const again = await call('gate_request_access', { target: 'tickets', role: 'use', reason: 'continue triage' });
+      expect(again.isError, textOf(again)).toBeFalsy();
+      const ok = await call('tickets__echo', { message: 'back' });
+      expect(ok.isError, textOf(ok)).toBeFalsy();
+      expect(textOf(ok)).toContain('back');
+    } finally {
+      await agent.close();
+      await rm(carolEnv.GATE_CONFIG_DIR!, { recursive: true, force: true });
+    }
   });
 });

@@ -62,6 +62,8 @@ export const requestAccessTool: ToolDefinition<typeof input> = {
       }
       throw toolErrorFrom(err, target.name);
     }
+    // An explicit request after a grant ended: gate may request again by itself from now on.
+    mcp.endedGrants?.delete(`${target.name}/${grant.role}`);
     return {
       structured: { grant: grantView(grant) },
       text: `Grant ${grant.id} for ${grant.target}/${grant.role} is active until ${grant.expires_at}.`,

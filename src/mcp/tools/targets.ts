@@ -9,7 +9,8 @@ export const targetsTool: ToolDefinition<Record<string, never>> = {
     'Lists the targets you may request through gate and, per role, whether approval is needed (and by whom), the ' +
     'longest duration, whether a reason is required, and your active grant if you hold one. For Postgres targets it ' +
     'also lists the guardrails in force (deny: refused outright; require_approval: held until a human approves) and ' +
-    'the masked columns and value detectors, so you know the rules before you run SQL. Takes no arguments.',
+    'the masked columns and value detectors; for HTTP targets the method/path rules (deny, require_approval) and ' +
+    'the masked JSON fields, so you know the rules before you call. Takes no arguments.',
   input: {},
   readOnly: true,
   async run(mcp) {
@@ -31,7 +32,10 @@ export const targetsTool: ToolDefinition<Record<string, never>> = {
         };
       }),
       ...(t.guardrails ? { guardrails: t.guardrails } : {}),
-      ...(t.masking ? { masked_columns: t.masking.columns, detectors: t.masking.detectors } : {}),
+      ...(t.rules ? { rules: t.rules } : {}),
+      ...(t.masking?.columns ? { masked_columns: t.masking.columns } : {}),
+      ...(t.masking?.json_fields ? { masked_fields: t.masking.json_fields } : {}),
+      ...(t.masking ? { detectors: t.masking.detectors } : {}),
     }));
     const text =
       list.length === 0
@@ -42,8 +46,12 @@ export const targetsTool: ToolDefinition<Record<string, never>> = {
                 .map((r) => `${r.role} (${r.approval_required ? `approval by ${r.approvers.join(', ')}` : 'auto-approved'}${r.active_grant ? `, active grant ${r.active_grant.id}` : ''})`)
                 .join(', ');
               const rules = t.guardrails?.length ? `; guardrails: ${t.guardrails.map((g) => `${g.kind} /${g.pattern}/${g.message ? ` "${g.message}"` : ''}`).join(', ')}` : '';
+              const httpRules = t.rules?.length
+                ? `; rules: ${t.rules.map((r) => `${r.kind} ${(r.methods ?? ['*']).join(',')} ${(r.paths ?? ['/**']).join(',')}${r.message ? ` "${r.message}"` : ''}`).join(', ')}`
+                : '';
               const masked = t.masked_columns?.length ? `; masked columns: ${t.masked_columns.join(', ')}` : '';
-              return `${t.name} [${t.type}]${t.description ? ` ${t.description}` : ''}: roles ${roles}${rules}${masked}`;
+              const fields = t.masked_fields?.length ? `; masked JSON fields: ${t.masked_fields.join(', ')}` : '';
+              return `${t.name} [${t.type}]${t.description ? ` ${t.description}` : ''}: roles ${roles}${rules}${httpRules}${masked}${fields}`;
             })
             .join('\n');
     return { structured: { targets: list }, text };

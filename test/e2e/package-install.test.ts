@@ -17,7 +17,6 @@ const ROOT = resolve(import.meta.dirname, '../..');
 describe('the packed tarball, installed globally', () => {
   let work: string;
   let tarball: string;
-  let gate: string;
   let installLog: string;
   let env: NodeJS.ProcessEnv;
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
@@ -37,7 +36,6 @@ describe('the packed tarball, installed globally', () => {
       env: { ...process.env, npm_config_loglevel: 'warn' },
     });
     installLog = install.stdout + install.stderr;
-    gate = join(prefix, 'bin', 'gate');
     env = {
       PATH: `${join(prefix, 'bin')}:${process.env.PATH}`,
       HOME: work,

@@ -1,14 +1,18 @@
 /**
  * The promises capacity work must keep, through the real data path (the
- * built CLI's `gate connect`, the HTTP Upgrade tunnel, the gateway, an
- * embedded PostgreSQL): every statement audited, in order, however it is
- * batched or spread over connections; and a slow client slows the server
- * down instead of making gate buffer the whole result.
+ * built CLI's `gate connect` and `gate exec`, the HTTP Upgrade tunnel, the
+ * gateway, an embedded PostgreSQL): every statement audited, in order,
+ * however it is batched or spread over connections; a slow client slows the
+ * server down instead of making gate buffer the whole result; and a recording
+ * holds exactly the bytes the tool wrote.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateEnv, type RunningGate, startGate } from '../helpers/gate-bin.js';
+import { castOutput, readCast } from '../../src/record/asciicast.js';
+import { createRecordingStore } from '../../src/server/recordings.js';
+import { gateEnv, runGate, type RunningGate, startGate } from '../helpers/gate-bin.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { extendedStatement, queryMessage, syncMessage, wireConnect } from '../helpers/pg-wire.js';
 import { type Stack, startStack } from '../helpers/stack.js';
@@ -19,6 +23,7 @@ let db: TestPostgres;
 let stack: Stack;
 let connect: RunningGate;
 let port: number;
+let token: string;
 const configDirs: string[] = [];
 
 async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, what: string): Promise<T> {
@@ -60,6 +65,8 @@ beforeAll(async () => {
 targets:
   db:
     type: postgres
+    # The recording test pipes the tool's stdout: record it, not just its hash.
+    record_output: full
     address: 127.0.0.1:${db.port}
     database: postgres
     roles:
@@ -68,7 +75,7 @@ policies:
   - { name: eng, groups: [engineering], targets: [db], roles: [rw], max_duration: 1h, approval: auto }
 `,
   });
-  const token = await stack.loginAs('alice');
+  token = await stack.loginAs('alice');
   const env = await gateEnv({ GATE_TOKEN: token, GATE_SERVER: stack.url });
   configDirs.push(env.GATE_CONFIG_DIR!);
   connect = startGate(['connect', 'db', '--json'], { env });
@@ -232,4 +239,40 @@ describe('back-pressure under a slow client', () => {
       await c.close();
     }
   }, 120_000);
+});
+
+describe('recordings hold exactly what the tool wrote', () => {
+  // printf's format: CRLF and a lone CR, UTF-8 (é, €), invalid bytes (ff fe; a cut-off e2 82),
+  // ESC, TAB, quote, backslash, NUL and DEL.
+  const format = 'plain\\r\\ncaf\\303\\251 \\342\\202\\254\\r\\nbad \\377\\376 byte\\r\\ncut \\342\\202X\\nesc \\033[1mbold\\033[0m\\ttab "q" \\\\ end\\nlone cr\\rover\\nnul\\000del\\177\\n';
+
+  it('gate exec of a known output records it as the asciicast output events the format defines', async () => {
+    const env = await gateEnv({ GATE_TOKEN: token, GATE_SERVER: stack.url });
+    configDirs.push(env.GATE_CONFIG_DIR!);
+    const run = await runGate(['exec', 'db', '--', 'sh', '-c', 'printf "$1"', 'sh', format], { env });
+    expect(run.code, run.stderr).toBe(0);
+    const dir = join(stack.dataDir, 'recordings');
+    const [file] = (await readdir(dir)).filter((f) => f.endsWith('.cast'));
+    expect(file).toBeDefined();
+    const sessionId = file!.replace(/\.cast$/, '');
+    const store = createRecordingStore(dir);
+    expect((await store.verify(sessionId)).ok).toBe(true);
+    const cast = (await store.read(sessionId)).toString('utf8');
+
+    // The expected data is written by hand from asciicast v2 and UTF-8 decoding, not taken from gate.
+    const expectedJson = (await readFile(join(import.meta.dirname, '../fixtures/recording-known-output.json'), 'utf8')).trim();
+    const parsed = readCast(cast);
+    expect(parsed.header.version).toBe(2);
+    expect(parsed.truncated).toBe(false);
+    expect(castOutput(cast)).toBe(JSON.parse(expectedJson));
+    // Byte for byte: each output event's data is written in JSON.stringify's own escapes.
+    const lines = cast.split('\n').slice(1).filter((l) => l.length > 0);
+    const outputLines = lines.filter((l) => (JSON.parse(l) as unknown[])[1] === 'o');
+    expect(outputLines.length).toBeGreaterThan(0);
+    for (const line of outputLines) {
+      const data = (JSON.parse(line) as [number, string, string])[2];
+      expect(line.endsWith(`"o", ${JSON.stringify(data)}]`) || line.endsWith(`"o",${JSON.stringify(data)}]`), line).toBe(true);
+    }
+    if (outputLines.length === 1) expect(outputLines[0]!.slice(outputLines[0]!.indexOf('"o",') + 4).trim()).toBe(`${expectedJson}]`);
+  });
 });

@@ -204,8 +204,19 @@ targets:
     database: bench
     roles:
       bench: { username: postgres, password: file:${pwFile} }
+  guarded:
+    type: postgres
+    address: 127.0.0.1:${pgPort}
+    database: bench
+    roles:
+      bench: { username: postgres, password: file:${pwFile} }
+    guardrails:
+      - { deny: { statements: [DROP, TRUNCATE, ALTER SYSTEM] } }
+      - { require_approval: { statements: [DELETE, UPDATE], unfiltered: true } }
+      - { deny: { functions: [pg_terminate_backend, lo_export, dblink*] } }
+    masking: { columns: [pgbench_accounts.filler], detectors: [email, credit_card] }
 policies:
-  - { name: bench, groups: [bench], targets: [bench], roles: [bench], max_duration: 8h, approval: auto }
+  - { name: bench, groups: [bench], targets: [bench, guarded], roles: [bench], max_duration: 8h, approval: auto }
 `,
   );
   const env = { ...process.env, GATE_CONFIG_DIR: join(work, 'gate-cli'), GATE_CREDENTIAL_STORE: 'file', NO_COLOR: '1' };
@@ -230,7 +241,13 @@ policies:
     env: { ...env, GATE_TOKEN: token },
   });
   await connect.waitFor(/"event":"ready"/);
-  return { port, dev, connect };
+  // The same database behind a target with guardrails and masking on (the SQL analysis, catalog masking, detectors).
+  const guardedPort = await freePort();
+  const guarded = start(process.execPath, [...nodeArgs, GATE, 'connect', 'guarded', '--port', String(guardedPort), '--json', '--server', server], {
+    env: { ...env, GATE_TOKEN: token },
+  });
+  await guarded.waitFor(/"event":"ready"/);
+  return { port, guardedPort, dev, connect, guarded };
 }
 
 /** utime+stime of a process, in microseconds, from /proc (Linux). */
@@ -349,8 +366,9 @@ async function main() {
     { name: 'node relay', port: pipes.one, procs: { proxy: pipes.firstPid } },
     { name: 'node relay x2', port: pipes.two, procs: { first: pipes.firstPid, second: pipes.secondPid } },
     { name: 'gate', port: gate.port, procs: { server: gate.dev.child.pid, cli: gate.connect.child.pid } },
+    // The same database behind guardrails and masking: the SQL analysis in the path.
+    { name: 'gate guarded', port: gate.guardedPort, procs: { server: gate.dev.child.pid, cli: gate.guarded.child.pid } },
   ];
-
   // Warm-up, not measured: gate's first statements load the SQL parser and JIT its path.
   for (const p of paths) await pgbench(p.port, ['-n', '-S', '-c', String(CLIENTS), '-j', '2', '-t', String(process.env.BENCH_WARMUP ?? 200)]);
   const results = Object.fromEntries(paths.map((p) => [p.name, {}]));
@@ -382,14 +400,14 @@ async function main() {
   for (const p of paths) {
     const r = results[p.name];
     const perTxn = (key, proc) => (r[key] ? (proc ? r[key].cpu[proc] : r[key].total) / r[key].txns : Number.NaN);
-    const cpuCell = p.name === 'direct' ? '-' : p.name === 'gate' ? `${us(perTxn('rate'))} (${us(perTxn('rate', 'server'))} / ${us(perTxn('rate', 'cli'))})` : us(perTxn('rate'));
+    const cpuCell = p.name === 'direct' ? '-' : p.name.startsWith('gate') ? `${us(perTxn('rate'))} (${us(perTxn('rate', 'server'))} / ${us(perTxn('rate', 'cli'))})` : us(perTxn('rate'));
     lines.push(
       `| ${[
         p.name,
         cpuCell,
         us(r.one?.latency * 1000),
         r.connect ? r.connect.tps.toFixed(0) : '-',
-        p.name === 'direct' ? '-' : p.name === 'gate' ? `${us(perTxn('connect'))} (${us(perTxn('connect', 'server'))} / ${us(perTxn('connect', 'cli'))})` : us(perTxn('connect')),
+        p.name === 'direct' ? '-' : p.name.startsWith('gate') ? `${us(perTxn('connect'))} (${us(perTxn('connect', 'server'))} / ${us(perTxn('connect', 'cli'))})` : us(perTxn('connect')),
         `${us(mbs(r.copyOut))} (${x(mbs(r.copyOut), mbs(d.copyOut))})`,
         `${us(mbs(r.copyIn))} (${x(mbs(r.copyIn), mbs(d.copyIn))})`,
       ].join(' | ')} |`,
@@ -407,6 +425,10 @@ async function main() {
     lines2.push(`gate server CPU per select / one bare relay: ${x(g.rate.cpu.server / g.rate.txns, relayPer)} (target <= 1.25)`);
     lines2.push(`gate CLI CPU per select / one bare relay: ${x(g.rate.cpu.cli / g.rate.txns, relayPer)} (target <= 1.10)`);
   }
+  const gg = results['gate guarded'];
+  if (gg.rate && relay.rate) {
+    lines2.push(`gate server CPU per select, guardrails and masking on / one bare relay: ${x(gg.rate.cpu.server / gg.rate.txns, relay.rate.total / relay.rate.txns)} (target <= 1.5)`);
+  }
   if (g.one && relay2.one) lines2.push(`1-client latency, gate - two bare relays: ${us((g.one.latency - relay2.one.latency) * 1000)} µs (target <= 25)`);
   if (g.connect) {
     lines2.push(
@@ -414,10 +436,12 @@ async function main() {
         `${((g.connect.txns / g.connect.cpu.server) * 1e6).toFixed(0)} tunnels per server CPU-second (target >= 300)`,
     );
   }
+  if (gg.copyOut) lines2.push(`COPY out through gate with masking on / direct: ${x(mbs(gg.copyOut), mbs(d.copyOut))}`);
   if (g.copyOut) lines2.push(`COPY out through gate / direct: ${x(mbs(g.copyOut), mbs(d.copyOut))} (target >= 0.90, masking off)`);
   if (g.copyIn) lines2.push(`COPY in through gate / direct: ${x(mbs(g.copyIn), mbs(d.copyIn))} (target >= 0.90, masking off)`);
   console.log(`\n${lines2.join('\n')}`);
 
+  await stop(gate.guarded.child, 'SIGINT');
   await stop(gate.connect.child, 'SIGINT');
   await stop(gate.dev.child, 'SIGINT');
 }

@@ -24,6 +24,7 @@ export const ENVIRONMENT = [
   ['SHELL', 'The shell `gate completion --install` installs for when none is named.'],
   ['APPDATA', 'Windows: where `gate mcp config --client claude-desktop` finds Claude Desktop\'s config.'],
   ['CODEX_HOME', 'Where `gate mcp config --client codex` finds config.toml (default: ~/.codex).'],
+  ['HOME', 'Where the default config dir lives when XDG_CONFIG_HOME is unset ($HOME/.config/gate).'],
   ['GITHUB_RUN_ID', 'Read as the default correlation id in GitHub Actions.'],
   ['CI_PIPELINE_ID', 'Read as the default correlation id in GitLab CI.'],
   ['ACTIONS_ID_TOKEN_REQUEST_URL', 'GitHub Actions: where `gate login --github-actions` asks for the job OIDC token.'],

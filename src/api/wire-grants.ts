@@ -111,6 +111,10 @@ export const commandApprovalSchema = z.object({
   requester: z.string(),
   text: z.string(),
   normalized: z.string(),
+  sha256: z.string().optional(),
+  summary: z.array(z.object({ tag: z.string(), tables: z.array(z.string()), filtered: z.boolean().optional() })).optional(),
+  reuse: z.number().optional(),
+  uses: z.number().optional(),
   rule: z.string(),
   message: z.string().optional(),
   state: z.enum(['pending', 'approved', 'denied']),
@@ -120,8 +124,6 @@ export const commandApprovalSchema = z.object({
   decided_by: z.string().optional(),
   comment: z.string().optional(),
   valid_until: z.string().optional(),
-  /** How many requests the approval let through, when it allows a fixed number (HTTP requests: one). */
-  uses: z.number().optional(),
 });
 export type CommandApprovalWire = z.infer<typeof commandApprovalSchema>;
 export const approvalListResponse = z.object({ approvals: z.array(commandApprovalSchema) });

@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander';
 import { networkError } from '../api/client.js';
 import { ExitCode, GateError, isGateError, UsageError } from '../errors.js';
-import { redact } from '../server/log.js';
+import { redact, redactDeep } from '../server/log.js';
 import type { CliContext } from './context.js';
 import { emitEvent } from './output.js';
 
@@ -22,11 +22,12 @@ export function reportError(err: unknown, ctx: CliContext, json: boolean): numbe
   if (gateErr) {
     const hint = hintFor(gateErr, ctx);
     io.stderr.write(`${style.red('error:')} ${redact(gateErr.message)}\n`);
-    if (hint) io.stderr.write(`${style.dim(hint)}\n`);
+    if (hint) io.stderr.write(`${style.dim(redact(hint))}\n`);
     if (ctx.env.debug && gateErr.cause) io.stderr.write(`${redact(String((gateErr.cause as Error)?.stack ?? gateErr.cause))}\n`);
     if (json) {
       emitEvent(io, 'error', {
-        error: { code: gateErr.code, message: redact(gateErr.message), hint, ...(gateErr.details ?? {}) },
+        // Details come from the server's answer (or a proxy's): scrub them like the message.
+        error: { code: gateErr.code, message: redact(gateErr.message), hint: hint && redact(hint), ...(redactDeep(gateErr.details ?? {}) as object) },
         exit_code: gateErr.exitCode,
       });
     }

@@ -230,6 +230,11 @@ export async function openSpool(configDir: string, id: string): Promise<Spool> {
 export async function removeSpool(configDir: string, id: string): Promise<void> {
   await rm(castPath(configDir, id), { force: true });
   await rm(statePath(configDir, id), { force: true });
+  // A writer killed inside writeAtomic leaves `<id>.json.<pid>.tmp` (the session's meta) behind: it goes too.
+  const names = await readdir(spoolDir(configDir)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (name.startsWith(`${id}.`) && name.endsWith('.tmp')) await rm(join(spoolDir(configDir), name), { force: true });
+  }
 }
 
 /** A spool found on disk. */

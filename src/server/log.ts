@@ -17,7 +17,8 @@ export function createLogger(options: { level?: LogLevel; write?: (line: string)
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const emit = (level: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: redact(msg), ...fields })}\n`);
+    // Fields are scrubbed too: an error string or an attacker-chosen claim can carry a token.
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: redact(msg), ...(fields ? redactDeep(fields) as object : {}) })}\n`);
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }
@@ -29,4 +30,14 @@ const SERVICE_TOKEN = /\bgst_[A-Za-z0-9_-]+/g;
 /** Removes anything that looks like a bearer token, JWT or gate service token. */
 export function redact(text: string): string {
   return text.replace(JWT, '[redacted-jwt]').replace(BEARER, '$1[redacted]').replace(SERVICE_TOKEN, 'gst_[redacted]');
+}
+
+/** `redact` over every string inside a JSON-shaped value (log fields, error details). */
+export function redactDeep(value: unknown): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map(redactDeep);
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)]));
+  }
+  return value;
 }

@@ -248,11 +248,24 @@ describe('CI with a workload identity token', () => {
   });
   ciRun('workload token', () => workloadToken, 'repo:acme/app:ref:refs/heads/main', 'run-456');
 
-  test('the wrapped command sees neither gate token nor target password in its environment', async () => {
-    const r = await gate(['exec', 'db', '--role', 'read', '--', 'env'], { CI: 'true', GATE_TOKEN: workloadToken, GITHUB_RUN_ID: 'run-789' });
+  test("the wrapped command sees neither gate's token, nor a target password, nor the user's own PGPASSWORD or KUBECONFIG", async () => {
+    const ownPassword = 'users-own-pgpassword-77e1';
+    const r = await gate(['exec', 'db', '--role', 'read', '--', 'env'], {
+      CI: 'true',
+      GATE_TOKEN: workloadToken,
+      GITHUB_RUN_ID: 'run-789',
+      PGPASSWORD: ownPassword,
+      KUBECONFIG: '/home/someone/.kube/prod-admin',
+    });
     expect(r.code, r.stderr).toBe(0);
+    // It did run in the tunnel's environment (so the checks below read the real one).
     expect(r.stdout).toContain('PGHOST=127.0.0.1');
+    expect(r.stdout).toMatch(/^PGPORT=\d+$/m);
     expect(r.stdout).not.toMatch(/^GATE_TOKEN=/m);
+    expect(r.stdout).not.toContain(workloadToken);
+    for (const pw of [RO_PASSWORD, RW_PASSWORD, ownPassword]) expect(r.stdout).not.toContain(pw);
+    expect(r.stdout).not.toMatch(/^PGPASSWORD=/m);
+    expect(r.stdout).not.toContain('/home/someone/.kube/prod-admin');
   });
 });
 

@@ -128,23 +128,19 @@ _gate`;
     expect(ids).toEqual(expect.arrayContaining(grants.map((g) => g.id)));
   });
 
-  test('a server that never answers: completion returns within about a second, with the stale cache or nothing', async () => {
+  test('a server that never answers: gate gives up on its own, with the stale cache or nothing', async () => {
+    // How long it takes is measured by bench/completion.js; here only what the shell gets.
     const cold = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
-    let started = Date.now();
     expect(await bash(['gate', 'request', ''], { GATE_SERVER: hangingUrl, GATE_CONFIG_DIR: cold })).toEqual([]);
-    const coldMs = Date.now() - started;
 
     // A stale cache (older than the 60 s TTL) for that server is served when the server does not answer.
     await writeFile(join(cold, 'completion-cache.json'), JSON.stringify({ [`${hangingUrl} targets`]: { at: Date.now() - 3_600_000, values: ['stale-db'] } }));
-    started = Date.now();
+    // Through the script, timeout(1) would turn a hang into an empty answer: the stale value shows gate answered.
     expect(await bash(['gate', 'request', ''], { GATE_SERVER: hangingUrl, GATE_CONFIG_DIR: cold })).toEqual(['stale-db']);
-    const staleMs = Date.now() - started;
-    // Not a timing assertion on speed: only that a hanging server does not hold the shell (timeout(1) would cut at 2 s).
-    expect(coldMs).toBeLessThan(5_000);
-    expect(staleMs).toBeLessThan(5_000);
-    const direct = await runGate(['__complete', 'targets'], { env: { ...env, GATE_SERVER: hangingUrl, GATE_CONFIG_DIR: cold }, timeoutMs: 10_000 });
-    expect(direct.code).toBe(0);
+    // Directly, with no timeout(1) around it: gate ends by itself (no signal), exit 0, quietly.
+    const direct = await runGate(['__complete', 'targets'], { env: { ...env, GATE_SERVER: hangingUrl, GATE_CONFIG_DIR: cold }, timeoutMs: 30_000 });
     expect(direct.signal).toBeNull();
+    expect(direct.code).toBe(0);
     expect(direct.stdout).toBe('stale-db\n');
     expect(direct.stderr).toBe('');
   });

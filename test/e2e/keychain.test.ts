@@ -1,36 +1,60 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { completeDeviceLogin } from '../helpers/browser.js';
 import { GATE_BIN, gateEnv, type RunningGate, runGate, startGate, startProcess } from '../helpers/gate-bin.js';
 
-const hasSecretService = ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'].every(
-  (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0,
-);
+/** Starts gnome-keyring in a private D-Bus session and stores, reads and deletes one secret; returns why not, or undefined. */
+function secretServiceProblem(): string | undefined {
+  const missing = ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'].filter((bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0);
+  if (missing.length > 0) return `not installed: ${missing.join(', ')} (apt-get install dbus gnome-keyring libsecret-tools)`;
+  const probe = [
+    'export XDG_DATA_HOME="$(mktemp -d)"',
+    'eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null',
+    'printf probe-value | secret-tool store --label=gate-probe service gate-probe username probe',
+    'test "$(secret-tool lookup service gate-probe username probe)" = probe-value',
+  ].join(' && ');
+  const run = spawnSync('dbus-run-session', ['--', 'bash', '-c', probe], { encoding: 'utf8', timeout: 30_000 });
+  if (run.status !== 0) return `gnome-keyring did not start in a D-Bus session (exit ${run.status}): ${(run.stderr || run.stdout || String(run.error ?? '')).trim().slice(0, 300)}`;
+  return undefined;
+}
+
+const problem = secretServiceProblem();
+const inCi = Boolean(process.env.CI);
+if (problem && !inCi) console.warn(`keychain.test.ts: the Secret Service test is skipped: ${problem}`);
+
+let dev: RunningGate;
+let server: string;
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-dev-'));
+  await writeFile(join(dir, 'gate.yaml'), 'dev:\n  users:\n    - { username: alice, password: alice, email: alice@example.com, groups: [engineering] }\n');
+  dev = startGate(['dev', '--port', '0', '--config', 'gate.yaml'], { env: await gateEnv(), cwd: dir });
+  server = /(http:\/\/\S+)/.exec(await dev.waitFor(/gate dev is running at/, 'stderr'))![1]!;
+});
+
+afterAll(async () => {
+  await dev?.stop();
+});
+
+/** Under CI (.ci/run installs gnome-keyring) a missing Secret Service is a failure, never a silent skip. */
+test('under CI the Secret Service starts (elsewhere its absence is reported above)', () => {
+  if (inCi) expect(problem, 'CI is set but the Secret Service cannot start').toBeUndefined();
+});
 
 /**
  * The keychain path against a real Secret Service: gnome-keyring inside a
  * private D-Bus session, as on a Linux desktop. The whole CLI sequence runs in
  * that session; the test plays the browser.
  */
-describe.skipIf(!hasSecretService)('credentials in the OS keychain (gnome-keyring)', () => {
-  let dev: RunningGate;
-  let server: string;
+describe.runIf(problem === undefined)('credentials in the OS keychain (gnome-keyring)', () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gate-dev-'));
-    await writeFile(join(dir, 'gate.yaml'), 'dev:\n  users:\n    - { username: alice, password: alice, email: alice@example.com, groups: [engineering] }\n');
     env = await gateEnv({ GATE_CREDENTIAL_STORE: 'keychain' });
-    dev = startGate(['dev', '--port', '0', '--config', 'gate.yaml'], { env, cwd: dir });
-    server = /(http:\/\/\S+)/.exec(await dev.waitFor(/gate dev is running at/, 'stderr'))![1]!;
-  });
-
-  afterAll(async () => {
-    await dev?.stop();
   });
 
   test('login stores the token in the keychain, not in a file; whoami and logout use it', async () => {
@@ -57,7 +81,10 @@ describe.skipIf(!hasSecretService)('credentials in the OS keychain (gnome-keyrin
     expect(existsSync(join(env.GATE_CONFIG_DIR!, 'credentials.json'))).toBe(false);
     expect(run.lines.stderr.join('\n')).not.toContain('no OS keychain');
   });
+});
 
+/** Needs no Secret Service at all, so it always runs. */
+describe('credentials without a keychain', () => {
   test('without a Secret Service, auto mode falls back to the 0600 file with one warning', async () => {
     const fileEnv = await gateEnv({ GATE_CREDENTIAL_STORE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' });
     const login = startGate(['login', '--server', server, '--no-browser', '--json'], { env: fileEnv });
@@ -66,7 +93,7 @@ describe.skipIf(!hasSecretService)('credentials in the OS keychain (gnome-keyrin
     expect(await login.exited).toBe(0);
     const warnings = login.lines.stderr.filter((l) => l.includes('no OS keychain'));
     expect(warnings).toHaveLength(1);
-    expect(existsSync(join(fileEnv.GATE_CONFIG_DIR!, 'credentials.json'))).toBe(true);
+    expect((await stat(join(fileEnv.GATE_CONFIG_DIR!, 'credentials.json'))).mode & 0o777).toBe(0o600);
     // Said once, not on every command.
     const who = await runGate(['whoami', '--json'], { env: fileEnv });
     expect(who.code).toBe(0);

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { GATE_BIN, gateEnv, runGate } from '../helpers/gate-bin.js';
+import { filesIn } from '../helpers/secret-scan.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
@@ -66,13 +68,18 @@ function spawnPty(args: string[], cols = 100, rows = 30) {
   };
 }
 
-async function spoolFiles(): Promise<string[]> {
+/** Spool contents captured while a session ran (the spool is empty again once uploads finish). */
+const spooled: string[] = [];
+
+/** Waits until the spool (files in subdirectories included) holds `text`, and returns all of it. */
+async function spoolWith(text: string): Promise<string> {
   const dir = join(env.GATE_CONFIG_DIR!, 'spool');
-  try {
-    return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-  } catch {
-    return [];
+  for (let i = 0; i < 400; i++) {
+    const all = existsSync(dir) ? await Promise.all((await filesIn(dir)).map((f) => readFile(f, 'utf8').catch(() => ''))) : [];
+    if (all.some((t) => t.includes(text))) return all.join('\n');
+    await new Promise((r) => setTimeout(r, 25));
   }
+  throw new Error(`the spool never held ${JSON.stringify(text)}`);
 }
 
 beforeAll(async () => {
@@ -230,6 +237,8 @@ describe('gate psql in a terminal', () => {
     s.term.write('select item from orders where id = 1;\r');
     await s.waitFor(/teapot/);
     await s.waitFor(/\(1 row\)[\s\S]*postgres=> $/);
+    // Mid-session the spool holds the recording so far: read it now, before the upload at exit deletes it.
+    spooled.push(await spoolWith('teapot'));
     s.term.write('\\q\r');
     const { exitCode } = await s.exited;
     visible.push(s.output);
@@ -264,7 +273,9 @@ describe('secrets', () => {
       const shown = await gate(['sessions', 'show', s.id, '--json']);
       visible.push(cast.stdout, shown.stdout);
     }
-    for (const f of await spoolFiles()) visible.push(await readFile(f, 'utf8'));
+    // The spool as it was mid-session (by now uploads have emptied it).
+    expect(spooled.join('').length).toBeGreaterThan(0);
+    visible.push(...spooled);
     const all = visible.join('\n');
     expect(all).not.toContain(RO_PASSWORD);
     for (const part of token.split('.')) expect(all).not.toContain(part);

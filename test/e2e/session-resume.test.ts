@@ -1,6 +1,7 @@
 import { request as httpRequest, createServer } from 'node:http';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { type AddressInfo, connect, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { gateEnv, runGate, startGate } from '../helpers/gate-bin.js';
@@ -33,6 +34,15 @@ async function spoolText(): Promise<string> {
     // no spool yet
   }
   return parts.join('\n');
+}
+
+/** Resolves once some spool file holds `text` (the recorder writes as the tool prints). */
+async function spoolHas(text: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if ((await spoolText()).includes(text)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the spool never held ${JSON.stringify(text)}`);
 }
 
 beforeAll(async () => {
@@ -92,6 +102,11 @@ describe('upload resume', () => {
         // The tool goes on and finishes while the server is away.
         await writeFile(flag, '');
         await g.waitFor(/after-restart/, 'stdout');
+        // Mid-session, with the server away, the spool holds what could not be sent: scan it now.
+        await spoolHas('after-restart');
+        const held = await spoolText();
+        expect(held).not.toContain(RO_PASSWORD);
+        for (const part of token.split('.')) expect(held).not.toContain(part);
       },
     });
     expect(await g.exited).toBe(0);
@@ -112,10 +127,14 @@ describe('upload resume', () => {
     const [, id, pid] = /session=(\S+) pid=(\d+)/.exec(line)!;
     orphans.push(Number(pid));
     await g.waitFor(/doomed-session-output/, 'stdout');
-    // Let the recorder write the line to the spool before the kill.
-    await new Promise((r) => setTimeout(r, 500));
+    // Kill once the recorder has written the line to the spool (not after a guessed delay).
+    await spoolHas('doomed-session-output');
     await g.stop('SIGKILL');
-    expect(await spoolText()).toContain('doomed-session-output');
+    // The spool the killed gate left: scanned now, while it has content (the next command uploads and deletes it).
+    const left = await spoolText();
+    expect(left, 'the spool the killed gate left').toContain('doomed-session-output');
+    expect(left).not.toContain(RO_PASSWORD);
+    for (const part of token.split('.')) expect(left).not.toContain(part);
 
     // Any next gate command flushes it (here: listing sessions).
     const list = await runGate(['sessions', '--json'], { env });
@@ -123,16 +142,18 @@ describe('upload resume', () => {
     const { sessions } = JSON.parse(list.stdout) as { sessions: Shown['session'][] };
     expect(sessions.find((s) => s.id === id)).toMatchObject({ closed: true, incomplete: true });
     const cast = await runGate(['sessions', 'export', id!], { env });
-    expect(cast.stdout).toContain('doomed-session-output');
-    expect(await spoolText()).not.toContain('doomed-session-output');
+    expect(cast.stdout, `the uploaded recording (export stderr: ${cast.stderr})`).toContain('doomed-session-output');
+    // Nothing of it stays behind, not even a half-written file of the killed writer.
+    const spoolDir = join(env.GATE_CONFIG_DIR!, 'spool');
+    expect(existsSync(spoolDir) ? await readdir(spoolDir) : []).toEqual([]);
 
     const human = await runGate(['sessions', 'show', id!], { env });
     expect(human.stdout).toContain('incomplete');
   });
 
-  test('the spool and recordings hold no target secret and no token', async () => {
+  test('the recordings hold no target secret and no token (the spools were scanned while they had content)', async () => {
     const list = await runGate(['sessions', '--json'], { env });
-    let all = list.stdout + (await spoolText());
+    let all = list.stdout;
     for (const s of (JSON.parse(list.stdout) as { sessions: { id: string }[] }).sessions) {
       all += (await runGate(['sessions', 'export', s.id], { env })).stdout;
     }

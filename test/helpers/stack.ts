@@ -38,6 +38,15 @@ export interface Stack {
   loginAs(username: string, password?: string): Promise<string>;
   /** Closes the server and starts it again on the same data dir and port (running `whileDown` in between). */
   restart(options?: { whileDown?: () => Promise<void> }): Promise<void>;
+  /**
+   * Moves the server's clock forward and lets it act on what came due, as
+   * it does for grants whose time passed while it was down: a grant's expiry
+   * on cue, once the test's client is ready, instead of a short grant racing
+   * a cold start. Keep the total under the gate tokens' hour.
+   */
+  advanceClock(ms: number): Promise<void>;
+  /** Moves the server's clock forward only (e.g. while it is down, inside `restart`'s `whileDown`). */
+  shiftClock(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -73,9 +82,11 @@ export async function startStack(options: { configYaml?: string; dataDir?: strin
   let server!: GateServer;
   let idp!: DevIdp;
   let url = '';
+  let offsetMs = 0;
+  const now = () => new Date(Date.now() + offsetMs);
 
   async function boot(port: number): Promise<void> {
-    server = await buildServer({ config, dataDir, logger: options.logger ?? createLogger({ level: 'silent' }) });
+    server = await buildServer({ config, dataDir, now, logger: options.logger ?? createLogger({ level: 'silent' }) });
     url = await server.listen({ host: '127.0.0.1', port });
     const issuer = `${url}/idp`;
     idp = await createDevIdp({ issuer, clientId: CLIENT_ID, users: config.dev?.users ?? [] });
@@ -128,6 +139,13 @@ export async function startStack(options: { configYaml?: string; dataDir?: strin
       await shutdown();
       await opts.whileDown?.();
       await boot(port);
+    },
+    shiftClock(ms) {
+      offsetMs += ms;
+    },
+    async advanceClock(ms) {
+      offsetMs += ms;
+      await server.ctx.grants.start();
     },
     async close() {
       await shutdown();

@@ -1,11 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevUser } from '../../src/config/schema.js';
+import { parseConfig } from '../../src/config/load.js';
+import { buildServer, type GateServer } from '../../src/server/app.js';
 import { createDevIdp, type DevIdp, startDevIdp } from '../../src/server/dev-idp/index.js';
+import { createLogger } from '../../src/server/log.js';
 import { completeDeviceLogin, confirmDeviceCode, pageText, submitLogin, withBrowser } from '../helpers/browser.js';
 
 const CLIENT_ID = 'gate-cli';
@@ -265,36 +270,23 @@ describe('dev IdP mounted at /idp inside another node:http server', () => {
   });
 });
 
-describe('dev IdP mounted at /idp inside fastify', () => {
-  let app: FastifyInstance;
+describe("dev IdP mounted at /idp by gate's own server (as `gate dev` does)", () => {
+  let server: GateServer;
   let idp: DevIdp;
+  let base: string;
 
   beforeAll(async () => {
-    app = Fastify();
-    // The exact mounting code recommended to the gate server (see the report):
-    // hijack before fastify parses the body, hand over the raw req/res.
-    let devIdp: DevIdp | undefined;
-    app.route({
-      method: ['GET', 'POST', 'OPTIONS'],
-      url: '/idp/*',
-      onRequest: (request, reply, done) => {
-        if (!devIdp) return done();
-        reply.hijack();
-        devIdp.handle(request.raw, reply.raw);
-      },
-      handler: async (_request, reply) => reply.code(503).send({ error: 'dev IdP starting' }),
-    });
-    app.get('/v1/ping', async () => ({ ok: true }));
-    const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    idp = await createDevIdp({ issuer: `${address}/idp`, clientId: CLIENT_ID, users });
-    devIdp = idp;
+    server = await buildServer({ config: parseConfig(''), dataDir: await mkdtemp(join(tmpdir(), 'gate-idp-mount-')), logger: createLogger({ level: 'silent' }) });
+    base = await server.listen({ port: 0 });
+    idp = await createDevIdp({ issuer: `${base}/idp`, clientId: CLIENT_ID, users });
+    server.mount('/idp', idp.handle);
   });
   afterAll(async () => {
     await idp?.close();
-    await app?.close();
+    await server?.close();
   });
 
-  it('runs the whole device login through fastify and leaves other routes alone', async () => {
+  it('runs the whole device login (form posts included) through the mount and leaves the API alone', async () => {
     const config = await discover(idp.issuer);
     expect(config.serverMetadata().issuer).toBe(idp.issuer);
     const login = await startDeviceLogin(config);
@@ -302,12 +294,17 @@ describe('dev IdP mounted at /idp inside fastify', () => {
       await completeDeviceLogin({ url: login.device.verification_uri_complete!, username: 'bob', password: 'bob-pw' });
       const tokens = await login.tokens;
       const { payload } = await verifiedIdToken(config, tokens.id_token);
-      expect(payload).toMatchObject({ sub: 'bob', email: 'bob@example.test' });
-      expect(tokens.refresh_token).toBeTypeOf('string');
+      expect(payload).toMatchObject({ iss: `${base}/idp`, sub: 'bob', email: 'bob@example.test' });
+      // The token endpoint's urlencoded body reached the IdP untouched by the API's parsers.
+      const renewed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+      expect(renewed.id_token).toBeTypeOf('string');
     } finally {
       login.stop();
     }
-    const ping = await fetch(new URL('/v1/ping', idp.issuer));
-    await expect(ping.json()).resolves.toEqual({ ok: true });
+    // The API still answers its own routes; a look-alike prefix is not the IdP's.
+    expect(await (await fetch(`${base}/v1/health`)).json()).toMatchObject({ status: 'ok' });
+    const lookalike = await fetch(`${base}/idpx/.well-known/openid-configuration`);
+    expect(lookalike.status).toBe(404);
+    expect(((await lookalike.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
 });

@@ -31,7 +31,7 @@ policies:
   - { name: eng-read,  groups: [engineering], targets: [db-prod], roles: [read],  max_duration: 8h, approval: auto }
   - { name: eng-write, groups: [engineering], targets: [db-prod], roles: [write], max_duration: 1h, reason: required,
       approval: { approvers: [dba-oncall], min: 1 } }
-  - { name: eng-short, groups: [engineering], targets: [db-prod], roles: [short], max_duration: 2s,
+  - { name: eng-short, groups: [engineering], targets: [db-prod], roles: [short], max_duration: 10m,
       approval: { approvers: [dba-oncall] } }
   - { name: eng-dual,  groups: [engineering], targets: [db-prod], roles: [dual], max_duration: 1h,
       approval: { approvers: [dba-oncall], min: 2 } }
@@ -170,7 +170,7 @@ describe('approval', () => {
     const req = await cli('alice', ['request', '--new', 'db-prod', '--role', 'short', '--for', '1h', '--no-wait', '--json']);
     expect(req.code).toBe(8);
     const [requested, waiting] = events(req.stdout);
-    expect(requested!.grant).toMatchObject({ state: 'pending', duration: 2, duration_capped: true });
+    expect(requested!.grant).toMatchObject({ state: 'pending', duration: 600, duration_capped: true });
     expect(waiting).toMatchObject({ event: 'waiting_approval', approvers: ['dba-oncall'] });
     const id = requested!.grant.id as string;
 
@@ -187,8 +187,11 @@ describe('approval', () => {
     const ok = await cli('bob', ['approve', id, '--comment', 'go']);
     expect(ok.code).toBe(0);
     expect(ok.stderr).toContain(`Approved ${id}`);
-    expect((await stack.server.ctx.grants.activeGrant(id))?.state).toBe('active');
+    const active = await stack.server.ctx.grants.activeGrant(id);
+    expect(active?.state).toBe('active');
 
+    // Its time comes on cue (the server's clock), not by racing a 2 s grant against the CLI's start-up.
+    await stack.advanceClock(Date.parse(active!.expires_at!) - Date.now() + 1_000);
     expect(await ended).toBe('expired');
     expect(await stack.server.ctx.grants.activeGrant(id)).toBeUndefined();
     const list = await cli('alice', ['grants']);
@@ -257,8 +260,15 @@ describe('approval', () => {
 
   it('the long-poll returns because the state changed', async () => {
     const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-6', '--no-wait'])).stdout.trim();
-    const poll = api('alice', 'GET', `/v1/grants/${id}?wait=60&state=pending`);
-    await sleep(200);
+    const changes = stack.server.ctx.grants.events;
+    const listening = changes.listenerCount('change');
+    let settled = false;
+    const poll = api('alice', 'GET', `/v1/grants/${id}?wait=60&state=pending`).finally(() => {
+      settled = true;
+    });
+    // The server is holding the poll (it subscribed to changes) and has not answered: it waits.
+    while (changes.listenerCount('change') === listening && !settled) await sleep(10);
+    expect(settled, 'the long-poll answered before anything changed').toBe(false);
     await cli('bob', ['approve', id]);
     const r = await poll;
     expect(r.status).toBe(200);
@@ -280,23 +290,52 @@ describe('approval', () => {
 });
 
 describe('command approvals', () => {
-  it('a held command needs an approver; the same text then passes within the window', async () => {
-    const id = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'write', '--reason', 'INC-8', '--no-wait'])).stdout.trim();
+  it('a held command needs an approver; the approval passes that exact text once', async () => {
+    const out = (await cli('alice', ['request', 'db-prod', '--role', 'write', '--reason', 'INC-8', '--no-wait', '--new'])).stdout;
+    const id = /\b(g_\w+)/.exec(out)![1]!;
     await cli('bob', ['approve', id]);
     const grants = stack.server.ctx.grants;
-    const first = await grants.requestCommandApproval({ grant: { id }, text: 'DELETE FROM users;', rule: 'delete without where' });
+    const text = 'DELETE FROM users\n WHERE id IN (\n  1, 2)';
+    const summary = [{ tag: 'DELETE', tables: ['users'], filtered: true }];
+    const first = await grants.requestCommandApproval({ grant: { id }, text, rule: 'delete', summary, reuse: 1 });
     expect(first.status).toBe('pending');
     expect(first.id).toMatch(/^a_/);
-    expect(await grants.requestCommandApproval({ grant: { id }, text: 'DELETE   FROM users', rule: 'x' })).toEqual(first);
+    expect(await grants.requestCommandApproval({ grant: { id }, text, rule: 'delete', reuse: 1 })).toEqual(first);
 
+    // The approver sees the whole statement with its line breaks, and the parser's summary.
     const listed = await cli('bob', ['grants', '--pending']);
-    expect(listed.stdout).toContain(`${first.id}\tdb-prod\twrite\tpending (command)\talice\tDELETE FROM users`);
+    expect(listed.stdout).toContain(`${first.id}\tdb-prod\twrite\tpending (command)\talice`);
+    expect(listed.stdout).toContain('  DELETE on users, filtered');
+    expect(listed.stdout).toContain('  │ DELETE FROM users\n  │  WHERE id IN (\n  │   1, 2)');
     const self = await cli('alice', ['approve', first.id]);
     expect(self.code).toBe(5);
     const ok = await cli('bob', ['approve', first.id]);
     expect(ok.code).toBe(0);
-    expect(ok.stderr).toContain('may run `DELETE FROM users`');
-    expect(await grants.requestCommandApproval({ grant: { id }, text: ' DELETE FROM users ; ', rule: 'x' })).toEqual({ status: 'approved', id: first.id });
+    expect(ok.stderr).toContain('may run this statement on db-prod');
+    expect(ok.stderr).toContain('  │  WHERE id IN (');
+    const api1 = await api('bob', 'GET', `/v1/approvals/${first.id}`);
+    expect(api1.json.approval).toMatchObject({ text, summary, reuse: 1 });
+
+    // One byte different is another statement: not approved.
+    const spaced = await grants.requestCommandApproval({ grant: { id }, text: `${text} `, rule: 'delete', reuse: 1 });
+    expect(spaced.status).toBe('pending');
+    expect(spaced.id).not.toBe(first.id);
+    // Single use: the first run passes, the second asks again.
+    expect(await grants.requestCommandApproval({ grant: { id }, text, rule: 'delete', reuse: 1 })).toEqual({ status: 'approved', id: first.id });
+    const again = await grants.requestCommandApproval({ grant: { id }, text, rule: 'delete', reuse: 1 });
+    expect(again.status).toBe('pending');
+    expect(again.id).not.toBe(first.id);
+
+    // The comment trick: approved on one line, the same text with a line break after -- is different.
+    const oneLine = 'delete from logs -- ; delete from other';
+    const held = await grants.requestCommandApproval({ grant: { id }, text: oneLine, rule: 'delete', reuse: 2 });
+    await cli('bob', ['approve', held.id]);
+    const twoLines = await grants.requestCommandApproval({ grant: { id }, text: 'delete from logs --\n; delete from other', rule: 'delete', reuse: 2 });
+    expect(twoLines.status).toBe('pending');
+    // reuse: 2 lets the approved text run twice, not three times.
+    expect((await grants.requestCommandApproval({ grant: { id }, text: oneLine, rule: 'delete', reuse: 2 })).status).toBe('approved');
+    expect((await grants.requestCommandApproval({ grant: { id }, text: oneLine, rule: 'delete', reuse: 2 })).status).toBe('approved');
+    expect((await grants.requestCommandApproval({ grant: { id }, text: oneLine, rule: 'delete', reuse: 2 })).status).toBe('pending');
 
     const other = await grants.requestCommandApproval({ grant: { id }, text: 'UPDATE users SET x = 1', rule: 'x' });
     await cli('bob', ['deny', other.id]);
@@ -343,7 +382,9 @@ describe('restart', () => {
     const longId = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'read', '--for', '1h'])).stdout.match(/^id\s+(g_\w+)/m)![1]!;
     const shortId = (await cli('alice', ['request', '--new', 'db-prod', '--role', 'short', '--no-wait'])).stdout.trim();
     await cli('bob', ['approve', shortId]);
-    await stack.restart({ whileDown: () => sleep(2500) });
+    const short = await stack.server.ctx.grants.activeGrant(shortId);
+    // Its time passes while the server is down.
+    await stack.restart({ whileDown: async () => stack.shiftClock(Date.parse(short!.expires_at!) - Date.now() + 1_000) });
     const r = await cli('alice', ['grants', '--json']);
     const grants = JSON.parse(r.stdout).grants as Grant[];
     expect(grants.find((g) => g.id === longId)?.state).toBe('active');

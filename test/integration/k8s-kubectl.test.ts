@@ -251,7 +251,16 @@ describe('kubectl through the kubernetes handler', () => {
   test('no credential appears in a kubeconfig, an audit event or anything kubectl printed', async () => {
     const gw = await gatewayFor('admin');
     const { run, kubeconfig } = await kubectlFor(gw);
-    await run(['get', 'pods', '-v=9']);
+    kube.seen.length = 0;
+    // -v=9 makes kubectl print every request and response, headers and bodies: the scan below reads them.
+    const verbose = await run(['get', 'pods', '-v=9']);
+    expect(verbose.code, verbose.stderr.slice(-2000)).toBe(0);
+    expect(verbose.stdout).toContain('web-1');
+    expect(verbose.stderr).toContain(`GET ${gw.url}/api/v1/namespaces/default/pods`);
+    expect(verbose.stderr).toMatch(/Response Body|Response:/);
+    // The gateway did inject the token upstream, so there was a secret to leak.
+    expect(kube.seen.some((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(gw.audits.length).toBeGreaterThan(0);
     visible.push(await readFile(kubeconfig, 'utf8'));
     const secrets = [TOKEN, pki.client.key.split('\n')[1]!];
     for (const text of visible) for (const s of secrets) expect(text).not.toContain(s);

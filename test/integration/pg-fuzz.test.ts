@@ -58,23 +58,67 @@ function validMessages(): Buffer[] {
   ];
 }
 
+interface Reply {
+  bytes: Buffer;
+  /** True when the gateway closed the connection; false when only the test's 5 s guard did. */
+  closedByServer: boolean;
+}
+
 /** Sends bytes and half-closes, then collects the reply until the server closes. */
-function exchange(port: number, parts: Buffer[], halfClose = true): Promise<Buffer> {
+function exchange(port: number, parts: Buffer[], halfClose = true): Promise<Reply> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
+    let guard = false;
     const s: Socket = connect(port, '127.0.0.1', () => {
       for (const p of parts) s.write(p);
       // Half-close: the handler must notice the end of input mid-message too.
       if (halfClose) s.end();
     });
-    const timer = setTimeout(() => s.destroy(), 2_000);
+    const timer = setTimeout(() => {
+      guard = true;
+      s.destroy();
+    }, 5_000);
     s.on('data', (d) => chunks.push(d));
     s.on('error', () => {});
     s.on('close', () => {
       clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
+      resolve({ bytes: Buffer.concat(chunks), closedByServer: !guard });
     });
   });
+}
+
+/** Splits a reply into backend messages (type, body); throws on a frame that does not parse. */
+function backendMessages(bytes: Buffer): { type: string; body: Buffer }[] {
+  const out: { type: string; body: Buffer }[] = [];
+  let at = 0;
+  // An SSL/GSS refusal is a single byte, never sent here: everything is framed.
+  while (at < bytes.length) {
+    if (bytes.length - at < 5) throw new Error(`a truncated frame at byte ${at}`);
+    const type = String.fromCharCode(bytes[at]!);
+    const len = bytes.readInt32BE(at + 1);
+    if (len < 4 || at + 1 + len > bytes.length) throw new Error(`a bad frame length ${len} at byte ${at}`);
+    out.push({ type, body: bytes.subarray(at + 5, at + 1 + len) });
+    at += 1 + len;
+  }
+  return out;
+}
+
+/**
+ * What each hostile connection must get: closed by the gateway (not left
+ * hanging), whole backend frames only, and, when it answered at all and
+ * the client did not simply stop mid-message, an ErrorResponse with a SQLSTATE as the
+ * last word.
+ */
+function expectProtocolEnd(reply: Reply, what: string): { sqlstate?: string } {
+  expect(reply.closedByServer, `${what}: the gateway left the connection open`).toBe(true);
+  const msgs = backendMessages(reply.bytes);
+  const last = msgs.at(-1);
+  if (last?.type !== 'E') return {};
+  const fields = last.body.toString('latin1').split('\0');
+  const sqlstate = fields.find((f) => f.startsWith('C'))?.slice(1);
+  expect(sqlstate, `${what}: an ErrorResponse without a SQLSTATE`).toMatch(/^[0-9A-Z]{5}$/);
+  expect(fields.find((f) => f.startsWith('M')), `${what}: an ErrorResponse without a message`).toBeTruthy();
+  return { sqlstate };
 }
 
 beforeAll(async () => {
@@ -114,7 +158,8 @@ describe('postgres handler: hostile input', () => {
     const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256)));
     for (let i = 0; i < 60; i++) {
       const parts = i % 2 === 0 ? [bytes(Math.floor(rand() * 200))] : [startup(), bytes(1 + Math.floor(rand() * 200))];
-      await exchange(h.port, parts);
+      // The client stops (half-close) mid-garbage: the gateway must end the connection, in whole frames.
+      expectProtocolEnd(await exchange(h.port, parts), `random case ${i}`);
     }
     await h.settled();
     await stillWorks();
@@ -141,7 +186,37 @@ describe('postgres handler: hostile input', () => {
       } else {
         parts = [startup(), m.subarray(0, Math.floor(rand() * m.length))];
       }
-      await exchange(h.port, parts);
+      expectProtocolEnd(await exchange(h.port, parts), `mutated case ${i} (mode ${mode})`);
+    }
+    await h.settled();
+    await stillWorks();
+  });
+
+  it('every complete but invalid frame, before or after startup, gets an ErrorResponse with a SQLSTATE and is closed', async () => {
+    const frame = (type: string, len: number, body = Buffer.alloc(0)) => {
+      const b = Buffer.alloc(5);
+      b.write(type, 0, 'latin1');
+      b.writeInt32BE(len, 1);
+      return Buffer.concat([b, body]);
+    };
+    const len4 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(n);
+      return b;
+    };
+    const version = (major: number, minor: number) => Buffer.concat([len4(8), Buffer.from([0, major, 0, minor])]);
+    // Not half-closed: the gateway has the whole bad frame and must answer it, not wait for more.
+    const cases: [string, Buffer[]][] = [
+      ['startup length 3', [len4(3)]],
+      ['startup length 2 GB', [len4(0x7fffffff), Buffer.alloc(16)]],
+      ['startup protocol 9.9', [version(9, 9)]],
+      ['message length 2', [startup(), frame('Q', 2)]],
+      ['message length -1', [startup(), frame('Q', -1)]],
+      ['unknown message type', [startup(), frame('!', 8, Buffer.from('abcd'))]],
+    ];
+    for (const [what, parts] of cases) {
+      const { sqlstate } = expectProtocolEnd(await exchange(h.port, parts, false), what);
+      expect(sqlstate, `${what}: no ErrorResponse`).toMatch(/^(08P01|0A000)$/);
     }
     await h.settled();
     await stillWorks();
@@ -152,8 +227,10 @@ describe('postgres handler: hostile input', () => {
     const header = Buffer.alloc(5);
     header.write('Q', 0, 'latin1');
     header.writeInt32BE(200 * 1024 * 1024, 1);
+    // Not half-closed: the gateway itself must end these connections.
     const reply = await exchange(h.port, [startup(), header], false);
-    const text = reply.toString('latin1');
+    // Over the limit is not a protocol error: the session stays (so only the test's guard closes it).
+    const text = reply.bytes.toString('latin1');
     expect(text).toContain('C54000');
     expect(text).toContain('over the 1048576-byte limit on db-test');
     // A real client with a 2 MB bind parameter: refused, and the next query works on the same connection.
@@ -169,9 +246,9 @@ describe('postgres handler: hostile input', () => {
     expect(events.length).toBeGreaterThanOrEqual(2);
     expect(events[0]!.details).toMatchObject({ limit: 'max_message_bytes', max: 1048576 });
     const tiny = Buffer.from([0x51, 0, 0, 0, 2]);
-    expect((await exchange(h.port, [startup(), tiny], false)).toString('latin1')).toContain('C08P01');
+    expect(expectProtocolEnd(await exchange(h.port, [startup(), tiny], false), 'length 2').sqlstate).toBe('08P01');
     const badStartup = Buffer.from([0, 0, 0, 3]);
-    await exchange(h.port, [badStartup]);
+    expect(expectProtocolEnd(await exchange(h.port, [badStartup], false), 'startup length 3').sqlstate).toBe('08P01');
     await h.settled();
     await stillWorks();
   });

@@ -326,8 +326,11 @@ describe('postgres handler: guardrails', () => {
   });
 
   it('shows psql the denial and goes on with the next command', async () => {
-    const r = await psql(h, ['-c', 'drop table items', '-c', 'select 42']);
+    const r = await psql(h, ['-At', '-c', 'drop table items', '-c', 'select 42', '-c', `select to_regclass('public.items')::text`]);
     expect(r.stderr).toContain('ERROR:  gate: DROP is never allowed on db-test');
+    // The same connection answers the next commands, and the table is untouched.
+    expect(r.stdout).toBe('42\nitems\n');
+    expect(r.stderr).not.toMatch(/server closed|connection to server/);
   });
 
   it('holds a statement for approval, naming the request; once approved the same statement runs', async () => {

@@ -169,11 +169,17 @@ describe('two replicas on one PostgreSQL store', () => {
     const made = await call(a, 'carol', 'POST', '/v1/tokens', { name: 'ci', groups: ['engineering'], ttl: '1h' });
     expect(made.status).toBe(201);
     const token = made.json.token as string;
-    const asToken = () => b.app.inject({ method: 'GET', url: '/v1/grants', headers: { authorization: `Bearer ${token}` } });
-    expect((await asToken()).statusCode).toBe(200);
+    const asToken = (on: GateServer) => on.app.inject({ method: 'GET', url: '/v1/grants', headers: { authorization: `Bearer ${token}` } });
+    // Created on A, accepted by B.
+    expect((await asToken(b)).statusCode).toBe(200);
+    expect((await asToken(a)).statusCode).toBe(200);
+    // Revoked on B, refused by A (and by B).
     const id = made.json.service_token.id as string;
     expect((await call(b, 'carol', 'POST', `/v1/tokens/${id}/revoke`)).status).toBe(200);
-    expect((await asToken()).statusCode).toBe(401);
+    const onA = await asToken(a);
+    expect(onA.statusCode).toBe(401);
+    expect(onA.json().error.message).toMatch(/^Service token rejected: it was revoked/);
+    expect((await asToken(b)).statusCode).toBe(401);
   });
 
   it('a restart keeps everything', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -8,6 +8,7 @@ import { buildServer, type GateServer } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/log.js';
 import { issueGateToken } from '../../src/server/tokens.js';
 import { runCliWith } from '../helpers/cli-run.js';
+import { findSecrets } from '../helpers/secret-scan.js';
 
 describe('service tokens: create (admins), use as GATE_TOKEN, list, revoke, expire', () => {
   let server: GateServer;
@@ -84,13 +85,13 @@ policies:
     const table = await gate(['token', 'ls'], adminToken);
     expect(table.stdout).toContain(`${info.id}\tnightly-report\treporting,readers\tactive`);
 
-    // The secret is nowhere on the server's disk (the sqlite file, its WAL) nor in its log.
+    // The secret is nowhere on the server's disk (the sqlite file, its WAL, any subdirectory) nor in its log.
     await server.ctx.audit.flush();
-    for (const name of await readdir(dataDir)) {
-      const bytes = await readFile(join(dataDir, name)).catch(() => Buffer.alloc(0));
-      expect(bytes.includes(secret), name).toBe(false);
-      expect(bytes.includes(token), name).toBe(false);
-    }
+    const onDisk = await findSecrets(dataDir, [secret, token]);
+    expect(onDisk.scanned.some((f) => f.includes('sqlite') || f.endsWith('.db')), onDisk.scanned.join(' ')).toBe(true);
+    expect(onDisk.hits).toEqual([]);
+    // Nor in the CLI's own config dir: the creator is shown it once and it is not kept.
+    expect((await findSecrets(configDir, [secret])).hits).toEqual([]);
     expect(logLines.join('')).not.toContain(secret);
 
     const revoke = await gate(['token', 'revoke', info.id, '--yes'], adminToken);
@@ -102,6 +103,33 @@ policies:
     expect(after.stderr).toContain('Service token rejected: it was revoked');
     const events = (await server.ctx.audit.list({ limit: 100 })).map((e) => e.action);
     expect(events).toEqual(expect.arrayContaining(['token.created', 'token.revoked']));
+  });
+
+  test('a service token is shown exactly once: on stdout at creation, never again by any API or command', async () => {
+    const created = await gate(['token', 'create', '--name', 'once', '--groups', 'reporting', '--ttl', '1d'], adminToken);
+    expect(created.code, created.stderr).toBe(0);
+    const token = /gst_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(created.stdout)?.[0];
+    expect(token, created.stdout).toBeDefined();
+    const secret = token!.slice(21);
+    // Once: one copy on stdout (so `| pbcopy` works), none on stderr.
+    expect(created.stdout.split(secret)).toHaveLength(2);
+    expect(created.stderr).not.toContain(secret);
+    expect((await gate(['whoami'], token!)).code).toBe(0);
+
+    const seen: string[] = [];
+    for (const args of [['token', 'ls'], ['token', 'ls', '--json'], ['audit', '--json'], ['audit']]) {
+      const res = await gate(args, adminToken);
+      expect(res.code, `${args.join(' ')}: ${res.stderr}`).toBe(0);
+      seen.push(res.stdout, res.stderr);
+    }
+    for (const path of ['/v1/tokens', '/v1/audit?limit=1000', '/v1/me']) {
+      const res = await request(`${url}${path}`, { headers: { authorization: `Bearer ${path === '/v1/me' ? token : adminToken}` } });
+      expect(res.statusCode, path).toBe(200);
+      seen.push(await res.body.text());
+    }
+    const everything = seen.join('\n');
+    expect(everything).toContain('once');
+    expect(everything).not.toContain(secret);
   });
 
   test('an expired service token is refused with the reason', async () => {

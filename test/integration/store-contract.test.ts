@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventHash, GENESIS_HASH } from '../../src/server/audit/chain.js';
 import { createAuditLog } from '../../src/server/audit/log.js';
-import { createPostgresStore } from '../../src/store/postgres/store.js';
-import { createSqliteStore } from '../../src/store/sqlite/store.js';
+import { createHash } from 'node:crypto';
+import { createServiceToken } from '../../src/server/service-tokens.js';
+import { createPostgresStore, type PostgresStore } from '../../src/store/postgres/store.js';
+import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/store.js';
 import type { Store, StoreChange, StoredApproval, StoredGrant, StoredSession } from '../../src/store/store.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -47,6 +49,15 @@ const kinds: { name: 'sqlite' | 'postgres'; place(): Promise<Place> }[] = [
     },
   },
 ];
+
+/** The logins table as stored (no Store method reads it back), to check what recordLogin kept. */
+async function loginRows(store: Store): Promise<Record<string, unknown>[]> {
+  const sql = 'SELECT sub, email, groups_json, kind, last_login_at FROM logins ORDER BY sub';
+  if (store.kind === 'sqlite') return (store as SqliteStore).db.prepare(sql).all() as Record<string, unknown>[];
+  const rows = (await (store as PostgresStore).pool.query(sql)).rows as Record<string, unknown>[];
+  // Normalise a timestamp column, should the schema use one.
+  return rows.map((r) => ({ ...r, last_login_at: r.last_login_at instanceof Date ? r.last_login_at.toISOString() : r.last_login_at }));
+}
 
 function track(store: Store): Store {
   opened.push(store);
@@ -229,22 +240,15 @@ describe.each(kinds)('$name store', (kind) => {
   });
 
   it('service tokens: only the hash is kept, revoked once, last use recorded', async () => {
-    const t = {
-      id: '0123456789abcdef',
-      name: 'ci-deploy',
-      groups: ['ci', 'deployers'],
-      secretHash: 'ab'.repeat(32),
-      creator: 'alice',
-      creatorKey: 'user:https://idp.example#alice',
-      createdAt: '2026-01-01T00:00:00.000Z',
-      expiresAt: '2026-06-01T00:00:00.000Z',
-      lastUsedAt: null,
-      revokedAt: null,
-      revokedBy: null,
-    };
-    await store.serviceTokens.insert(t);
+    // Made by the server's own code, which hands the store a hash and the caller the secret.
+    const { token } = await createServiceToken({ store, now: () => new Date('2026-01-01T00:00:00.000Z') }, { name: 'ci-deploy', groups: ['ci', 'deployers'], ttl: '30d', creator: 'alice', creatorKey: 'user:https://idp.example#alice' });
+    const [, id, secret] = /^gst_([0-9a-f]{16})_(.+)$/.exec(token)!;
+    const t = (await store.serviceTokens.get(id!))!;
+    expect(t).toMatchObject({ id, name: 'ci-deploy', groups: ['ci', 'deployers'], creator: 'alice', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, revokedAt: null });
+    expect(t.secretHash).toBe(createHash('sha256').update(secret!).digest('hex'));
+    // Nothing the store gives back holds the secret.
+    expect(JSON.stringify([t, await store.serviceTokens.list()])).not.toContain(secret);
     await store.serviceTokens.insert({ ...t, id: 'fedcba9876543210', name: 'newer', createdAt: '2026-01-02T00:00:00.000Z' });
-    expect(await store.serviceTokens.get(t.id)).toEqual(t);
     expect((await store.serviceTokens.list()).map((x) => x.name)).toEqual(['newer', 'ci-deploy']);
     await store.serviceTokens.touch(t.id, '2026-01-03T00:00:00.000Z');
     expect(await store.serviceTokens.revoke(t.id, 'bob', '2026-01-04T00:00:00.000Z')).toBe(true);
@@ -253,10 +257,16 @@ describe.each(kinds)('$name store', (kind) => {
     expect(await store.serviceTokens.get(t.id)).toMatchObject({ lastUsedAt: '2026-01-03T00:00:00.000Z', revokedAt: '2026-01-04T00:00:00.000Z', revokedBy: 'bob' });
   });
 
-  it('records logins (twice for the same subject)', async () => {
+  it('records logins: the second login of a subject replaces the first', async () => {
     const who = { sub: 'alice', email: 'alice@example.com', groups: ['engineering'], kind: 'user' as const };
     await store.recordLogin(who, new Date('2026-01-01T00:00:00.000Z'));
-    await expect(store.recordLogin({ ...who, groups: [] }, new Date('2026-01-02T00:00:00.000Z'))).resolves.toBeUndefined();
+    await store.recordLogin({ ...who, email: 'alice@new.example.com', groups: [] }, new Date('2026-01-02T00:00:00.000Z'));
+    await store.recordLogin({ sub: 'bob', groups: ['dba'], kind: 'user' }, new Date('2026-01-03T00:00:00.000Z'));
+    const rows = await loginRows(store);
+    expect(rows).toEqual([
+      { sub: 'alice', email: 'alice@new.example.com', groups_json: '[]', kind: 'user', last_login_at: '2026-01-02T00:00:00.000Z' },
+      { sub: 'bob', email: null, groups_json: '["dba"]', kind: 'user', last_login_at: '2026-01-03T00:00:00.000Z' },
+    ]);
   });
 
   it('audit: a batch appended at once chains in order, after what was there', async () => {

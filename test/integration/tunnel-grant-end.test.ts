@@ -37,6 +37,21 @@ function events(gate: RunningGate): Record<string, unknown>[] {
   return gate.lines.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** Milliseconds from now until `p` settles: the promise "cut within a second" is a measured one. */
+async function measure<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await p;
+  return { value, ms: performance.now() - started };
+}
+
+async function activeGrantOf(user: string, role: string): Promise<{ id: string; expires_at: string }> {
+  const res = await request(`${stack.url}/v1/grants?state=active`, { headers: { authorization: `Bearer ${tokens[user]}` } });
+  const { grants } = (await res.body.json()) as { grants: { id: string; role: string; expires_at: string }[] };
+  const grant = grants.find((g) => g.role === role);
+  expect(grant, JSON.stringify(grants)).toBeDefined();
+  return grant!;
+}
+
 async function sleepingQuery(port: number): Promise<{ client: pg.Client; result: Promise<string> }> {
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'app_rw', database: 'postgres' });
   client.on('error', () => {});
@@ -45,9 +60,10 @@ async function sleepingQuery(port: number): Promise<{ client: pg.Client; result:
     () => 'finished',
     (err: Error) => err.message,
   );
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; ; i++) {
     const rows = await db.query(`select 1 from pg_stat_activity where query like 'select pg_sleep(30)%' and state = 'active'`);
     if (rows.length > 0) break;
+    if (i > 600) throw new Error('the query never showed up as active in pg_stat_activity');
     await new Promise((r) => setTimeout(r, 50));
   }
   return { client, result };
@@ -96,7 +112,7 @@ targets:
       rw:    { username: app_rw, password: file:${pwFile} }
       auto:  { username: app_rw, password: file:${pwFile} }
 policies:
-  - { name: eng-short, groups: [engineering], targets: [db], roles: [short], max_duration: 3s, approval: auto }
+  - { name: eng-short, groups: [engineering], targets: [db], roles: [short], max_duration: 10m, approval: auto }
   - { name: eng-rw, groups: [engineering], targets: [db], roles: [rw], max_duration: 1h, approval: { approvers: [dba-oncall] } }
   - { name: anyone, groups: [engineering, dba-oncall], targets: [db], roles: [auto], max_duration: 1h, approval: auto }
 `,
@@ -115,14 +131,20 @@ afterAll(async () => {
 let expiredGrantId = '';
 
 describe('the end of a grant cuts the connection', () => {
-  it('expiry mid-query: the client gets the 57P01 reason, gate connect says why and exits 0', async () => {
+  it('expiry mid-query: the client gets the 57P01 reason within a second, gate connect says why and exits 0', async () => {
     const gate = await connectAs('alice', ['--role', 'short']);
     const ready = await gate.waitFor(/^\s*host 127\.0\.0\.1\s+port \d+/, 'stdout');
     const port = Number(/port (\d+)/.exec(ready)![1]);
+    // The query is running upstream (pg_stat_activity) before the grant's time comes.
     const { client, result } = await sleepingQuery(port);
-    const message = await result;
+    const grant = await activeGrantOf('alice', 'short');
+    const cut = measure(result);
+    await stack.advanceClock(Date.parse(grant.expires_at) - Date.now() + 1_000);
+    const { value: message, ms } = await cut;
     expect(message).toMatch(/terminating connection: gate grant \S+ expired/);
+    expect(ms, 'the cut came more than a second after the expiry').toBeLessThan(1_000);
     expiredGrantId = /gate grant (\S+) expired/.exec(message)![1]!;
+    expect(expiredGrantId).toBe(grant.id);
     expect(await gate.exited).toBe(0);
     expect(gate.lines.stderr.join('\n')).toContain(`Tunnel closed: the grant ${expiredGrantId} expired`);
     await client.end().catch(() => {});
@@ -138,9 +160,12 @@ describe('the end of a grant cuts the connection', () => {
     expect(ready.grant_id).toBe(grantId);
     const { client, result } = await sleepingQuery(Number(ready.port));
 
+    const cut = measure(result);
     const revoke = await runCli(['revoke', grantId], { env: { GATE_TOKEN: tokens.bob, GATE_SERVER: stack.url } });
     expect(revoke.code).toBe(0);
-    expect(await result).toBe(`terminating connection: gate grant ${grantId} was revoked`);
+    const { value, ms } = await cut;
+    expect(value).toBe(`terminating connection: gate grant ${grantId} was revoked`);
+    expect(ms, 'the cut came more than a second after the revocation').toBeLessThan(1_000);
     expect(await gate.exited).toBe(5);
     expect(events(gate).at(-1)).toEqual({ event: 'closed', reason: 'revoked', message: `grant ${grantId} was revoked` });
     await client.end().catch(() => {});

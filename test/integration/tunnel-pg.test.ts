@@ -6,7 +6,7 @@
  * gateway. Also proves the upstream password never reaches the CLI's side.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -269,6 +269,8 @@ describe('gate connect listener modes', () => {
     try {
       expect(c.ready.socket).toBe(join(String(c.ready.host), '.s.PGSQL.5432'));
       expect(c.ready.port).toBe(5432);
+      // Private: only the user can enter the socket's directory.
+      expect((await stat(String(c.ready.host))).mode & 0o777).toBe(0o700);
       const out = await psql(['-A', '-t', '-c', 'select count(*) from items'], {
         env: { PGHOST: String(c.ready.host), PGPORT: '5432', PGUSER: 'app_rw', PGDATABASE: 'postgres' },
       });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { buildServer, type GateServer } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/log.js';
 import { runCliWith } from '../helpers/cli-run.js';
+import { findSecrets } from '../helpers/secret-scan.js';
 import { RUNNER_REQUEST_TOKEN, startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js';
 
 const AUDIENCE = 'https://gate.example.com';
@@ -185,12 +186,26 @@ describe('workload identity: a CI job exchanges its OIDC token for a gate token'
       expect(viaStdin.code, viaStdin.stderr).toBe(0);
       expect(viaStdin.stdout.trim().split('.')).toHaveLength(3);
 
-      const file = join(configDir, 'job.jwt');
-      await import('node:fs/promises').then((fs) => fs.writeFile(file, jwt));
+      // The job's token lives where the platform put it, outside gate's config dir.
+      const file = join(await mkdtemp(join(tmpdir(), 'gate-job-')), 'job.jwt');
+      const fileJwt = await issuer.sign(mainJob);
+      await writeFile(file, fileJwt);
       const viaFile = await runCliWith(['login', '--id-token', file, '--store', 'file', '--json'], { env: { GATE_SERVER: url, GATE_CONFIG_DIR: configDir } });
       expect(viaFile.code, viaFile.stderr).toBe(0);
       expect(JSON.parse(viaFile.stdout)).toMatchObject({ event: 'logged_in', stored: 'file', user: { kind: 'workload', workload: 'deploy-main' } });
-      expect(viaFile.stdout).not.toContain(jwt);
+      expect(viaFile.stdout + viaFile.stderr).not.toContain(fileJwt);
+
+      // Never stored: the file store holds the gate token it was exchanged for, not the job's token;
+      // nor does the server keep it (its database, WAL, any subdirectory) or log it.
+      const credentials = await readFile(join(configDir, 'credentials.json'), 'utf8');
+      expect(credentials).toMatch(/eyJ/);
+      await server.ctx.audit.flush();
+      for (const dir of [configDir, dataDir]) {
+        const scan = await findSecrets(dir, [fileJwt, jwt, fileJwt.split('.')[2]!, jwt.split('.')[2]!]);
+        expect(scan.scanned.length, dir).toBeGreaterThan(0);
+        expect(scan.hits).toEqual([]);
+      }
+      expect(logLines.join('')).not.toContain(fileJwt.split('.')[2]);
     });
 
     test('a refused job token exits 4 with a generic message', async () => {

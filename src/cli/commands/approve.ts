@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { type CommandApprovalWire, commandApprovalSchema, type GrantWire, grantSchema } from '../../api/wire-grants.js';
 import type { CliContext } from '../context.js';
+import { formatCommandApproval } from './grants.js';
 import { printJson, say } from '../output.js';
 import { resolveId } from '../short-id.js';
 
@@ -36,8 +37,8 @@ function describe(ctx: CliContext, decision: Decision, result: { grant: GrantWir
   if ('approval' in result) {
     const a = result.approval;
     return a.state === 'approved'
-      ? `${green('✓')} Approved ${a.id}: ${a.requester} may run \`${a.normalized}\` on ${a.target} until ${a.valid_until}`
-      : `${red('✗')} Denied ${a.id}: \`${a.normalized}\` on ${a.target} stays blocked`;
+      ? `${green('✓')} Approved ${a.id}: ${a.requester} may run this statement on ${a.target} until ${a.valid_until}\n${formatCommandApproval(a)}`
+      : `${red('✗')} Denied ${a.id}: this statement on ${a.target} stays blocked\n${formatCommandApproval(a)}`;
   }
   const g = result.grant;
   const what = `${g.id} (${g.requester}: ${g.target}/${g.role})`;

@@ -63,7 +63,7 @@ function printGrantTable(ctx: CliContext, grants: GrantWire[], approvals: Comman
     g.reason ?? '-',
   ]);
   for (const a of approvals) {
-    rows.push([a.id, a.target, a.role, `${a.state} (command)`, a.requester, a.normalized, '-', '-']);
+    rows.push([a.id, a.target, a.role, `${a.state} (command)`, a.requester, 'statement below', '-', '-']);
   }
   if (rows.length === 0 && ctx.io.stdout.isTTY) {
     ctx.io.stderr.write('No grants.\n');
@@ -71,4 +71,21 @@ function printGrantTable(ctx: CliContext, grants: GrantWire[], approvals: Comman
   }
   // Piped columns keep their old places (when is 6th); duration and reason follow.
   printTable(ctx.io, ['id', 'target', 'role', 'state', 'requester', 'when', 'duration', 'reason'], rows);
+  // An approver must see the whole statement, line breaks and all: never in a table cell.
+  for (const a of approvals) ctx.io.stdout.write(`\n${formatCommandApproval(a)}`);
+}
+
+/** A held statement as an approver reads it: the parser's summary, then the exact text, every line of it. */
+export function formatCommandApproval(a: CommandApprovalWire): string {
+  const lines = [`${a.id}  ${a.requester} on ${a.target}/${a.role}  (${a.rule})`];
+  for (const s of a.summary ?? []) {
+    const tables = s.tables.length > 0 ? s.tables.join(', ') : 'no table';
+    const filtered = s.filtered === false ? 'NOT filtered (no WHERE, or a WHERE that is always true)' : 'filtered';
+    lines.push(`  ${s.tag} on ${tables}, ${filtered}`);
+  }
+  if (a.sha256) lines.push(`  sha256 ${a.sha256}${a.reuse !== undefined ? `, may run ${a.reuse} time${a.reuse === 1 ? '' : 's'}` : ''}`);
+  lines.push('  ┌─ statement');
+  for (const l of a.text.split(/\r\n|\r|\n/)) lines.push(`  │ ${l}`);
+  lines.push('  └─');
+  return `${lines.join('\n')}\n`;
 }

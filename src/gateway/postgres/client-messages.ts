@@ -154,6 +154,7 @@ function onQuery(r: RelayCore, body: Buffer): void {
   }
   forwardQuery(r, text, verdict);
   forward(r);
+  if (verdict.barrier) r.barrier = true;
 }
 
 function onParse(r: RelayCore, body: Buffer): void {
@@ -167,6 +168,7 @@ function onParse(r: RelayCore, body: Buffer): void {
   }
   forwardParse(r, name, text, verdict);
   forward(r);
+  if (verdict.barrier) r.barrier = true;
 }
 
 function forwardQuery(r: RelayCore, text: string, verdict: Verdict, decision?: string): void {
@@ -295,7 +297,7 @@ function hold(r: RelayCore, verdict: Extract<Verdict, { action: 'hold' }>, text:
   const summary = verdict.statements.map((s) => ({ tag: s.tag, tables: s.tables, filtered: s.filtered }));
   const base = { ...statementFields(text, r.limits.auditStatementBytes), protocol, ...summaryFields(verdict.statements), rule: rule.source };
   r.ctx
-    .requestApproval({ text, rule: rule.source, message: rule.message, summary, reuse: rule.reuse })
+    .requestApproval({ text, rule: rule.source, message: rule.message, summary, reuse: rule.reuse ?? 1 })
     .then(
       (check) => {
         if (r.closed) return;

@@ -24,6 +24,7 @@ import {
 import { loadMaskCatalog, type MaskCatalog } from './catalog.js';
 import { lookupCancelTarget, registerCancelTarget, sendCancel } from './cancel-registry.js';
 import { readClientStart } from './client-startup.js';
+import { ProtocolError } from './framing.js';
 import { F } from './frontend.js';
 import { createMasker } from './masking.js';
 import { relay } from './relay.js';
@@ -65,7 +66,14 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
   };
   ctx.signal.addEventListener('abort', grantEnded, { once: true });
   try {
-    const start = await readClientStart(reader, (b) => socket.write(b));
+    let start: Awaited<ReturnType<typeof readClientStart>>;
+    try {
+      start = await readClientStart(reader, (b) => socket.write(b));
+    } catch (err) {
+      // A bad startup is answered in the protocol (libpq shows an ErrorResponse before startup too), not with a bare close.
+      if (!(err instanceof ProtocolError) || err.message === 'connection closed') throw err;
+      return endWith(/^unsupported frontend protocol/.test(err.message) ? '0A000' : '08P01', `gate: ${err.message}`);
+    }
     if (start.kind === 'cancel') {
       reader.detach();
       socket.destroy();

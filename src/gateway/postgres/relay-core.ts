@@ -47,6 +47,8 @@ export interface RelayCore {
   cancelling: boolean;
   /** The client's stream is held while a statement waits for approval. */
   awaitingApproval: boolean;
+  /** The client's stream is held until the next ReadyForQuery (a statement may change how text is read). */
+  barrier: boolean;
   /** Extended protocol: a statement of this batch was refused, skip to its Sync. */
   skipUntilSync: boolean;
   /** Something of the current batch reached the server (it will answer the Sync). */
@@ -90,6 +92,7 @@ export function createCore(init: {
     closed: false,
     cancelling: false,
     awaitingApproval: false,
+    barrier: false,
     skipUntilSync: false,
     batchForwarded: false,
     batchRecords: [],

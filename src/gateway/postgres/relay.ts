@@ -115,7 +115,7 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
 
   function updatePause(): void {
     if (r.closed) return;
-    if (r.awaitingApproval || upstreamFull) client.pause();
+    if (r.awaitingApproval || r.barrier || upstreamFull) client.pause();
     else client.resume();
     if (clientFull) upstream.pause();
     else upstream.resume();
@@ -138,9 +138,9 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
 
   function processClient(): void {
     try {
-      while (!r.closed && !r.awaitingApproval && r.clientReader.next()) {
+      while (!r.closed && !r.awaitingApproval && !r.barrier && r.clientReader.next()) {
         handleClientMessage(r, r.clientReader.type, r.clientReader.body());
-        if (r.awaitingApproval) updatePause();
+        if (r.awaitingApproval || r.barrier) updatePause();
       }
     } catch (err) {
       r.toUpstream.flush(upstream);
@@ -159,7 +159,15 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
     r.bytesToClient += chunk.length;
     r.serverReader.push(chunk);
     try {
-      while (!r.closed && r.serverReader.next()) handleServerMessage(r, server, r.serverReader.type);
+      while (!r.closed && r.serverReader.next()) {
+        const type = r.serverReader.type;
+        handleServerMessage(r, server, type);
+        if (type === 0x5a && r.barrier && !r.closed) {
+          // ReadyForQuery: any change of a read setting has been reported by now.
+          r.barrier = false;
+          setImmediate(() => r.resumeClient());
+        }
+      }
     } catch (err) {
       r.fatal('08006', `gate: invalid data from ${r.targetName} upstream: ${(err as Error).message}`);
       return;

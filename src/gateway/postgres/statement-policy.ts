@@ -30,7 +30,13 @@ export interface HeldRule {
 }
 
 export type Verdict =
-  | { action: 'allow'; statements: StatementSummary[]; analyses: StatementAnalysis[] }
+  | {
+      action: 'allow';
+      statements: StatementSummary[];
+      analyses: StatementAnalysis[];
+      /** Read nothing more from the client until this query's ReadyForQuery (see `barrier` below). */
+      barrier?: boolean;
+    }
   | {
       action: 'deny';
       statements: StatementSummary[];
@@ -87,9 +93,17 @@ export function createPolicy(target: PostgresTarget, targetName: string): Statem
       if (!rules.guarded) return { action: 'allow', statements, analyses };
       return deny('parse', `gate: the statement cannot be parsed: ${analysis.error}`, '42601');
     }
+    let barrier = false;
     if (rules.guarded) {
       for (const s of analyses) {
         if (!s.setting) continue;
+        // set_config(name, …) with a computed name (pg_dump does this): the server parses the whole
+        // query before it runs any of it, and reports a change of either setting in ParameterStatus
+        // (which ends the session), so it is safe once gate reads nothing more until that report.
+        if (s.setting.name === '?') {
+          barrier = true;
+          continue;
+        }
         const problem = settingChangeProblem(s.setting.name, s.setting.value, read);
         if (problem) return deny('read_options', `gate: refused on ${targetName}: ${problem}`, '0A000');
       }
@@ -103,8 +117,12 @@ export function createPolicy(target: PostgresTarget, targetName: string): Statem
         }
       }
     }
-    const decision = evaluateQuery(rules, analysis, targetName, (name) => session.sqlPrepared.get(name));
-    if (decision.decision === 'allow') return { action: 'allow', statements, analyses };
+    // A PREPARE earlier in the same query defines what its EXECUTE runs.
+    const local = new Map<string, StatementAnalysis>();
+    for (const s of analyses) if (s.prepare) local.set(s.prepare.name, s.prepare.body);
+    const lookup = (name: string) => local.get(name) ?? session.sqlPrepared.get(name);
+    const decision = evaluateQuery(rules, analysis, targetName, lookup);
+    if (decision.decision === 'allow') return { action: 'allow', statements, analyses, barrier };
     const rule = decision.rule;
     const source = rule?.source ?? 'parse';
     const message = decision.reason ?? `gate: refused on ${targetName}`;

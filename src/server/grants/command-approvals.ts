@@ -14,9 +14,13 @@ import { newIdFor } from './ids.js';
 /** How long an approved command may run again without asking (never past the grant's expiry). */
 export const APPROVAL_WINDOW_MS = 15 * 60_000;
 
-/** The form two commands are compared in: whitespace collapsed, trailing semicolons dropped. */
-export function normalizeCommand(text: string): string {
-  return text.trim().replace(/\s+/g, ' ').replace(/[\s;]+$/, '');
+/**
+ * An approval is bound to the exact bytes of the command: `delete from logs --
+ * ; delete from other` on one line and the same text with a line break after
+ * `--` are different statements to PostgreSQL, so they are different here.
+ */
+export function commandHash(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 interface Deps {
@@ -38,7 +42,6 @@ const toStored = (a: CommandApproval, textHash: string): StoredApproval => ({
   data: a as unknown as Record<string, unknown>,
 });
 const fromStored = (s: StoredApproval) => s.data as unknown as CommandApproval;
-const hashOf = (normalized: string) => createHash('sha256').update(normalized, 'utf8').digest('hex');
 
 /** Command approvals: a guardrail holds a statement until an approver of the target lets it through. */
 export function createCommandApprovals(deps: Deps) {
@@ -68,6 +71,7 @@ export function createCommandApprovals(deps: Deps) {
      * use is counted and an exhausted approval asks again. Without it an
      * approval covers the same text for its whole window.
      */
+    summary?: CommandApproval['summary'];
     reuse?: number;
   }): Promise<ApprovalCheck> {
     return exclusive(async () => {
@@ -76,17 +80,34 @@ export function createCommandApprovals(deps: Deps) {
       if (g?.state !== 'active' || !g.expires_at || new Date(g.expires_at) <= at) {
         return { status: 'denied', id: '' };
       }
-      const normalized = normalizeCommand(input.text);
-      const textHash = hashOf(normalized);
-      const latest = (await store.approvals.findByText(g.id, textHash)).map(fromStored)[0];
+      const textHash = commandHash(input.text);
+      // Bound to this grant's target, role and requester, and to the exact text (the hash, checked again on the text).
+      const latest = (await store.approvals.findByText(g.id, textHash))
+        .map(fromStored)
+        .filter((a) => a.text === input.text && a.target === g.target && a.role === g.role && a.requester === g.requester)[0];
       if (latest?.state === 'pending') return { status: 'pending', id: latest.id };
-      const exhausted = input.reuse !== undefined && (latest?.uses ?? 0) >= input.reuse;
-      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at && !exhausted) {
-        if (input.reuse !== undefined) {
-          latest.uses = (latest.uses ?? 0) + 1;
-          if (!(await store.approvals.update(toStored(latest, textHash), 'approved'))) return { status: 'pending', id: latest.id };
+      if (latest?.state === 'approved' && latest.valid_until && new Date(latest.valid_until) > at) {
+        const uses = latest.uses ?? 0;
+        if (latest.reuse === undefined) return { status: 'approved', id: latest.id };
+        if (uses < latest.reuse) {
+          const before = { ...latest };
+          latest.uses = uses + 1;
+          if (await store.approvals.update(toStored(latest, textHash), before.state)) {
+            await audit.append({
+              action: 'approval.used',
+              result: 'ok',
+              actor: g.requester,
+              actorKind: 'user',
+              target: g.target,
+              role: g.role,
+              grantId: g.id,
+              correlationId: g.correlation_id,
+              details: { approval_id: latest.id, use: latest.uses, reuse: latest.reuse },
+            });
+            return { status: 'approved', id: latest.id };
+          }
         }
-        return { status: 'approved', id: latest.id };
+        // Used up: the next run needs a new approval.
       }
       if (latest?.state === 'denied' && latest.decided_at && at.getTime() - new Date(latest.decided_at).getTime() < APPROVAL_WINDOW_MS) {
         return { status: 'denied', id: latest.id };
@@ -100,7 +121,10 @@ export function createCommandApprovals(deps: Deps) {
         requester_key: g.requester_key,
         requester_for: g.requester_for ?? null,
         text: input.text,
-        normalized,
+        normalized: input.text,
+        sha256: textHash,
+        ...(input.summary ? { summary: input.summary } : {}),
+        ...(input.reuse !== undefined ? { reuse: input.reuse, uses: 0 } : {}),
         rule: input.rule,
         message: input.message,
         state: 'pending',
@@ -118,7 +142,16 @@ export function createCommandApprovals(deps: Deps) {
         role: g.role,
         grantId: g.id,
         correlationId: g.correlation_id,
-        details: { approval_id: a.id, text: a.text, rule: a.rule, message: a.message ?? null, approvers: a.approvers },
+        details: {
+          approval_id: a.id,
+          text: a.text,
+          sha256: a.sha256,
+          summary: a.summary ?? null,
+          reuse: a.reuse ?? null,
+          rule: a.rule,
+          message: a.message ?? null,
+          approvers: a.approvers,
+        },
       });
       events.emit('approval', a);
       return { status: 'pending', id: a.id };
@@ -157,7 +190,7 @@ export function createCommandApprovals(deps: Deps) {
         const end = Math.min(at.getTime() + APPROVAL_WINDOW_MS, g?.expires_at ? new Date(g.expires_at).getTime() : Number.POSITIVE_INFINITY);
         a.valid_until = new Date(end).toISOString();
       }
-      if (!(await store.approvals.update(toStored(a, hashOf(a.normalized)), before))) {
+      if (!(await store.approvals.update(toStored(a, a.sha256 ?? commandHash(a.text)), before))) {
         throw new ApiError('invalid_state', `Approval ${a.id} changed meanwhile.`, { approval_id: a.id });
       }
       await audit.append({

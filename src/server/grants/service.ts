@@ -57,7 +57,14 @@ export interface GrantService {
   /** Calls `cb` once when the grant expires or is revoked (at once if it already has). Returns an unsubscribe. */
   onEnded(id: string, cb: (reason: GrantEndReason, grant: Grant) => void): () => void;
   /** For the gateway's `require_approval` guardrails. */
-  requestCommandApproval(input: { grant: TunnelGrant | { id: string }; text: string; rule: string; message?: string; reuse?: number }): Promise<ApprovalCheck>;
+  requestCommandApproval(input: {
+    grant: TunnelGrant | { id: string };
+    text: string;
+    rule: string;
+    message?: string;
+    summary?: CommandApproval['summary'];
+    reuse?: number;
+  }): Promise<ApprovalCheck>;
   listApprovals(who: Actor, filter: { state?: CommandApproval['state'] }): Promise<CommandApproval[]>;
   getApproval(who: Actor, id: string): Promise<CommandApproval>;
   approveCommand(who: Actor, id: string, comment?: string): Promise<CommandApproval>;

@@ -67,8 +67,16 @@ export interface CommandApproval {
   requester_for?: string | null;
   /** The command as the user sent it. */
   text: string;
-  /** Whitespace-collapsed form the match uses. */
+  /** Kept for older clients: the same as `text` (the match is byte-exact, see `sha256`). */
   normalized: string;
+  /** SHA-256 (hex) of the exact text bytes: an approval passes only this text. */
+  sha256?: string;
+  /** The parser's summary of each statement, for the approver. */
+  summary?: { tag: string; tables: string[]; filtered?: boolean }[];
+  /** How many runs one approval allows (absent: any number within the approval window). */
+  reuse?: number;
+  /** Runs so far under this approval. */
+  uses?: number;
   rule: string;
   message?: string;
   state: CommandApprovalState;
@@ -79,8 +87,6 @@ export interface CommandApproval {
   comment?: string;
   /** Until when an approval lets the same command pass again. */
   valid_until?: string;
-  /** How many requests this approval let through, when it allows a fixed number (`reuse`). */
-  uses?: number;
 }
 
 /** Why a grant ended, as `onEnded` reports it. */

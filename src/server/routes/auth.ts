@@ -73,13 +73,22 @@ async function identify(ctx: ServerContext, token: string, ip: string): Promise<
       claims = await verifier(token);
     } catch (err) {
       const reason = err instanceof TokenRejected ? err.reason : 'verification failed';
-      ctx.log.warn('identity token rejected', { reason, issuer: iss, ip });
-      throw new ApiError('invalid_token', `Identity token rejected: ${reason}.`);
+      return refuseUserToken(ctx, reason, iss, ip);
     }
     return { ...userIdentity(claims, oidc.groups_claim), key: userKey(oidc.issuer, String(claims.sub)) };
   }
-  ctx.log.warn('identity token rejected', { reason: 'unknown issuer', issuer: iss ?? null, ip });
-  throw new ApiError('invalid_token', 'Identity token rejected: it was not issued by a trusted issuer.');
+  return refuseUserToken(ctx, 'not issued by a trusted issuer', iss, ip);
+}
+
+/**
+ * The caller learns only that the token was refused (a reason would tell a
+ * forger which check to get past); the reason goes to the log and the audit log.
+ */
+async function refuseUserToken(ctx: ServerContext, reason: string, iss: string | undefined, ip: string): Promise<never> {
+  const issuer = iss ?? null;
+  ctx.log.warn('identity token rejected', { reason, issuer, ip });
+  await ctx.audit.append({ action: 'auth.login', result: 'denied', actorKind: 'user', ip, details: { issuer, reason } });
+  throw new ApiError('invalid_token', 'Identity token rejected.');
 }
 
 /** True when the token's unverified audience names some workload rule's audience (used only to route, never to trust). */

@@ -306,7 +306,7 @@ const COPY_ROWS = Math.max(1, Math.round((COPY_MB * 1e6) / (COPY_WIDTH + 1)));
 const COPY_FILE = join(work, 'copy-in.txt');
 const COPY_OUT = `\\copy (select repeat('x', ${COPY_WIDTH}) from generate_series(1, ${COPY_ROWS})) to '/dev/null'`;
 
-/** Each workload: run(port) → { tps?, latency?, txns?, bytes? }. */
+/** Each workload: run(port, upstreamPort) → { tps?, latency?, txns?, bytes? }. */
 const SCENARIOS = [
   {
     key: 'rate',
@@ -319,8 +319,9 @@ const SCENARIOS = [
   {
     key: 'copyIn',
     name: `COPY in ${COPY_MB} MB`,
-    run: async (port) => {
-      await psql(port, 'truncate copy_in');
+    run: async (port, upstreamPort) => {
+      // Set-up, straight to PostgreSQL: the guarded target denies TRUNCATE.
+      await psql(upstreamPort, 'truncate copy_in');
       await psql(port, `\\copy copy_in from '${COPY_FILE}'`);
       return { bytes: COPY_ROWS * (COPY_WIDTH + 1) };
     },
@@ -377,7 +378,7 @@ async function main() {
   for (const s of SCENARIOS.filter((x) => !only || only.includes(x.key))) {
     // Interleaved: every path runs a workload before the next workload starts.
     for (const p of paths) {
-      const r = await measured(p.procs, () => s.run(p.port));
+      const r = await measured(p.procs, () => s.run(p.port, pgPort));
       const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);
       results[p.name][s.key] = { ...r, total };
       const rate = r.bytes ? `${(r.bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s` : `${r.tps.toFixed(0)} tps ${(r.latency * 1000).toFixed(0)} µs`;

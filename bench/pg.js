@@ -1,20 +1,30 @@
 #!/usr/bin/env node
 /**
- * PostgreSQL data-path benchmark: pgbench direct, through pgbouncer, through
- * one and two bare Node relays (the shape of gate's path without its work)
- * and through gate (`gate dev` + `gate connect`), interleaved, one table of
- * TPS, average latency and the ratio to direct measured in the same run.
+ * PostgreSQL data-path benchmark (issue 18, "How to measure"): the same
+ * workloads direct, through pgbouncer (session mode), one and two bare Node
+ * relays (the shape of gate's path without its work) and gate (`gate dev` +
+ * `gate connect`), interleaved, in one table:
  *
- *   npm run bench:pg                 # 10 s per run
- *   BENCH_SECONDS=5 node bench/pg.js # after `npm run build`
+ * - CPU per select-only transaction at a fixed, unsaturated rate (pgbench
+ *   -R), from /proc (utime+stime) of each proxy process, gate split into
+ *   server and CLI. That is what a gateway core carries, independent of who
+ *   else runs on the box;
+ * - latency per select with one client;
+ * - connection setup (`pgbench -C`): connections (for gate: tunnels, each
+ *   with grant check and audit) per second, and the proxy's CPU per one;
+ * - COPY out and in of BENCH_COPY_MB through psql, in MB/s, against direct.
+ *
+ *   npm run bench:pg                                     # 10 s per run, 1500 tps, 500 MB COPY
+ *   BENCH_SECONDS=2 BENCH_RATE=300 BENCH_COPY_MB=5 node bench/pg.js   # a smoke run, after `npm run build`
  *
  * Not a test: nothing here asserts a timing. Every process runs on this box,
- * so client, proxy and server share its cores.
+ * so client, proxy and server share its cores: CPU per unit of work is the
+ * figure to compare, wall-clock ratios only within one run.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir, userInfo } from 'node:os';
+import { cpus, loadavg, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { importJWK, SignJWT } from 'jose';
@@ -22,6 +32,11 @@ import { importJWK, SignJWT } from 'jose';
 const ROOT = resolve(import.meta.dirname, '..');
 const GATE = join(ROOT, 'bin', 'gate.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** Fixed select-only rate over BENCH_CLIENTS clients: below what every path can carry here. */
+const RATE = Number(process.env.BENCH_RATE ?? 1500);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const COPY_MB = Number(process.env.BENCH_COPY_MB ?? 500);
+const COPY_WIDTH = 1000;
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 const PASSWORD = 'bench-upstream-pw';
 const CPU_PROF = process.env.BENCH_CPU_PROF; // a directory: profile the gate server (dev) process
@@ -170,7 +185,7 @@ async function startNodePipes(pgPort) {
   const two = await freePort();
   const second = start(process.execPath, [script, String(two), String(one)]);
   await second.waitFor(/listening/);
-  return { one, two };
+  return { one, two, firstPid: first.child.pid, secondPid: second.child.pid };
 }
 
 async function startGate(pgPort) {
@@ -235,19 +250,26 @@ policies:
   return { port, guardedPort, dev, connect, guarded };
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the command).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
+/** utime+stime of a process, in microseconds, from /proc (Linux). */
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
+function cpuMicros(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
 }
 
-/** Runs pgbench and returns { tps, latency } (latency in ms). */
+/** Runs `fn` and returns its result with the CPU (µs) each named process spent meanwhile. */
+async function measured(procs, fn) {
+  const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuMicros(pid)]));
+  const t0 = process.hrtime.bigint();
+  const result = await fn();
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuMicros(pid) - before[k]]));
+  return { ...result, cpu, wallMs };
+}
+
+/** Runs pgbench; returns { tps, latency (ms), txns }. */
 function pgbench(port, args) {
   return new Promise((res, rej) => {
     const child = spawn('pgbench', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', ...args, 'bench'], {
@@ -261,86 +283,164 @@ function pgbench(port, args) {
       if (code !== 0) return rej(new Error(`pgbench ${args.join(' ')} on ${port} failed:\n${out}`));
       const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
       const latency = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1]);
-      res({ tps, latency });
+      const txns = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1]);
+      res({ tps, latency, txns });
     });
   });
 }
 
+/** Runs one psql command through `port`; resolves when it exits 0. */
+function psql(port, command) {
+  return new Promise((res, rej) => {
+    const child = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'bench', '-c', command], {
+      env: { ...process.env, PGPASSWORD: PASSWORD, PGSSLMODE: 'disable' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? res({}) : rej(new Error(`psql ${command} on ${port} failed:\n${err}`))));
+  });
+}
+
+const COPY_ROWS = Math.max(1, Math.round((COPY_MB * 1e6) / (COPY_WIDTH + 1)));
+const COPY_FILE = join(work, 'copy-in.txt');
+const COPY_OUT = `\\copy (select repeat('x', ${COPY_WIDTH}) from generate_series(1, ${COPY_ROWS})) to '/dev/null'`;
+
+/** Each workload: run(port, upstreamPort) → { tps?, latency?, txns?, bytes? }. */
 const SCENARIOS = [
-  { name: 'select-only, 1 client', args: ['-S', '-c', '1', '-j', '1'] },
-  { name: 'select-only, 8 clients', args: ['-S', '-c', '8', '-j', '2'] },
-  { name: 'TPC-B-like, 1 client', args: ['-c', '1', '-j', '1'] },
-  { name: 'TPC-B-like, 8 clients', args: ['-c', '8', '-j', '2'] },
-  { name: 'connect per txn (-C -S), 1 client', args: ['-S', '-C', '-c', '1', '-j', '1'] },
+  {
+    key: 'rate',
+    name: `select-only at ${RATE} tps, ${CLIENTS} clients`,
+    run: (port) => pgbench(port, ['-n', '-S', '-c', String(CLIENTS), '-j', '2', '-R', String(RATE), '-T', String(SECONDS)]),
+  },
+  { key: 'one', name: 'select-only, 1 client', run: (port) => pgbench(port, ['-n', '-S', '-c', '1', '-j', '1', '-T', String(SECONDS)]) },
+  { key: 'connect', name: 'new connection per select (-C)', run: (port) => pgbench(port, ['-n', '-S', '-C', '-c', '1', '-j', '1', '-T', String(SECONDS)]) },
+  { key: 'copyOut', name: `COPY out ${COPY_MB} MB`, run: (port) => psql(port, COPY_OUT).then(() => ({ bytes: COPY_ROWS * (COPY_WIDTH + 1) })) },
+  {
+    key: 'copyIn',
+    name: `COPY in ${COPY_MB} MB`,
+    run: async (port, upstreamPort) => {
+      // Set-up, straight to PostgreSQL: the guarded target denies TRUNCATE.
+      await psql(upstreamPort, 'truncate copy_in');
+      await psql(port, `\\copy copy_in from '${COPY_FILE}'`);
+      return { bytes: COPY_ROWS * (COPY_WIDTH + 1) };
+    },
+  },
 ];
+/** The COPY in source: COPY_ROWS lines of COPY_WIDTH characters, written once. */
+function writeCopyFile() {
+  const line = `${'y'.repeat(COPY_WIDTH)}\n`;
+  const block = line.repeat(1000);
+  const fd = openSync(COPY_FILE, 'w');
+  let left = COPY_ROWS;
+  while (left >= 1000) {
+    writeSync(fd, block);
+    left -= 1000;
+  }
+  if (left > 0) writeSync(fd, line.repeat(left));
+  closeSync(fd);
+}
+
+const us = (v) => (Number.isFinite(v) ? v.toFixed(0) : '-');
+const x = (a, b) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : '-');
 
 async function main() {
-  console.error(`bench/pg: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${SECONDS}s per run`);
+  console.error(
+    `bench/pg: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), node ${process.version}, load ${loadavg()[0].toFixed(1)}, ` +
+      `${SECONDS}s per run, ${RATE} tps, COPY ${COPY_MB} MB`,
+  );
   const pgPort = await startUpstream();
   execFileSync('pgbench', ['-i', '-s', '10', '-q', '-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', 'bench'], {
     env: { ...process.env, PGPASSWORD: PASSWORD },
     stdio: 'ignore',
   });
+  await psql(pgPort, 'create unlogged table copy_in (v text)');
+  writeCopyFile();
   const bouncer = await startPgbouncer(pgPort);
   if (!bouncer) console.error(`bench/pg: ${PGBOUNCER} not found; skipping pgbouncer`);
   const pipes = await startNodePipes(pgPort);
   const gate = await startGate(pgPort);
+  // Each path with the processes whose CPU it costs (PostgreSQL's and pgbench's are the same for all).
   const paths = [
-    ['direct', pgPort],
-    ...(bouncer ? [['pgbouncer', bouncer.port]] : []),
-    ['node pipe', pipes.one],
-    ['node pipe x2', pipes.two],
-    ['gate', gate.port],
-    ['gate guarded', gate.guardedPort],
+    { name: 'direct', port: pgPort, procs: {} },
+    ...(bouncer ? [{ name: 'pgbouncer', port: bouncer.port, procs: { proxy: bouncer.child.pid } }] : []),
+    { name: 'node relay', port: pipes.one, procs: { proxy: pipes.firstPid } },
+    { name: 'node relay x2', port: pipes.two, procs: { first: pipes.firstPid, second: pipes.secondPid } },
+    { name: 'gate', port: gate.port, procs: { server: gate.dev.child.pid, cli: gate.connect.child.pid } },
+    // The same database behind guardrails and masking: the SQL analysis in the path.
+    { name: 'gate guarded', port: gate.guardedPort, procs: { server: gate.dev.child.pid, cli: gate.guarded.child.pid } },
   ];
-  // The gateway runs inside the server (gate dev) process: its CPU per statement is what the analysis costs.
-  const serverPid = gate.dev.child.pid;
-
-  // Warm both gate paths first: the first connection loads the SQL parser (WASM) and JIT-compiles the relay.
-  for (const [path, port] of paths) if (path.startsWith('gate')) await pgbench(port, ['-T', '2', '-n', '-S', '-c', '2', '-j', '1']);
-
-  const rows = [];
-  // BENCH_ONLY=name-substring runs matching scenarios only (e.g. while profiling).
-  for (const s of SCENARIOS.filter((x) => !process.env.BENCH_ONLY || x.name.includes(process.env.BENCH_ONLY))) {
-    const results = {};
-    for (const [path, port] of paths) {
-      const before = cpuSeconds(serverPid);
-      results[path] = await pgbench(port, ['-T', String(SECONDS), '-n', ...s.args]);
-      const used = cpuSeconds(serverPid) - before;
-      // Statements per transaction: 1 for select-only, 7 for TPC-B-like (BEGIN, 3 UPDATE, SELECT, INSERT, END).
-      const perTxn = s.args.includes('-S') ? 1 : 7;
-      results[path].cpuPerStatementUs = (used / (results[path].tps * SECONDS * perTxn)) * 1e6;
-      console.error(
-        `  ${s.name.padEnd(36)} ${path.padEnd(12)} ${results[path].tps.toFixed(0).padStart(7)} tps ${results[path].latency.toFixed(3)} ms` +
-          (path.startsWith('gate') ? `  server CPU ${results[path].cpuPerStatementUs.toFixed(1)} µs/statement` : ''),
-      );
+  // Warm-up, not measured: gate's first statements load the SQL parser and JIT its path.
+  for (const p of paths) await pgbench(p.port, ['-n', '-S', '-c', String(CLIENTS), '-j', '2', '-t', String(process.env.BENCH_WARMUP ?? 200)]);
+  const results = Object.fromEntries(paths.map((p) => [p.name, {}]));
+  // BENCH_ONLY=key,key runs those workloads only (rate, one, connect, copyOut, copyIn).
+  const only = process.env.BENCH_ONLY?.split(',');
+  for (const s of SCENARIOS.filter((x) => !only || only.includes(x.key))) {
+    // Interleaved: every path runs a workload before the next workload starts.
+    for (const p of paths) {
+      const r = await measured(p.procs, () => s.run(p.port, pgPort));
+      const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);
+      results[p.name][s.key] = { ...r, total };
+      const rate = r.bytes ? `${(r.bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s` : `${r.tps.toFixed(0)} tps ${(r.latency * 1000).toFixed(0)} µs`;
+      console.error(`  ${s.name.padEnd(36)} ${p.name.padEnd(14)} ${rate.padStart(16)}  proxy CPU ${(total / 1000).toFixed(0)} ms`);
     }
-    rows.push({ scenario: s.name, results });
   }
 
-  const header = ['scenario', ...paths.flatMap(([p]) => (p === 'direct' ? ['direct tps', 'lat ms'] : [`${p} tps`, 'lat ms', 'ratio']))];
+  const header = [
+    'path',
+    'CPU µs/select (server / CLI)',
+    '1-client latency µs',
+    'connections/s (-C)',
+    'CPU µs/connection',
+    'COPY out MB/s (× direct)',
+    'COPY in MB/s (× direct)',
+  ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => ' --- ').join('|')}|`];
-  for (const { scenario, results } of rows) {
-    const d = results.direct;
-    const cells = [scenario];
-    for (const [p] of paths) {
-      const r = results[p];
-      cells.push(r.tps.toFixed(0), r.latency.toFixed(3));
-      if (p !== 'direct') cells.push((r.tps / d.tps).toFixed(2));
-    }
-    lines.push(`| ${cells.join(' | ')} |`);
+  const mbs = (r) => (r ? r.bytes / 1e6 / (r.wallMs / 1000) : Number.NaN);
+  const d = results.direct;
+  for (const p of paths) {
+    const r = results[p.name];
+    const perTxn = (key, proc) => (r[key] ? (proc ? r[key].cpu[proc] : r[key].total) / r[key].txns : Number.NaN);
+    const cpuCell = p.name === 'direct' ? '-' : p.name.startsWith('gate') ? `${us(perTxn('rate'))} (${us(perTxn('rate', 'server'))} / ${us(perTxn('rate', 'cli'))})` : us(perTxn('rate'));
+    lines.push(
+      `| ${[
+        p.name,
+        cpuCell,
+        us(r.one?.latency * 1000),
+        r.connect ? r.connect.tps.toFixed(0) : '-',
+        p.name === 'direct' ? '-' : p.name.startsWith('gate') ? `${us(perTxn('connect'))} (${us(perTxn('connect', 'server'))} / ${us(perTxn('connect', 'cli'))})` : us(perTxn('connect')),
+        `${us(mbs(r.copyOut))} (${x(mbs(r.copyOut), mbs(d.copyOut))})`,
+        `${us(mbs(r.copyIn))} (${x(mbs(r.copyIn), mbs(d.copyIn))})`,
+      ].join(' | ')} |`,
+    );
   }
   console.log(lines.join('\n'));
-  console.log('\n| scenario | gate server CPU µs/statement | gate guarded server CPU µs/statement |\n| --- | --- | --- |');
-  for (const { scenario, results } of rows) {
-    console.log(`| ${scenario} | ${results.gate.cpuPerStatementUs.toFixed(1)} | ${results['gate guarded'].cpuPerStatementUs.toFixed(1)} |`);
+
+  // The issue's targets, as ratios measured in this run.
+  const g = results.gate;
+  const relay = results['node relay'];
+  const relay2 = results['node relay x2'];
+  const lines2 = [];
+  if (g.rate && relay.rate) {
+    const relayPer = relay.rate.total / relay.rate.txns;
+    lines2.push(`gate server CPU per select / one bare relay: ${x(g.rate.cpu.server / g.rate.txns, relayPer)} (target <= 1.25)`);
+    lines2.push(`gate CLI CPU per select / one bare relay: ${x(g.rate.cpu.cli / g.rate.txns, relayPer)} (target <= 1.10)`);
   }
-  const sel8 = rows.find((r) => r.scenario === 'select-only, 8 clients')?.results;
-  const conn = rows.find((r) => r.scenario.startsWith('connect per txn'))?.results;
-  if (sel8?.pgbouncer) console.log(`\ngate / pgbouncer, select-only at 8 clients: ${(sel8.gate.tps / sel8.pgbouncer.tps).toFixed(2)} (target >= 0.80)`);
-  if (sel8) console.log(`gate / two bare node pipes (the same hops, no work), select-only at 8 clients: ${(sel8.gate.tps / sel8['node pipe x2'].tps).toFixed(2)}`);
-  if (conn) console.log(`connection setup added by gate: ${(conn.gate.latency - conn.direct.latency).toFixed(2)} ms per connection (target < 10 ms)`);
-  if (conn?.pgbouncer) console.log(`connection setup added by pgbouncer: ${(conn.pgbouncer.latency - conn.direct.latency).toFixed(2)} ms per connection`);
+  const gg = results['gate guarded'];
+  if (gg.rate && relay.rate) {
+    lines2.push(`gate server CPU per select, guardrails and masking on / one bare relay: ${x(gg.rate.cpu.server / gg.rate.txns, relay.rate.total / relay.rate.txns)} (target <= 1.5)`);
+  }
+  if (g.one && relay2.one) lines2.push(`1-client latency, gate - two bare relays: ${us((g.one.latency - relay2.one.latency) * 1000)} µs (target <= 25)`);
+  if (g.connect) {
+    lines2.push(
+      `new tunnels: ${g.connect.tps.toFixed(0)}/s, server CPU ${us(g.connect.cpu.server / g.connect.txns)} µs per tunnel = ` +
+        `${((g.connect.txns / g.connect.cpu.server) * 1e6).toFixed(0)} tunnels per server CPU-second (target >= 300)`,
+    );
+  }
+  if (gg.copyOut) lines2.push(`COPY out through gate with masking on / direct: ${x(mbs(gg.copyOut), mbs(d.copyOut))}`);
+  if (g.copyOut) lines2.push(`COPY out through gate / direct: ${x(mbs(g.copyOut), mbs(d.copyOut))} (target >= 0.90, masking off)`);
+  if (g.copyIn) lines2.push(`COPY in through gate / direct: ${x(mbs(g.copyIn), mbs(d.copyIn))} (target >= 0.90, masking off)`);
+  console.log(`\n${lines2.join('\n')}`);
 
   await stop(gate.guarded.child, 'SIGINT');
   await stop(gate.connect.child, 'SIGINT');

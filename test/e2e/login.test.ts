@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { completeDeviceLogin } from '../helpers/browser.js';
-import { gateEnv, type RunningGate, runGate, startGate } from '../helpers/gate-bin.js';
+import { GATE_BIN, gateEnv, type RunningGate, runGate, startGate } from '../helpers/gate-bin.js';
 
 /** Runs `gate login --no-browser --json` and does the browser side in Chromium. */
 async function loginAs(env: NodeJS.ProcessEnv, server: string, username: string): Promise<{ code: number | null; events: Record<string, unknown>[] }> {

@@ -32,12 +32,22 @@ The entry never holds a token: \`gate mcp\` uses your login.
 
 | tool | input | does |
 | --- | --- | --- |
-| \`gate_targets\` | none | the targets and roles you may use, approval, max duration, your active grants; for Postgres the guardrails and masked columns in force |
+| \`gate_targets\` | none | the targets and roles you may use, approval, max duration, your active grants; for Postgres the guardrails and masked columns in force; for HTTP targets the method/path \`rules\` and \`masked_fields\` |
 | \`gate_request_access\` | \`{target, role, duration?, reason}\` | requests or reuses a grant; returns at once: \`active\`, or \`pending\` with the grant id and approvers |
 | \`gate_grant_status\` | \`{id}\` | state of a grant (\`g_…\`) or of a held statement (\`a_…\`) and what to do next |
 | \`gate_sql\` | \`{target, role?, sql, params?, max_rows?}\` | runs SQL through the gateway; per statement: \`command\`, \`columns\` (name, type, masked), \`rows\` (capped, \`truncated\`), plus \`notices\` |
 | \`gate_schema\` | \`{target, schema?, table?}\` | tables and columns through the gateway, masked columns flagged |
 | \`gate_kubectl\` | \`{target, args}\` | kubectl through the gateway, no TTY (\`-i\`/\`-t\`, \`edit\`, \`attach\`, \`port-forward\` refused); \`stdout\`, \`stderr\`, \`exit_code\` |
+| \`gate_http\` | \`{target, method, path, headers?, body?, role?, max_bytes?}\` | one request to an HTTP target through the gateway (which injects the API's credential); \`status\`, the headers that matter (\`content-type\`, \`location\`, \`retry-after\`, …), \`body\` (parsed JSON when JSON, text otherwise, at most \`max_bytes\`, default 256 KiB, with \`truncated\`) |
+
+\`gate_http\` goes through a real tunnel to the gateway's HTTP handler, as
+\`gate connect\` does: the target's method/path rules, approvals, JSON masking
+and \`http.request\` audit events apply unchanged (they carry the MCP session's
+id). \`Authorization\` and \`Cookie\` headers an agent sends are dropped by the
+gateway; the agent never holds the API key. An error status from the API
+itself (404, 422 …) is a normal result; only the gateway's own refusals are
+tool errors. A held request passes once after approval, when retried with the
+same method, path and body.
 
 Errors are tool errors (\`isError: true\`) whose text says why and what to do
 next, with \`structuredContent.error.outcome\`:
@@ -49,6 +59,13 @@ next, with \`structuredContent.error.outcome\`:
 - no active grant: call \`gate_request_access\` first. When the policy approves
   automatically, gate requests the grant itself (turn that off with
   \`--no-auto-request\`; \`--reason\` is sent with it).
+- grant ended: the grant the session was using was revoked or expired (the
+  text says which, \`grant_id\` and \`grant_state\` say so in structured form).
+  Its tunnel is closed. gate does not request a new grant by itself after
+  that, even with an auto-approving policy: call \`gate_request_access\`, then
+  retry. For an \`mcp\` target's prefixed tools (\`gate mcp --target\`), the
+  tunnel to the target is closed when the grant ends, and reopened under the
+  new grant on the next call after \`gate_request_access\`.
 
 ### One MCP session is one gate session
 

@@ -25,7 +25,7 @@ const FRAMING = new Set(['host', 'content-length', 'transfer-encoding', 'connect
 /** Response headers worth an agent's attention; the rest is noise. */
 const SHOWN = ['content-type', 'content-length', 'location', 'retry-after', 'etag', 'last-modified', 'link', 'www-authenticate', 'x-request-id', 'ratelimit-remaining', 'x-ratelimit-remaining'];
 /** `error.code`s only the gateway writes. */
-const GATE_CODES = new Set([
+const GATEWAY_ERROR_CODES = new Set([
   'guardrail_denied', 'approval_required', 'approval_denied', 'approval_unavailable', 'held_body_too_large', 'bad_path', 'upstream_setup',
   'upstream_unreachable', 'masking_unreadable', 'masked_body_too_large', 'grant_expired', 'grant_revoked', 'server_shutdown', 'host_not_allowed',
 ]);
@@ -72,7 +72,7 @@ function gatewayRefusal(a: HttpAnswer): Refusal | undefined {
   if (a.status < 400 || a.truncated || !String(a.headers['content-type'] ?? '').includes('json')) return undefined;
   try {
     const e = (JSON.parse(a.body.toString('utf8')) as { error?: Record<string, unknown> }).error;
-    if (!e || typeof e.code !== 'string' || !GATE_CODES.has(e.code)) return undefined;
+    if (!e || typeof e.code !== 'string' || !GATEWAY_ERROR_CODES.has(e.code)) return undefined;
     return {
       status: a.status,
       code: e.code,

@@ -93,7 +93,7 @@ afterAll(async () => {
 describe('upload resume', () => {
   test('the server restarts mid-session and the recording still arrives complete', async () => {
     const flag = join(env.GATE_CONFIG_DIR!, 'go-on');
-    const script = `echo "session=$GATE_SESSION_ID"; echo before-restart; while [ ! -f '${flag}' ]; do sleep 0.1; done; echo after-restart`;
+    const script = `echo "session=$GATE_SESSION_ID"; echo before-restart; while [ ! -f '${flag}' ]; do sleep 0.1; done; echo after-restart-$((6 * 7))`;
     const g = startGate(['exec', 'db', '--', 'sh', '-c', script], { env });
     const id = /session=(\S+)/.exec(await g.waitFor(/session=/, 'stdout'))![1]!;
     await g.waitFor(/before-restart/, 'stdout');
@@ -101,9 +101,10 @@ describe('upload resume', () => {
       whileDown: async () => {
         // The tool goes on and finishes while the server is away.
         await writeFile(flag, '');
-        await g.waitFor(/after-restart/, 'stdout');
-        // Mid-session, with the server away, the spool holds what could not be sent: scan it now.
-        await spoolHas('after-restart');
+        await g.waitFor(/after-restart-42/, 'stdout');
+        // Mid-session, with the server away, the spool holds what could not be sent: scan it now
+        // (the command line in the spool's state says `$((6 * 7))`: only the output says 42).
+        await spoolHas('after-restart-42');
         const held = await spoolText();
         expect(held).not.toContain(RO_PASSWORD);
         for (const part of token.split('.')) expect(held).not.toContain(part);
@@ -116,23 +117,24 @@ describe('upload resume', () => {
     expect((JSON.parse(shown.stdout) as Shown).session).toMatchObject({ id, closed: true, incomplete: false, exit_code: 0 });
     const cast = await runGate(['sessions', 'export', id], { env });
     expect(cast.stdout).toContain('before-restart');
-    expect(cast.stdout).toContain('after-restart');
+    expect(cast.stdout).toContain('after-restart-42');
   });
 
   test('a spool left by kill -9 is uploaded by the next gate command, marked incomplete', async () => {
-    const g = startGate(['exec', 'db', '--', 'sh', '-c', 'echo "session=$GATE_SESSION_ID pid=$$"; echo doomed-session-output; exec sleep 120'], {
+    const g = startGate(['exec', 'db', '--', 'sh', '-c', 'echo "session=$GATE_SESSION_ID pid=$$"; echo doomed-session-$((40 + 2)); exec sleep 120'], {
       env,
     });
     const line = await g.waitFor(/session=/, 'stdout');
     const [, id, pid] = /session=(\S+) pid=(\d+)/.exec(line)!;
     orphans.push(Number(pid));
-    await g.waitFor(/doomed-session-output/, 'stdout');
-    // Kill once the recorder has written the line to the spool (not after a guessed delay).
-    await spoolHas('doomed-session-output');
+    await g.waitFor(/doomed-session-42/, 'stdout');
+    // Kill once the recorder has written the line to the spool (not after a guessed delay). The command
+    // line, which the spool's state also holds, says `$((40 + 2))`: only the output says 42.
+    await spoolHas('doomed-session-42');
     await g.stop('SIGKILL');
     // The spool the killed gate left: scanned now, while it has content (the next command uploads and deletes it).
     const left = await spoolText();
-    expect(left, 'the spool the killed gate left').toContain('doomed-session-output');
+    expect(left, 'the spool the killed gate left').toContain('doomed-session-42');
     expect(left).not.toContain(RO_PASSWORD);
     for (const part of token.split('.')) expect(left).not.toContain(part);
 
@@ -142,7 +144,7 @@ describe('upload resume', () => {
     const { sessions } = JSON.parse(list.stdout) as { sessions: Shown['session'][] };
     expect(sessions.find((s) => s.id === id)).toMatchObject({ closed: true, incomplete: true });
     const cast = await runGate(['sessions', 'export', id!], { env });
-    expect(cast.stdout, `the uploaded recording (export stderr: ${cast.stderr})`).toContain('doomed-session-output');
+    expect(cast.stdout, `the uploaded recording (export stderr: ${cast.stderr})`).toContain('doomed-session-42');
     // Nothing of it stays behind, not even a half-written file of the killed writer.
     const spoolDir = join(env.GATE_CONFIG_DIR!, 'spool');
     expect(existsSync(spoolDir) ? await readdir(spoolDir) : []).toEqual([]);

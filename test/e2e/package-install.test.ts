@@ -2,6 +2,10 @@
  * gate as a user installs it: `npm pack` of this checkout, `npm install -g`
  * of the tarball into a fresh prefix (native modules built by npm as for any
  * user), then the installed `gate` run from an unrelated directory.
+ *
+ * `npm test` runs this file on its own, after the rest of the suite: its
+ * native builds take both cores for minutes, and the suite's "within a
+ * second" promises are real timings.
  */
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -6,6 +6,7 @@ import { httpTarget } from './http-target.js';
 import { opaqueSql, pgMasking, sqlGuardrail } from './sql-rules.js';
 import { mcpTarget } from './mcp-target.js';
 import { approvalsConfig, auditConfig, limitsConfig } from './hardening.js';
+import { consoleUrl, notificationsConfig } from './notifications.js';
 
 /**
  * The shape of gate.yaml. Secrets appear only as references (`env:NAME`,
@@ -220,6 +221,8 @@ export const gateConfig = z.strictObject({
   approvals: approvalsConfig,
   limits: limitsConfig,
   audit: auditConfig,
+  notifications: notificationsConfig,
+  console_url: consoleUrl.optional(),
 });
 
 export type GateConfig = z.infer<typeof gateConfig>;

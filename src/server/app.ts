@@ -13,10 +13,13 @@ import { createLogger, type Logger, redact } from './log.js';
 import { createCheckpointer } from './audit/checkpoints.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
+import { createNotifier } from './notify/index.js';
+import type { DelivererOptions } from './notify/deliverer.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { grantRoutes } from './routes/grants.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { publicRoutes } from './routes/public.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { targetRoutes } from './routes/targets.js';
@@ -36,6 +39,8 @@ export interface ServerOptions {
   now?: () => Date;
   /** Least time between workload JWKS refetches on an unknown key id (default 30 s; tests lower it). */
   jwksCooldownMs?: number;
+  /** Notification retry timing (tests shorten it). */
+  notify?: Pick<DelivererOptions, 'retryBaseMs' | 'retryMaxMs' | 'pollMs'>;
 }
 
 /** A raw HTTP handler mounted under a path prefix ahead of the API (the dev IdP). */
@@ -53,7 +58,7 @@ export interface GateServer {
   close(): Promise<void>;
 }
 
-const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRoutes, auditRoutes, tokenRoutes, sessionRoutes];
+const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRoutes, auditRoutes, tokenRoutes, sessionRoutes, notificationRoutes];
 
 /**
  * Builds the gate server without listening (fastify's testing guide): tests
@@ -73,10 +78,14 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
   const audit = createAuditLog(store.audit, now, (err, lost) =>
     log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
   );
-  const grants = createGrantService({ config: options.config, store, audit, log, now });
+  const notifier = createNotifier({ config: options.config, store, audit, log, now, env: options.env ?? process.env, tuning: options.notify });
+  // Grant and approval events enqueue their notifications as they are audited (src/server/notify).
+  const grants = createGrantService({ config: options.config, store, audit: notifier.watch(audit), log, now });
   const checkpoints = createCheckpointer({ audit, repo: store.audit, key, config: options.config.audit, log, now });
   // Grants whose time passed while the server was down end now; the rest get their timers back.
   await grants.start();
+  // Notifications a stopped server left pending go out now.
+  notifier.start();
 
   let oidc = options.config.identity.oidc;
   let verifier: TokenVerifier | undefined;
@@ -93,6 +102,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     grants,
     audit,
     checkpoints,
+    notifications: notifier,
     oidc: () => oidc,
     workloads: createWorkloadVerifier(options.config.identity.workloads, { cooldownMs: options.jwksCooldownMs }),
     userVerifier() {
@@ -188,6 +198,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       grants.close();
       tunnels.closeAll();
       await app.close();
+      await notifier.close();
       await checkpoints.close();
       await audit.flush();
       await store.close();

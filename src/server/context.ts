@@ -7,6 +7,7 @@ import type { TokenVerifier } from './identity/oidc.js';
 import type { WorkloadVerifier } from './identity/workload.js';
 import type { SigningKey } from './keys.js';
 import type { Logger } from './log.js';
+import type { Notifier } from './notify/index.js';
 
 /** The server's view of the outside world, built once by buildServer and handed to every route. */
 export interface ServerContext {
@@ -31,6 +32,8 @@ export interface ServerContext {
   audit: AuditLog;
   /** Signed checkpoints of the audit chain (src/server/audit/checkpoints.ts). */
   checkpoints: { checkpoint(): Promise<AuditCheckpoint | undefined> };
+  /** The notification outbox and its deliverer (src/server/notify). */
+  notifications: Pick<Notifier, 'status'>;
   /** Verifies CI jobs' OIDC tokens against `identity.workloads` (src/server/identity/workload.ts). */
   workloads: WorkloadVerifier;
 }

@@ -18,6 +18,8 @@ export interface Store {
   readonly sessions: SessionRepository;
   /** Service tokens (`gate token create`), kept hashed. */
   readonly serviceTokens: ServiceTokenRepository;
+  /** The notification outbox (src/server/notify): rows delivered at least once, by one replica each. */
+  readonly notifyOutbox: NotifyOutboxRepository;
   /**
    * Changes other server replicas made to grants and command approvals, as
    * they commit (PostgreSQL: LISTEN/NOTIFY). Absent on a single-process store
@@ -238,4 +240,59 @@ export interface SessionRepository {
   close(id: string, end: { endedAt: string; exitCode: number | null; durationMs: number; incomplete: boolean }): Promise<boolean>;
   /** Newest first. */
   list(filter: SessionListFilter): Promise<StoredSession[]>;
+}
+
+/** One notification for one sink, as kept in the outbox until delivered or given up. */
+export interface StoredNotification {
+  /** The event id (`ntf_…`): the same for every sink and every attempt, so receivers dedupe on it. */
+  id: string;
+  /** The sink's name (src/config/notifications.ts `sinkName`). */
+  sink: string;
+  /** e.g. `grant.requested`. */
+  event: string;
+  /** The event body as JSON text (already redacted: never a secret or a masked value). */
+  payload: string;
+  state: 'pending' | 'delivered' | 'failed';
+  /** Attempts started so far (a claim counts one). */
+  attempts: number;
+  /** Attempts that failed. */
+  failures: number;
+  createdAt: string;
+  /** When the next attempt is due; while claimed, when the claim lapses. */
+  nextAt: string;
+  lastError: string | null;
+  lastStatus: number | null;
+  lastErrorAt: string | null;
+  deliveredAt: string | null;
+}
+
+/** What `gate status` shows admins about one sink. */
+export interface NotifySinkStats {
+  sink: string;
+  pending: number;
+  delivered: number;
+  failed: number;
+  /** Failed attempts, including those a later retry made good. */
+  failedAttempts: number;
+  lastError: string | null;
+  lastStatus: number | null;
+  lastErrorAt: string | null;
+}
+
+export interface NotifyOutboxRepository {
+  /** Adds rows; a row whose (id, sink) exists already is left alone. */
+  enqueue(rows: StoredNotification[]): Promise<void>;
+  /**
+   * Takes up to `limit` pending rows due at `now` and moves their `nextAt` to
+   * `leaseUntil` (counting an attempt), with a conditional update (PostgreSQL:
+   * FOR UPDATE SKIP LOCKED), so two replicas never take the same row; a claim
+   * whose holder died lapses at `leaseUntil` and the row is tried again.
+   */
+  claim(now: string, leaseUntil: string, limit: number): Promise<StoredNotification[]>;
+  delivered(id: string, sink: string, at: string, status: number): Promise<void>;
+  /** Records a failed attempt; `nextAt` null: given up (`failed`). */
+  failedAttempt(id: string, sink: string, failure: { at: string; error: string; status: number | null; nextAt: string | null }): Promise<void>;
+  /** Rows delivered before `before` are dropped (failed ones stay for `gate status`). */
+  prune(before: string): Promise<number>;
+  stats(): Promise<NotifySinkStats[]>;
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createClient } from '../../api/client.js';
 import { healthResponse, meResponse } from '../../api/wire.js';
+import { notificationStatusResponse, type SinkStatusWire } from '../../api/wire-notifications.js';
 import { GateError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { printJson } from '../output.js';
@@ -14,6 +15,8 @@ export interface StatusReport {
   user?: { sub: string; email?: string; groups: string[] };
   expires_at?: string | null;
   credential_store?: string;
+  /** Admins only: each notification sink's deliveries and last failure. */
+  notifications?: SinkStatusWire[];
 }
 
 export function registerStatus(program: Command, ctx: CliContext): void {
@@ -50,8 +53,20 @@ export async function status(ctx: CliContext, serverFlag?: string): Promise<Stat
     report.expires_at = me.expires_at;
   } catch (err) {
     if (!(err instanceof GateError) || (err.code !== 'GATE_ERR_AUTH_REQUIRED' && err.code !== 'GATE_ERR_AUTH_FAILED')) throw err;
+    return report;
   }
+  report.notifications = await notificationHealth(ctx, server);
   return report;
+}
+
+/** The admin section: undefined for anyone else (403), or on a server too old to have it (404). */
+async function notificationHealth(ctx: CliContext, server: string): Promise<SinkStatusWire[] | undefined> {
+  try {
+    return (await ctx.client(server).call('GET', '/v1/notifications/status', notificationStatusResponse, { signal: ctx.signal })).sinks;
+  } catch (err) {
+    if (err instanceof GateError && (err.code === 'GATE_ERR_ACCESS_DENIED' || err.code === 'GATE_ERR_NOT_FOUND')) return undefined;
+    throw err;
+  }
 }
 
 function printStatus(ctx: CliContext, r: StatusReport): void {
@@ -68,4 +83,12 @@ function printStatus(ctx: CliContext, r: StatusReport): void {
     out(`user     ${style.yellow('not logged in')} — run \`gate login\``);
   }
   if (r.credential_store) out(`store    ${r.credential_store}`);
+  if (r.notifications && r.notifications.length > 0) {
+    out('notifications');
+    for (const n of r.notifications) {
+      const health = n.failed > 0 || n.last_error ? style.red : style.green;
+      out(`  ${n.name} (${n.type ?? 'no longer configured'}${n.host ? `, ${n.host}` : ''}): ${n.delivered} delivered, ${n.pending} pending, ${health(`${n.failed} failed`)}, ${n.failed_attempts} failed attempts`);
+      if (n.last_error) out(`    last error ${n.last_error_at}: ${n.last_error}`);
+    }
+  }
 }

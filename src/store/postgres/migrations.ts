@@ -151,4 +151,26 @@ export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
       signature TEXT NOT NULL
     );`,
   },
+  // 140: the notification outbox (src/server/notify, src/store/*/notify-outbox.ts): one row per event and sink.
+  {
+    version: 140,
+    name: 'notify_outbox',
+    sql: `CREATE TABLE notify_outbox (
+      id TEXT COLLATE "C" NOT NULL,
+      sink TEXT COLLATE "C" NOT NULL,
+      event TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      failures INTEGER NOT NULL DEFAULT 0,
+      created_at TEXT COLLATE "C" NOT NULL,
+      next_at TEXT COLLATE "C" NOT NULL,
+      last_error TEXT,
+      last_status INTEGER,
+      last_error_at TEXT COLLATE "C",
+      delivered_at TEXT COLLATE "C",
+      PRIMARY KEY (id, sink)
+    );
+    CREATE INDEX notify_outbox_due ON notify_outbox (state, next_at);`,
+  },
 ];

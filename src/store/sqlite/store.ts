@@ -4,6 +4,7 @@ import { sqliteApprovals } from './approvals.js';
 import { sqliteAudit } from './audit.js';
 import { openSqlite, type SqliteDb } from './database.js';
 import { sqliteGrants } from './grants.js';
+import { sqliteNotifyOutbox } from './notify-outbox.js';
 import { sqliteServiceTokens } from './service-tokens.js';
 import { sqliteSessions } from './sessions.js';
 
@@ -29,6 +30,7 @@ export function createSqliteStore(dataDir: string): SqliteStore {
     audit: sqliteAudit(db),
     sessions: sqliteSessions(db),
     serviceTokens: sqliteServiceTokens(db),
+    notifyOutbox: sqliteNotifyOutbox(db),
     async recordLogin(who, at) {
       upsertLogin.run(who.sub, who.email ?? null, who.name ?? null, JSON.stringify(who.groups), who.kind, at.toISOString());
     },

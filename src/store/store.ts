@@ -261,6 +261,7 @@ export interface StoredNotification {
   /** When the next attempt is due; while claimed, when the claim lapses. */
   nextAt: string;
   lastError: string | null;
+  /** The HTTP status of the last failed attempt (null: no answer). */
   lastStatus: number | null;
   lastErrorAt: string | null;
   deliveredAt: string | null;
@@ -289,7 +290,7 @@ export interface NotifyOutboxRepository {
    * whose holder died lapses at `leaseUntil` and the row is tried again.
    */
   claim(now: string, leaseUntil: string, limit: number): Promise<StoredNotification[]>;
-  delivered(id: string, sink: string, at: string, status: number): Promise<void>;
+  delivered(id: string, sink: string, at: string): Promise<void>;
   /** Records a failed attempt; `nextAt` null: given up (`failed`). */
   failedAttempt(id: string, sink: string, failure: { at: string; error: string; status: number | null; nextAt: string | null }): Promise<void>;
   /** Rows delivered before `before` are dropped (failed ones stay for `gate status`). */

@@ -101,7 +101,7 @@ export function createDeliverer(o: DelivererOptions): Deliverer {
       result = { ok: false, status: null, error: String((err as Error)?.message ?? err) };
     }
     if (result.ok) {
-      await o.repo.delivered(row.id, row.sink, o.now().toISOString(), result.status ?? 200);
+      await o.repo.delivered(row.id, row.sink, o.now().toISOString());
       o.log.debug('notification delivered', { sink: sink.name, event: row.event, id: row.id, attempt: row.attempts });
       return;
     }

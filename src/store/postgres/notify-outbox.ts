@@ -34,13 +34,8 @@ export function postgresNotifyOutbox(pool: pg.Pool): NotifyOutboxRepository {
       );
       return rows.map(notificationFromRow);
     },
-    async delivered(id, sink, at, status) {
-      await pool.query(`UPDATE notify_outbox SET state = 'delivered', delivered_at = $1, last_status = $2 WHERE id = $3 AND sink = $4`, [
-        at,
-        status,
-        id,
-        sink,
-      ]);
+    async delivered(id, sink, at) {
+      await pool.query(`UPDATE notify_outbox SET state = 'delivered', delivered_at = $1 WHERE id = $2 AND sink = $3`, [at, id, sink]);
     },
     async failedAttempt(id, sink, f) {
       await pool.query(

@@ -12,7 +12,7 @@ export function sqliteNotifyOutbox(db: SqliteDb): NotifyOutboxRepository {
   const take = db.prepare(
     `UPDATE notify_outbox SET next_at = ?, attempts = attempts + 1 WHERE id = ? AND sink = ? AND state = 'pending' AND next_at <= ? RETURNING *`,
   );
-  const delivered = db.prepare(`UPDATE notify_outbox SET state = 'delivered', delivered_at = ?, last_status = ? WHERE id = ? AND sink = ?`);
+  const delivered = db.prepare(`UPDATE notify_outbox SET state = 'delivered', delivered_at = ? WHERE id = ? AND sink = ?`);
   const failed = db.prepare(
     `UPDATE notify_outbox SET state = ?, next_at = ?, failures = failures + 1, last_error = ?, last_status = ?, last_error_at = ?
      WHERE id = ? AND sink = ? AND state = 'pending'`,
@@ -40,8 +40,8 @@ export function sqliteNotifyOutbox(db: SqliteDb): NotifyOutboxRepository {
     async claim(now, leaseUntil, limit) {
       return claim.immediate(now, leaseUntil, limit).map(notificationFromRow);
     },
-    async delivered(id, sink, at, status) {
-      delivered.run(at, status, id, sink);
+    async delivered(id, sink, at) {
+      delivered.run(at, id, sink);
     },
     async failedAttempt(id, sink, f) {
       failed.run(f.nextAt === null ? 'failed' : 'pending', f.nextAt ?? f.at, f.error, f.status, f.at, id, sink);

@@ -22,7 +22,7 @@ const HOOK_SECRET = 'whsec-test-0123456789abcdef';
 const PATH_SECRET = 'hook-path-secret-77';
 const env = { NT_DB_PASSWORD: 'db-password-never-sent', NT_HOOK_SECRET: HOOK_SECRET };
 
-const yaml = (port: number) => `
+const yaml = (port: number, sinkOptions = '') => `
 admins: [platform]
 console_url: http://console.example.test/ui/
 targets:
@@ -37,7 +37,7 @@ policies:
       approval: { approvers: [dba-oncall] } }
 notifications:
   - { type: webhook, name: hooks, url: 'http://127.0.0.1:${port}/gate/${PATH_SECRET}?token=${PATH_SECRET}', secret: env:NT_HOOK_SECRET,
-      events: [grant.requested, approval.requested, grant.approved, grant.denied, grant.revoked, grant.expired] }
+      events: [grant.requested, approval.requested, grant.approved, grant.denied, grant.revoked, grant.expired]${sinkOptions} }
 `;
 
 type Body = NotificationPayload & { timestamp: number };
@@ -75,8 +75,8 @@ async function dataDir(): Promise<string> {
   return dir;
 }
 
-async function serve(port: number, dir: string): Promise<NotifyServer> {
-  const s = await startNotifyServer({ yaml: yaml(port), dataDir: dir, env, people });
+async function serve(port: number, dir: string, sinkOptions = ''): Promise<NotifyServer> {
+  const s = await startNotifyServer({ yaml: yaml(port, sinkOptions), dataDir: dir, env, people });
   cleanup.push(() => s.close());
   return s;
 }
@@ -200,5 +200,25 @@ describe('webhook notifications', () => {
     await second.waitForLog('notification delivered');
     const after = await second.api<{ sinks: Record<string, unknown>[] }>(await second.token('carol', ['platform']), 'GET', '/v1/notifications/status');
     expect(after.body.sinks[0]).toMatchObject({ name: 'hooks', pending: 0, delivered: 1, failed: 0, last_status: null });
+  });
+
+  it('gives a notification up after max_attempts, and says so in the audit log and gate status', async () => {
+    const receiver = await startReceiver();
+    cleanup.push(() => receiver.close());
+    receiver.answers.push(503, 503, 503);
+    const gate = await serve(receiver.port, await dataDir(), ', max_attempts: 2');
+    const alice = await gate.token('alice', ['engineering']);
+    await gate.api(alice, 'POST', '/v1/grants', { target: 'db-prod', role: 'write', reason: 'x' });
+    await gate.waitForLog('notification given up');
+    expect(receiver.received.map((r) => r.status)).toEqual([503, 503]);
+    const failures = (await gate.server.ctx.audit.list({ actions: ['notify.failed'] })).map((e) => JSON.parse(e.details));
+    expect(failures.map((f) => [f.attempt, f.status, f.final])).toEqual([
+      [1, 503, false],
+      [2, 503, true],
+    ]);
+    expect(failures[1].error).toBe('HTTP 503: receiver says no');
+    const carol = await gate.token('carol', ['platform']);
+    const status = await gate.api<{ sinks: Record<string, unknown>[] }>(carol, 'GET', '/v1/notifications/status');
+    expect(status.body.sinks[0]).toMatchObject({ name: 'hooks', pending: 0, delivered: 0, failed: 1, failed_attempts: 2, last_status: 503 });
   });
 });

@@ -23,7 +23,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
   program
     .command('status')
     .summary('show the server, whether it is reachable, and who you are')
-    .description('Check the configured server and your identity on it. Exits 0 even when not logged in.\n\nExamples:\n  $ gate status\n  $ gate status --json')
+    .description('Check the configured server and your identity on it; admins also see, per notification sink, what was delivered, what is pending or failed, and the last error. Exits 0 even when not logged in.\n\nExamples:\n  $ gate status\n  $ gate status --json')
     .option('--server <url>', 'gate server URL')
     .option('--json', 'print JSON')
     .action(async (opts: { server?: string; json?: boolean }) => {

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NotificationPayload } from '../../src/server/notify/payload.js';
 import { runCliWith } from '../helpers/cli-run.js';
 import { type NotifyServer, startNotifyServer } from '../helpers/notify-stack.js';
-import { type Received, type Receiver, startReceiver } from '../helpers/notify-receiver.js';
+import { type Received, startReceiver } from '../helpers/notify-receiver.js';
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.js';
 import { freePort } from '../helpers/postgres.js';
 

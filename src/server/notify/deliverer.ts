@@ -42,7 +42,7 @@ export interface Deliverer {
 
 const BATCH = 20;
 /** Extra time a claim holds past the POST's own timeout, so a slow attempt is not taken twice. */
-const LEASE_SLACK_MS = 60_000;
+const LEASE_SLACK_MS = 15_000;
 
 export function createDeliverer(o: DelivererOptions): Deliverer {
   const base = o.retryBaseMs ?? 1000;

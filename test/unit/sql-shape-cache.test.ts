@@ -69,3 +69,43 @@ describe('statements that differ only in integer constants', () => {
     expect(got[4]!.ok).toBe(false);
   });
 });
+
+describe('the shape cache itself', () => {
+  const full = (text: string) => {
+    const a = fresh(text);
+    if (!a.ok) throw new Error(a.error);
+    return a.statements;
+  };
+
+  it('serves a shape once a second text of it was analysed the same, with the new text and its hash', async () => {
+    const { ShapeCache } = await import('../../src/gateway/sql/shape-cache.js');
+    const cache = new ShapeCache(10);
+    const text = (n: number) => `SELECT abalance FROM pgbench_accounts WHERE aid = ${n};`;
+    const key = cache.key('1|UTF8|', text(1), 1000)!;
+    expect(cache.key('1|UTF8|', text(77), 1000)).toBe(key);
+    cache.learn(key, text(1), full(text(1)));
+    expect(cache.get(key, text(2))).toBeUndefined();
+    cache.learn(key, text(2), full(text(2)));
+    expect(cache.get(key, text(3))).toEqual(full(text(3))[0]);
+  });
+
+  it('never serves a shape two texts of which were analysed differently', async () => {
+    const { ShapeCache } = await import('../../src/gateway/sql/shape-cache.js');
+    const cache = new ShapeCache(10);
+    const a = 'select 1 from t';
+    const key = cache.key('', a, 1000)!;
+    cache.learn(key, a, full(a));
+    // Stands for a second text of the shape that the parser read otherwise.
+    cache.learn(key, 'select 2 from t', full('select 2 from u'));
+    cache.learn(key, 'select 3 from t', full('select 3 from t'));
+    expect(cache.get(key, 'select 4 from t')).toBeUndefined();
+  });
+
+  it('builds no key for text it cannot read without a lexer', async () => {
+    const { ShapeCache } = await import('../../src/gateway/sql/shape-cache.js');
+    const cache = new ShapeCache(10);
+    for (const t of ["select '1'", 'select 1 -- 2', 'select 1 /* 2 */', 'select $1', 'select "a1" , 2', 'select é, 1', 'select x']) {
+      expect(cache.key('', t, 1000), t).toBeUndefined();
+    }
+  });
+});

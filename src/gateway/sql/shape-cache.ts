@@ -72,7 +72,7 @@ export class ShapeCache {
     }
     const facts = factsOf(s);
     if (shape) {
-      if (shape.facts === facts && shape.analysis.text === sliceOf(text, shape)) shape.confirmed = true;
+      if (shape.facts === facts && s.text === sliceOf(text, shape)) shape.confirmed = true;
       else shape.poisoned = true;
       return;
     }

@@ -23,7 +23,8 @@ describe('statements that differ only in integer constants', () => {
     const got = inTurn(texts);
     for (let i = 0; i < texts.length; i++) {
       expect(got[i]).toEqual(fresh(texts[i]!));
-      expect(got[i]!.ok && got[i]!.statements[0]!.text).toBe(texts[i]!.slice(0, -1));
+      const a = got[i]!;
+      expect(a.ok && a.statements[0]!.text).toBe(texts[i]!.slice(0, -1));
     }
   });
 

@@ -442,7 +442,9 @@ async function main() {
       const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);
       results[p.name][s.key] = { ...r, total };
       const rate = r.bytes ? `${(r.bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s` : `${r.tps.toFixed(0)} tps ${(r.latency * 1000).toFixed(0)} µs`;
-      console.error(`  ${s.name.padEnd(36)} ${p.name.padEnd(14)} ${rate.padStart(16)}  proxy CPU ${(total / 1000).toFixed(0)} ms`);
+      const split = Object.keys(r.cpu).length > 1 ? ` (${Object.entries(r.cpu).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ')})` : '';
+      const count = r.txns ? `, ${r.txns} txns` : '';
+      console.error(`  ${s.name.padEnd(36)} ${p.name.padEnd(14)} ${rate.padStart(16)}  proxy CPU ${(total / 1000).toFixed(0)} ms${split}${count}`);
     }
   }
 

@@ -40,6 +40,11 @@ const COPY_WIDTH = 1000;
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 const PASSWORD = 'bench-upstream-pw';
 const CPU_PROF = process.env.BENCH_CPU_PROF; // a directory: profile the gate server (dev) process
+/** Another build of gate (a directory holding bin/gate.js and dist/, e.g. a copy made before a change): run next to this one, interleaved. */
+const BEFORE = process.env.BENCH_GATE_BEFORE;
+/** Idle tunnels held open at once for the memory figures; active tunnels for the per-tunnel growth. */
+const IDLE_TUNNELS = Number(process.env.BENCH_IDLE_TUNNELS ?? 500);
+const ACTIVE_TUNNELS = Number(process.env.BENCH_ACTIVE_TUNNELS ?? 50);
 
 const work = mkdtempSync(join(tmpdir(), 'gate-bench-pg-'));
 chmodSync(work, 0o755);
@@ -109,7 +114,7 @@ async function startUpstream() {
     authMethod: 'scram-sha-256',
     persistent: false,
     createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=100'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', `max_connections=${IDLE_TUNNELS + 100}`],
     onLog: () => {},
     onError: () => {},
   });
@@ -188,12 +193,12 @@ async function startNodePipes(pgPort) {
   return { one, two, firstPid: first.child.pid, secondPid: second.child.pid };
 }
 
-async function startGate(pgPort) {
-  const dataDir = join(work, 'gate-data');
+async function startGate(pgPort, label = 'gate', bin = GATE) {
+  const dataDir = join(work, `${label}-data`);
   const pwFile = join(work, 'bench.password');
   writeFileSync(pwFile, PASSWORD, { mode: 0o600 });
   writeFileSync(
-    join(work, 'gate.yaml'),
+    join(work, `${label}.yaml`),
     `dev:
   users:
     - { username: bench, password: bench, email: bench@example.com, groups: [bench] }
@@ -215,13 +220,15 @@ targets:
       - { require_approval: { statements: [DELETE, UPDATE], unfiltered: true } }
       - { deny: { functions: [pg_terminate_backend, lo_export, dblink*] } }
     masking: { columns: [pgbench_accounts.filler], detectors: [email, credit_card] }
+# Room for the memory figures' idle tunnels (the defaults are 10 per grant, 50 per target).
+limits: { connections_per_grant: ${IDLE_TUNNELS + 100}, connections_per_target: ${IDLE_TUNNELS + 100} }
 policies:
   - { name: bench, groups: [bench], targets: [bench, guarded], roles: [bench], max_duration: 8h, approval: auto }
 `,
   );
-  const env = { ...process.env, GATE_CONFIG_DIR: join(work, 'gate-cli'), GATE_CREDENTIAL_STORE: 'file', NO_COLOR: '1' };
+  const env = { ...process.env, GATE_CONFIG_DIR: join(work, `${label}-cli`), GATE_CREDENTIAL_STORE: 'file', NO_COLOR: '1' };
   const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-  const dev = start(process.execPath, [...nodeArgs, GATE, 'dev', '--config', join(work, 'gate.yaml'), '--data-dir', dataDir, '--port', '0', '--log-level', 'error'], {
+  const dev = start(process.execPath, [...nodeArgs, bin, 'dev', '--config', join(work, `${label}.yaml`), '--data-dir', dataDir, '--port', '0', '--log-level', 'error'], {
     env,
     cwd: work,
   });
@@ -237,13 +244,13 @@ policies:
     .setExpirationTime('2h')
     .sign(await importJWK(jwk, 'EdDSA'));
   const port = await freePort();
-  const connect = start(process.execPath, [...nodeArgs, GATE, 'connect', 'bench', '--port', String(port), '--json', '--server', server], {
+  const connect = start(process.execPath, [...nodeArgs, bin, 'connect', 'bench', '--port', String(port), '--json', '--server', server], {
     env: { ...env, GATE_TOKEN: token },
   });
   await connect.waitFor(/"event":"ready"/);
   // The same database behind a target with guardrails and masking on (the SQL analysis, catalog masking, detectors).
   const guardedPort = await freePort();
-  const guarded = start(process.execPath, [...nodeArgs, GATE, 'connect', 'guarded', '--port', String(guardedPort), '--json', '--server', server], {
+  const guarded = start(process.execPath, [...nodeArgs, bin, 'connect', 'guarded', '--port', String(guardedPort), '--json', '--server', server], {
     env: { ...env, GATE_TOKEN: token },
   });
   await guarded.waitFor(/"event":"ready"/);
@@ -341,6 +348,52 @@ function writeCopyFile() {
   closeSync(fd);
 }
 
+/** Resident set size of a process, in bytes, from /proc. */
+function rss(pid) {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  return kb * 1024;
+}
+
+/**
+ * The server's and the CLI's RSS with IDLE_TUNNELS open idle tunnels (each a
+ * logged-in client that sent nothing since), and what each of ACTIVE_TUNNELS
+ * busy tunnels adds (pgbench at the fixed rate over that many clients,
+ * sampled every 100 ms, the peak against the idle figure before it).
+ */
+async function memory(gt, pgPort) {
+  const { default: pg } = await import('pg');
+  const server = gt.dev.child.pid;
+  const cli = gt.connect.child.pid;
+  const base = { server: rss(server), cli: rss(cli) };
+  const clients = [];
+  for (let i = 0; i < IDLE_TUNNELS; i += 50) {
+    // 50 at a time: each is a new tunnel (grant check, upstream login).
+    const batch = Array.from({ length: Math.min(50, IDLE_TUNNELS - i) }, () => new pg.Client({ host: '127.0.0.1', port: gt.port, user: 'postgres', password: PASSWORD, database: 'bench' }));
+    for (const c of batch) c.on('error', () => {});
+    await Promise.all(batch.map((c) => c.connect()));
+    clients.push(...batch);
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = { server: rss(server), cli: rss(cli) };
+  await Promise.all(clients.map((c) => c.end()));
+  await new Promise((r) => setTimeout(r, 1000));
+  const quiet = { server: rss(server), cli: rss(cli) };
+  let peak = { ...quiet };
+  const sampler = setInterval(() => {
+    peak = { server: Math.max(peak.server, rss(server)), cli: Math.max(peak.cli, rss(cli)) };
+  }, 100);
+  await pgbench(gt.port, ['-n', '-S', '-c', String(ACTIVE_TUNNELS), '-j', '2', '-R', String(RATE), '-T', String(Math.min(SECONDS, 5))]);
+  clearInterval(sampler);
+  void pgPort;
+  const mb = (b) => `${(b / 1048576).toFixed(0)} MB`;
+  const kb = (b) => `${(b / 1024).toFixed(0)} KB`;
+  return (
+    `RSS server ${mb(base.server)} / CLI ${mb(base.cli)} before; with ${IDLE_TUNNELS} idle tunnels server ${mb(idle.server)} / CLI ${mb(idle.cli)} ` +
+    `(${kb((idle.server - base.server) / IDLE_TUNNELS)} / ${kb((idle.cli - base.cli) / IDLE_TUNNELS)} per idle tunnel); ` +
+    `${ACTIVE_TUNNELS} active tunnels at ${RATE} tps add ${kb((peak.server - quiet.server) / ACTIVE_TUNNELS)} (server) / ${kb((peak.cli - quiet.cli) / ACTIVE_TUNNELS)} (CLI) each at peak`
+  );
+}
+
 const us = (v) => (Number.isFinite(v) ? v.toFixed(0) : '-');
 const x = (a, b) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : '-');
 
@@ -360,6 +413,7 @@ async function main() {
   if (!bouncer) console.error(`bench/pg: ${PGBOUNCER} not found; skipping pgbouncer`);
   const pipes = await startNodePipes(pgPort);
   const gate = await startGate(pgPort);
+  const before = BEFORE ? await startGate(pgPort, 'before', join(resolve(BEFORE), 'bin', 'gate.js')) : undefined;
   // Each path with the processes whose CPU it costs (PostgreSQL's and pgbench's are the same for all).
   const paths = [
     { name: 'direct', port: pgPort, procs: {} },
@@ -369,6 +423,12 @@ async function main() {
     { name: 'gate', port: gate.port, procs: { server: gate.dev.child.pid, cli: gate.connect.child.pid } },
     // The same database behind guardrails and masking: the SQL analysis in the path.
     { name: 'gate guarded', port: gate.guardedPort, procs: { server: gate.dev.child.pid, cli: gate.guarded.child.pid } },
+    ...(before
+      ? [
+          { name: 'gate before', port: before.port, procs: { server: before.dev.child.pid, cli: before.connect.child.pid } },
+          { name: 'gate guarded before', port: before.guardedPort, procs: { server: before.dev.child.pid, cli: before.guarded.child.pid } },
+        ]
+      : []),
   ];
   // Warm-up, not measured: gate's first statements load the SQL parser and JIT its path.
   for (const p of paths) await pgbench(p.port, ['-n', '-S', '-c', String(CLIENTS), '-j', '2', '-t', String(process.env.BENCH_WARMUP ?? 200)]);
@@ -382,7 +442,9 @@ async function main() {
       const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);
       results[p.name][s.key] = { ...r, total };
       const rate = r.bytes ? `${(r.bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s` : `${r.tps.toFixed(0)} tps ${(r.latency * 1000).toFixed(0)} µs`;
-      console.error(`  ${s.name.padEnd(36)} ${p.name.padEnd(14)} ${rate.padStart(16)}  proxy CPU ${(total / 1000).toFixed(0)} ms`);
+      const split = Object.keys(r.cpu).length > 1 ? ` (${Object.entries(r.cpu).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ')})` : '';
+      const count = r.txns ? `, ${r.txns} txns` : '';
+      console.error(`  ${s.name.padEnd(36)} ${p.name.padEnd(14)} ${rate.padStart(16)}  proxy CPU ${(total / 1000).toFixed(0)} ms${split}${count}`);
     }
   }
 
@@ -437,11 +499,21 @@ async function main() {
         `${((g.connect.txns / g.connect.cpu.server) * 1e6).toFixed(0)} tunnels per server CPU-second (target >= 300)`,
     );
   }
+  const gb = results['gate before'];
+  const ggb = results['gate guarded before'];
+  if (gb?.rate && g.rate) lines2.push(`gate server CPU per select, this build / BENCH_GATE_BEFORE: ${x(g.rate.cpu.server / g.rate.txns, gb.rate.cpu.server / gb.rate.txns)}`);
+  if (ggb?.rate && gg.rate) lines2.push(`gate guarded server CPU per select, this build / BENCH_GATE_BEFORE: ${x(gg.rate.cpu.server / gg.rate.txns, ggb.rate.cpu.server / ggb.rate.txns)}`);
   if (gg.copyOut) lines2.push(`COPY out through gate with masking on / direct: ${x(mbs(gg.copyOut), mbs(d.copyOut))}`);
   if (g.copyOut) lines2.push(`COPY out through gate / direct: ${x(mbs(g.copyOut), mbs(d.copyOut))} (target >= 0.90, masking off)`);
   if (g.copyIn) lines2.push(`COPY in through gate / direct: ${x(mbs(g.copyIn), mbs(d.copyIn))} (target >= 0.90, masking off)`);
   console.log(`\n${lines2.join('\n')}`);
 
+  if (!only || only.includes('memory')) {
+    const gates = [['gate', gate], ...(before ? [['gate before', before]] : [])];
+    for (const [name, gt] of gates) console.log(`\n${name}: ${await memory(gt, pgPort)}`);
+  }
+
+  if (before) for (const c of [before.guarded, before.connect, before.dev]) await stop(c.child, 'SIGINT');
   await stop(gate.guarded.child, 'SIGINT');
   await stop(gate.connect.child, 'SIGINT');
   await stop(gate.dev.child, 'SIGINT');

@@ -14,7 +14,7 @@
 //   GATE_SERVER_NODE_ARGS=--cpu-prof node bench/record.js           # the server profiled
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
@@ -150,6 +150,12 @@ const cases = [
   ['gate exec -- seq, recorded and uploaded', () => underPty(process.execPath, [...gateArgv, 'exec', 'bench', '--', 'seq', ...seqArgs])],
   ['gate exec -- true (fixed cost)', () => underPty(process.execPath, [GATE_BIN, 'exec', 'bench', '--', 'true'])],
 ];
+// The tool a user would pick instead (issue 18): Debian's asciinema recording the same command to a local file, under the same pty.
+const ASCIINEMA = '/usr/bin/asciinema';
+const ASCIINEMA_CASE = 'asciinema rec -c seq (local file)';
+if (existsSync(ASCIINEMA)) {
+  cases.splice(2, 0, [ASCIINEMA_CASE, () => underPty(ASCIINEMA, ['rec', '--quiet', '--overwrite', '-c', `seq ${seqArgs.join(' ')}`, join(work, 'asciinema.cast')])]);
+} else console.error(`bench/record: ${ASCIINEMA} not found (apt-get install asciinema); skipping it`);
 if (process.env.BENCH_CASES) {
   const keep = new Set(process.env.BENCH_CASES.split(',').map(Number));
   for (let i = cases.length - 1; i >= 0; i--) if (!keep.has(i)) cases.splice(i, 1);
@@ -213,6 +219,19 @@ for (const [name] of cases) {
     ? ['tool', 'server', 'reader'].map((k) => `${median(used.map((u) => u[k])).toFixed(2)} s`).join(' / ')
     : 'n/a';
   console.log(`| ${name} | ${(t / 1000).toFixed(2)} s | ${runs} | ${(t / base).toFixed(2)} | ${cpuCell} | ${note} |`);
+}
+
+// The target: what gate adds over the plain pty is at most half of what asciinema adds, in wall time and in CPU (all processes).
+const gateCase = cases.find(([n]) => n.startsWith('gate exec -- seq'))?.[0];
+if (gateCase && times.has(ASCIINEMA_CASE) && cpu.get(cases[0][0]).length) {
+  const cpuTotal = (name) => median(cpu.get(name).map((u) => u.tool + u.server + u.reader));
+  const wallAdd = (name) => median(times.get(name)) - base;
+  const cpuAdd = (name) => cpuTotal(name) - cpuTotal(cases[0][0]);
+  console.log(
+    `\nadded over the plain pty: gate ${(wallAdd(gateCase) / 1000).toFixed(2)} s wall, ${cpuAdd(gateCase).toFixed(2)} CPU-s; ` +
+      `asciinema ${(wallAdd(ASCIINEMA_CASE) / 1000).toFixed(2)} s wall, ${cpuAdd(ASCIINEMA_CASE).toFixed(2)} CPU-s; ` +
+      `gate / asciinema: wall ${(wallAdd(gateCase) / wallAdd(ASCIINEMA_CASE)).toFixed(2)}, CPU ${(cpuAdd(gateCase) / cpuAdd(ASCIINEMA_CASE)).toFixed(2)} (target <= 0.50)`,
+  );
 }
 
 server.kill('SIGTERM');

@@ -6,6 +6,7 @@
  * server down instead of making gate buffer the whole result; and a recording
  * holds exactly the bytes the tool wrote.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -112,6 +113,35 @@ describe('every statement is audited, however it is sent', () => {
       await c.close();
     }
     expect(await auditedExactly("'simple-", n)).toEqual(texts);
+  });
+
+  it('60 statements that differ only in integer constants (pgbench-style) make 60 events, each with its own text and hash', async () => {
+    // These share one analysis in the gateway (its shape cache): the audit must still hold each text as sent.
+    const n = 60;
+    const texts = Array.from({ length: n }, (_, i) => `select ${i * 7919 + 3} as shape_probe, ${i} + 1 as k`);
+    const c = await wireConnect(port, { user: 'app_rw', database: 'postgres' });
+    try {
+      const ready: string[] = [];
+      const all = new Promise<void>((resolve) =>
+        c.stream((m) => {
+          ready.push(m.type);
+          if (ready.filter((t) => t === 'Z').length === n) resolve();
+        }),
+      );
+      c.socket.write(Buffer.concat(texts.map(queryMessage)));
+      await all;
+      expect(ready).not.toContain('E');
+    } finally {
+      await c.close();
+    }
+    expect(await auditedExactly('shape_probe', n)).toEqual(texts);
+    const rows = await stack.server.ctx.audit.list({ actions: ['pg.query'], fromStart: true, limit: 100_000 });
+    const details = rows.map((r) => JSON.parse(r.details) as Record<string, unknown>).filter((d) => String(d.statement).includes('shape_probe'));
+    for (const d of details) {
+      expect(d.statement_sha256).toBe(createHash('sha256').update(String(d.statement), 'utf8').digest('hex'));
+      expect(d).toMatchObject({ command: 'SELECT', protocol: 'simple', rows: 1 });
+    }
+    expect(new Set(details.map((d) => d.fingerprint)).size).toBe(1);
   });
 
   it('one simple Query holding 40 statements runs them all and is one pg.query event listing all 40', async () => {

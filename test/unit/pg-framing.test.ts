@@ -46,3 +46,40 @@ describe('FrameReader', () => {
     expect(r.start).toBe(8);
   });
 });
+
+describe('FrameReader on a long result', () => {
+  it('returns every row of a stream cut at arbitrary places intact and in order', () => {
+    const rows = Array.from({ length: 500 }, (_, i) => msg('d', `${i}:${'x'.repeat(i % 97)}`));
+    const all = Buffer.concat(rows);
+    const r = new FrameReader(1 << 20);
+    const got: string[] = [];
+    // Chunk sizes that cut headers and bodies everywhere.
+    for (let at = 0, k = 0; at < all.length; k++) {
+      const n = [1, 3, 7, 64, 333, 4096][k % 6]!;
+      r.push(all.subarray(at, at + n));
+      at += n;
+      got.push(...drain(r));
+    }
+    expect(got).toEqual(rows.map((m) => `d${m.subarray(5).toString('latin1')}`));
+    expect(r.pending).toBe(0);
+  });
+
+  it('copies only the row that spans two chunks: the rows after it are views of the chunk they came in', () => {
+    const rows = Array.from({ length: 20 }, (_, i) => msg('d', `row-${i}-${'y'.repeat(40)}`));
+    const all = Buffer.concat(rows);
+    const cut = rows[0]!.length * 3 + 10; // inside the fourth row
+    // Buffer.alloc: not from the shared pool, so `.buffer` tells the chunk apart from a copy.
+    const first = Buffer.alloc(cut);
+    all.copy(first, 0, 0, cut);
+    const second = Buffer.alloc(all.length - cut);
+    all.copy(second, 0, cut);
+    const r = new FrameReader(1 << 20);
+    r.push(first);
+    expect(drain(r)).toHaveLength(3);
+    r.push(second);
+    expect(r.next()).toBe(true); // the fourth row: joined
+    expect(r.next()).toBe(true); // the fifth: wholly inside `second`
+    expect(r.buf.buffer).toBe(second.buffer);
+    expect(r.frame().equals(rows[4]!)).toBe(true);
+  });
+});

@@ -18,9 +18,21 @@ const CARD = /(?<![0-9A-Za-z_]|[0-9A-Za-z_][-.])[0-9](?:[ -]?[0-9]){12,18}(?![0-
 /** Applies the detectors to a text; undefined when nothing matched. */
 export function detectText(d: Detectors, text: string): string | undefined {
   let out = text;
-  if (d.card) out = out.replace(CARD, (m) => (cardShaped(m) ? maskCard(m) : m));
-  if (d.email) out = out.replace(EMAIL, (_m, first: string, domain: string) => `${first}***@${domain}`);
+  // Each pattern only runs where it can match: EMAIL backtracks over every run
+  // of name characters looking for an `@` (quadratic in a long run without one,
+  // 3 µs per byte of a COPY of 1 000-character values), CARD needs 13 digits.
+  if (d.card && hasDigits(text, 13)) out = out.replace(CARD, (m) => (cardShaped(m) ? maskCard(m) : m));
+  if (d.email && out.includes('@')) out = out.replace(EMAIL, (_m, first: string, domain: string) => `${first}***@${domain}`);
   return out === text ? undefined : out;
+}
+
+function hasDigits(text: string, n: number): boolean {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++digits >= n) return true;
+  }
+  return false;
 }
 
 /** Groups use one kind of separator; the digits pass Luhn. */

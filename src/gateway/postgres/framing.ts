@@ -140,14 +140,32 @@ export class FrameReader {
     return this.buf.subarray(this.start, this.end);
   }
 
-  /** Makes at least `need` bytes contiguous in `head`. */
+  /**
+   * Makes at least `need` bytes contiguous in `head`. Only the bytes of the
+   * frame that spans chunks are copied: an exhausted head gives way to the next
+   * chunk as it is, and the part of a chunk past `need` stays a view (so each
+   * byte of a long result is copied at most once, at a chunk boundary, not
+   * with the whole chunk it arrived in).
+   */
   private join(need: number): void {
+    while (this.pos >= this.head.length && this.rest.length > 0) {
+      this.head = this.rest.shift()!;
+      this.pos = 0;
+    }
+    if (this.head.length - this.pos >= need) return;
     const parts = [this.head.subarray(this.pos)];
     let have = parts[0]!.length;
     while (have < need && this.rest.length > 0) {
       const c = this.rest.shift()!;
-      parts.push(c);
-      have += c.length;
+      const take = need - have;
+      if (c.length > take) {
+        parts.push(c.subarray(0, take));
+        this.rest.unshift(c.subarray(take));
+        have += take;
+      } else {
+        parts.push(c);
+        have += c.length;
+      }
     }
     this.head = Buffer.concat(parts, have);
     this.pos = 0;

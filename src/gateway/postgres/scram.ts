@@ -8,6 +8,26 @@ import { promisify } from 'node:util';
 
 const pbkdf2Async = promisify(pbkdf2);
 
+/**
+ * PostgreSQL sends a role the same salt and iteration count at every login, so
+ * the 4096-round PBKDF2 (most of a new tunnel's CPU) is done once per
+ * password, salt and count and kept in memory only, beside the password the
+ * server already holds. The key is a hash, so a rotated password or a new salt
+ * misses.
+ */
+const SALTED_CACHE_ENTRIES = 256;
+const saltedCache = new Map<string, Buffer>();
+
+async function saltedPassword(password: string, salt: string, iterations: number): Promise<Buffer> {
+  const key = createHash('sha256').update(`${iterations}\0${salt}\0`).update(password, 'utf8').digest('base64');
+  const hit = saltedCache.get(key);
+  if (hit) return hit;
+  const salted = await pbkdf2Async(password, Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
+  if (saltedCache.size >= SALTED_CACHE_ENTRIES) saltedCache.delete(saltedCache.keys().next().value as string);
+  saltedCache.set(key, salted);
+  return salted;
+}
+
 export interface ScramClient {
   /** The SASLInitialResponse payload. */
   clientFirst: Buffer;
@@ -37,7 +57,7 @@ export function scramClient(password: string, nonce = randomBytes(18).toString('
       if (!serverNonce.startsWith(nonce) || serverNonce.length === nonce.length) {
         throw new Error('SCRAM: server nonce does not extend the client nonce');
       }
-      const salted = await pbkdf2Async(password, Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
+      const salted = await saltedPassword(password, salt, iterations);
       const clientKey = hmac(salted, 'Client Key');
       const storedKey = createHash('sha256').update(clientKey).digest();
       const clientFinalWithoutProof = `c=biws,r=${serverNonce}`;

@@ -12,6 +12,7 @@ import { statementCopies, statementOutput } from './lineage.js';
 import { fingerprint, parse, scan } from './parser.js';
 import { commandTag } from './tags.js';
 import { readOptionsProblem } from './read-options.js';
+import { ShapeCache } from './shape-cache.js';
 import type { DataCopy, QueryAnalysis, SqlReadOptions, StatementAnalysis } from './types.js';
 
 const DEFAULT_OPTIONS: SqlReadOptions = { standardConformingStrings: true, clientEncoding: 'UTF8' };
@@ -19,6 +20,8 @@ const CACHE_ENTRIES = 2000;
 // Very long texts (bulk INSERTs) are analysed every time rather than pinned in memory.
 const CACHE_MAX_TEXT = 32 * 1024;
 const cache = new LruCache<string, QueryAnalysis>(CACHE_ENTRIES);
+// Statements that differ only in integer constants share one analysis (see shape-cache.ts).
+const shapes = new ShapeCache(CACHE_ENTRIES);
 
 /**
  * Splits and analyses `text` as PostgreSQL reads it under `opts`. Synchronous;
@@ -31,14 +34,22 @@ export function analyzeQuery(text: string, opts: Partial<SqlReadOptions> = {}): 
   const key = `${options.standardConformingStrings ? 1 : 0}|${options.clientEncoding.toUpperCase()}|${text}`;
   const hit = cache.get(key);
   if (hit) return hit;
+  const shapeKey = shapes.key(key.slice(0, key.length - text.length), text, CACHE_MAX_TEXT);
+  if (shapeKey !== undefined) {
+    const shaped = shapes.get(shapeKey, text);
+    // Not kept by exact text: one shape's many constants would push every other statement out.
+    if (shaped) return { ok: true, statements: [shaped] };
+  }
   const result = analyzeUncached(text, options);
   if (text.length <= CACHE_MAX_TEXT) cache.set(key, result);
+  if (shapeKey !== undefined) shapes.learn(shapeKey, text, result.ok ? result.statements : []);
   return result;
 }
 
 /** Empties the analysis cache (tests, benchmarks). */
 export function clearAnalysisCache(): void {
   cache.clear();
+  shapes.clear();
 }
 
 function analyzeUncached(text: string, options: SqlReadOptions): QueryAnalysis {

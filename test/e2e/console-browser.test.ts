@@ -108,7 +108,6 @@ describe('the web console in gate dev', () => {
     await withBrowser(async (page) => {
       await page.setViewportSize({ width: 1100, height: 760 });
       await consoleSignIn(page, url, 'bob');
-      await shot(page, 'sign-in-done');
       const card = page.locator(`#grant-${grantId}`);
       await card.waitFor();
       const text = await card.textContent();
@@ -174,7 +173,7 @@ describe('the web console in gate dev', () => {
       await page.locator('#player .ap-player, #player .ap-wrapper').first().waitFor();
       await statement.getByRole('button').click();
       try {
-        await page.waitForFunction(() => document.querySelector('#player')?.textContent?.includes('Margaret Hamilton'), undefined, { timeout: 20_000 });
+        await page.locator('#player').filter({ hasText: 'Margaret Hamilton' }).waitFor({ timeout: 20_000 });
       } catch (err) {
         throw new Error(`the player never showed the query's output: ${await pageText(page)}`, { cause: err });
       }

@@ -118,6 +118,13 @@ describe('console approvals', () => {
     await withBrowser(async (page) => {
       await consoleSignIn(page, stack.url, 'bob');
       const csrf = await page.locator('form.who input[name=csrf]').inputValue();
+      // A same-origin post without the session's token (another tab's stale form, a forged one) is refused too.
+      const tokenless = await page.evaluate(async (url) => {
+        const res = await fetch(url, { method: 'POST', body: new URLSearchParams({ decision: 'approve', csrf: 'not-the-token' }) });
+        return { status: res.status, text: await res.text() };
+      }, `/ui/grants/${id}/decide`);
+      expect(tokenless.status).toBe(403);
+      expect(tokenless.text).toContain('security token');
       // An attacker's page on another origin (localhost is another site than 127.0.0.1) auto-submits a form to the console.
       const { createServer } = await import('node:http');
       const site = createServer((_req, res) => {

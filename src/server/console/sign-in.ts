@@ -25,7 +25,7 @@ export const ownOrigin = (request: FastifyRequest): string => `${request.protoco
 
 /** Only console paths are places to return to after sign-in (no open redirect). */
 export function safeBack(value: unknown): string {
-  return typeof value === 'string' && /^\/ui(\/[A-Za-z0-9_\-/.?=&%]*)?$/.test(value) && !value.startsWith('//') ? value : '/ui/approvals';
+  return typeof value === 'string' && /^\/ui(\/[A-Za-z0-9_\-/.?=&%]*)?$/.test(value) && !/(^|\/)\.\.?(\/|$|\?)/.test(value) && !/%2e/i.test(value) ? value : '/ui/approvals';
 }
 
 export interface SignIn {

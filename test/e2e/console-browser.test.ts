@@ -100,7 +100,7 @@ describe('the web console in gate dev', () => {
     expect(dev!.lines.stderr.map((l) => l.trim())).toContain(`web console ${url}/ui (approvals, grants, session replay, audit)`);
   });
 
-  it('bob approves alice’s waiting write request in the console; her gate request returns approved; the held statement is approved there and then runs; bob replays the session', async () => {
+  it('bob approves alice’s waiting write request in the console; her gate request returns approved; the held statement is approved there and then runs; bob replays the session and terminates her next tunnel from the Live page', async () => {
     const request = startGate(['request', 'demo-db', '--role', 'write', '--for', '30m', '--reason', 'backfill country codes (TICKET-77)', '--json'], { env });
     const waiting = JSON.parse(await request.waitFor(/"event":"waiting_approval"/, 'stdout'));
     const grantId = waiting.grant_id as string;
@@ -178,6 +178,21 @@ describe('the web console in gate dev', () => {
         throw new Error(`the player never showed the query's output: ${await pageText(page)}`, { cause: err });
       }
       await shot(page, 'replay');
+
+      // Live: bob (an approver of demo-db) terminates alice's open psql tunnel, and psql says who cut it.
+      const second = spawnPty(['psql', 'demo-db', '--role', 'write'], env);
+      await second.waitFor(/=>\s*$|=#\s*$/m, 60_000);
+      second.term.write('select 40 + 2 as answer;\r');
+      await second.waitFor(/42\s*\r?\n\(1 row\)/);
+      await page.goto(`${url}/ui/live`);
+      const open = page.locator('tr[id^=tunnel-]').filter({ hasText: 'alice' });
+      await open.first().waitFor();
+      await open.first().getByRole('button', { name: 'Terminate' }).click();
+      await page.getByRole('status').filter({ hasText: 'Terminated' }).waitFor();
+      second.term.write('select 1;\r');
+      await second.waitFor(/terminated by bob from the gate console/);
+      second.term.write('\\q\r');
+      await second.exited;
     });
   }, 240_000);
 

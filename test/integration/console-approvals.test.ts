@@ -80,6 +80,22 @@ describe('console approvals', () => {
     expect(done.body.grant.approvals[0]).toMatchObject({ by: 'bob', comment: 'ok, watch the invoices table' });
   });
 
+  it('the approvals page updates live when another approver decides', async () => {
+    const created = await api(alice, 'POST', '/v1/grants', { target: 'db', role: 'write', reason: 'live update check' });
+    const id = created.body.grant.id as string;
+    const dave = await stack.loginAs('dave');
+    await withBrowser(async (page) => {
+      await consoleSignIn(page, stack.url, 'bob');
+      await page.locator(`#grant-${id}`).waitFor();
+      // The page's event stream is open before anyone else decides.
+      await page.locator('body[data-live-ready="1"]').waitFor({ state: 'attached' });
+      expect((await api(dave, 'POST', `/v1/grants/${id}/deny`, { comment: 'not today' })).status).toBe(200);
+      // Gone from bob's page without a reload: nothing of it is left to decide.
+      await page.locator(`#grant-${id}`).waitFor({ state: 'detached' });
+      expect(await shown(page.locator('#s-requests').locator('..'))).toContain('No access request is waiting for you.');
+    });
+  });
+
   it('a user outside the approver group sees no approve button, and the console and the API refuse the approval with 403', async () => {
     const created = await api(alice, 'POST', '/v1/grants', { target: 'db', role: 'write', reason: 'second request' });
     const id = created.body.grant.id as string;

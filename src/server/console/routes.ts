@@ -157,7 +157,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: ServerContext, options:
     if (await who(request)) return reply.redirect(back, 303);
     const oidc = ctx.oidc();
     const body = html`<p>Sign in with your organisation’s identity provider${oidc ? html` (<code>${oidc.issuer}</code>)` : ''} to see and decide access requests, grants, sessions and the audit log.</p>
-<p><a class="button" id="sign-in" href="/ui/login/start?back=${encodeURIComponent(back)}"><button type="button" tabindex="-1">Sign in</button></a></p>`;
+<p><a class="button" id="sign-in" href="/ui/login/start?back=${encodeURIComponent(back)}">Sign in</a></p>`;
     return sendPage(reply, 200, page({ title: 'Sign in to gate', body }));
   });
   app.get('/ui/login/start', async (request, reply) => signIn.start(request, reply, safeBack((request.query as Record<string, string>).back)));

@@ -29,6 +29,7 @@ label { display:block; font-weight:600; font-size:.9rem; margin:6px 0 2px; }
 input, textarea { font:inherit; padding:6px 8px; border:1px solid #8c959f; border-radius:6px; width:100%; max-width:36rem; background:#fff; color:var(--fg); }
 button { font:inherit; padding:6px 14px; border-radius:6px; border:1px solid #8c959f; background:#fff; color:var(--fg); cursor:pointer; }
 button.approve { background:var(--ok); border-color:var(--ok); color:#fff; } button.deny { background:#fff; border-color:var(--bad); color:var(--bad); }
+a.button { display:inline-block; padding:8px 18px; border-radius:6px; background:var(--accent); color:#fff; font-weight:600; text-decoration:none; }
 button.link { background:none; border:none; color:#fff; text-decoration:underline; padding:0; }
 .actions { display:flex; gap:8px; margin-top:8px; }
 .notice { padding:8px 12px; border-radius:6px; border:1px solid; } .notice.error { color:var(--bad); background:#ffebe9; } .notice.ok { color:var(--ok); background:#dafbe1; }

@@ -66,8 +66,11 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
 }
 
 export interface GrantEnded {
-  /** Why the tunnel is cut: the grant ended, the server stops, or a tunnel limit was hit (`limits:`). */
-  reason: 'expired' | 'revoked' | 'server_shutdown' | 'idle_timeout' | 'startup_timeout';
+  /**
+   * Why the tunnel is cut: the grant ended, the server stops, a tunnel limit
+   * was hit (`limits:`), or an admin or approver terminated it (the console's Live page).
+   */
+  reason: 'expired' | 'revoked' | 'server_shutdown' | 'idle_timeout' | 'startup_timeout' | 'terminated';
   message: string;
 }
 

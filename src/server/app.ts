@@ -28,6 +28,7 @@ import { createWorkloadVerifier } from './identity/workload.js';
 import { tunnelDeps } from './gateway-deps.js';
 import { clientErrorHandler, httpServerTimeouts } from './http-limits.js';
 import { attachTunnelEndpoint } from './tunnel-endpoint.js';
+import { consoleRoutes } from './console/routes.js';
 
 export interface ServerOptions {
   config: GateConfig;
@@ -166,6 +167,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
 
   for (const register of ROUTES) register(app, ctx);
   const tunnels = attachTunnelEndpoint(app.server, tunnelDeps(ctx));
+  consoleRoutes(app, ctx, { tunnels });
 
   return {
     app,

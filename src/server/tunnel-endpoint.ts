@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApiError } from '../api/errors.js';
@@ -37,14 +38,35 @@ export interface TunnelMeta {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** One open tunnel, as the console's Live page lists it (no secret, no token). */
+export interface LiveTunnel {
+  id: string;
+  target: string;
+  role: string;
+  grantId: string;
+  user: string;
+  userKey: string;
+  sessionId: string | null;
+  ip: string;
+  openedAt: string;
+}
+
+/** What the server keeps of the tunnel endpoint: list, terminate, and end all at shutdown. */
+export interface TunnelRegistry {
+  list(): LiveTunnel[];
+  /** Cuts one open tunnel; false when it is no longer open. */
+  terminate(id: string, message: string): boolean;
+  closeAll(): void;
+}
+
 /**
  * Ends every tunnel: checks the token and the grant, answers `101`, then
  * hands the socket to the target's protocol handler, and cuts it when the
  * grant ends. Refusals are plain HTTP answers with the JSON error body, so the
  * CLI can show the reason.
  */
-export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeAll(): void } {
-  const open = new Set<AbortController>();
+export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRegistry {
+  const open = new Map<AbortController, LiveTunnel>();
   const counters = createTunnelCounters(deps.limits);
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -100,7 +122,17 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeA
     }
 
     const controller = new AbortController();
-    open.add(controller);
+    open.set(controller, {
+      id: randomUUID(),
+      target: grant.target,
+      role: grant.role,
+      grantId: grant.id,
+      user: caller.sub,
+      userKey: caller.key,
+      sessionId: sessionId ?? null,
+      ip: meta.ip,
+      openedAt: new Date().toISOString(),
+    });
     const unsubscribe = deps.onGrantEnded(grant.id, (ended) => controller.abort(ended));
     // A grant can end between the check above and the subscription.
     const expiresIn = grant.expiresAt.getTime() - Date.now();
@@ -145,8 +177,17 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeA
   }
 
   return {
+    list: () => [...open.values()],
+    terminate(id, message) {
+      for (const [c, t] of open) {
+        if (t.id !== id) continue;
+        c.abort({ reason: 'terminated', message } satisfies GrantEnded);
+        return true;
+      }
+      return false;
+    },
     closeAll() {
-      for (const c of open) c.abort({ reason: 'server_shutdown', message: 'the gate server is shutting down' } satisfies GrantEnded);
+      for (const c of open.keys()) c.abort({ reason: 'server_shutdown', message: 'the gate server is shutting down' } satisfies GrantEnded);
     },
   };
 }

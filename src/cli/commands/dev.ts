@@ -127,6 +127,7 @@ function printNextSteps(ctx: CliContext, url: string, config: GateConfig, users:
   const targets = Object.keys(config.targets);
   say(ctx.io, `${style.green('✓')} gate dev is running at ${style.bold(url)}`);
   say(ctx.io, `  identity provider ${url}/idp · dev users ${users.join(', ')}`);
+  say(ctx.io, `  web console ${url}/ui (approvals, grants, session replay, audit)`);
   if (targets.length > 0) say(ctx.io, `  targets: ${targets.join(', ')}`);
   say(ctx.io, '');
   // Printed as the user can run them: `node bin/gate.js …` from a checkout, `gate …` once on PATH.

@@ -26,6 +26,11 @@ export interface DevIdpOptions {
   clientId: string;
   /** Who may sign in; from `dev.users` in gate.yaml. */
   users: DevUser[];
+  /**
+   * Redirect URIs of the web console's code flow. Default: `/ui/callback` on
+   * the issuer's origin, where `gate dev` serves the console.
+   */
+  redirectUris?: string[];
 }
 
 export interface DevIdp {
@@ -86,6 +91,7 @@ export async function createDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       mountPath,
       jwks: await generateSigningKeys(),
       cookieKeys: generateCookieKeys(),
+      redirectUris: options.redirectUris ?? [`${new URL(issuer).origin}/ui/callback`],
     }),
   );
   const callback = provider.callback();

@@ -18,6 +18,8 @@ export interface ProviderConfigInput {
   mountPath: string;
   jwks: { keys: JWK[] };
   cookieKeys: string[];
+  /** Where the web console's authorization-code flow may return (`<server>/ui/callback`). */
+  redirectUris: string[];
 }
 
 // Lifetimes: short enough for dev, long enough that a developer's session
@@ -139,9 +141,11 @@ export function providerConfiguration(input: ProviderConfigInput): Configuration
         client_name: 'gate',
         token_endpoint_auth_method: 'none',
         application_type: 'native',
-        grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
-        response_types: [],
-        redirect_uris: [],
+        // The CLI's device flow, and the web console's authorization-code flow (PKCE is
+        // required of a public native client, so a stolen code alone redeems nothing).
+        grant_types: [DEVICE_CODE_GRANT, 'authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: input.redirectUris,
         id_token_signed_response_alg: 'RS256',
       },
     ],

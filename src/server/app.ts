@@ -11,6 +11,7 @@ import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createLogger, type Logger, redact } from './log.js';
 import { createCheckpointer } from './audit/checkpoints.js';
+import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from './store-errors.js';
 import { createAuditSpool } from './audit/spool.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
@@ -150,6 +151,10 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     }
     if (status && status >= 400 && status < 500) {
       return reply.status(status).send({ error: { code: 'bad_request', message: redact((err as Error).message) } });
+    }
+    if (isStoreUnavailable(err)) {
+      log.warn('request failed: store unavailable', { method: request.method, url: request.url.split('?')[0], error: redact(String((err as Error)?.message ?? err)) });
+      return reply.status(503).send({ error: { code: 'unavailable', message: STORE_UNAVAILABLE_MESSAGE } });
     }
     log.error('request failed', { method: request.method, url: request.url, error: redact(String((err as Error)?.stack ?? err)) });
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error.' } });

@@ -11,6 +11,8 @@ import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createLogger, type Logger, redact } from './log.js';
 import { createCheckpointer } from './audit/checkpoints.js';
+import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from './store-errors.js';
+import { createAuditSpool } from './audit/spool.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
 import { createNotifier } from './notify/index.js';
@@ -38,6 +40,8 @@ export interface ServerOptions {
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
+  /** How often events spooled while the store was down are retried into it (default 1 s; tests lower it). */
+  auditRetryMs?: number;
   /** Least time between workload JWKS refetches on an unknown key id (default 30 s; tests lower it). */
   jwksCooldownMs?: number;
   /** Notification retry timing (tests shorten it). */
@@ -76,8 +80,12 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
   const mounts: { prefix: string; handler: MountedHandler }[] = [];
 
   const now = options.now ?? (() => new Date());
-  const audit = createAuditLog(store.audit, now, (err, lost) =>
-    log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
+  const audit = createAuditLog(
+    store.audit,
+    now,
+    (err, lost) => log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
+    // While the store cannot take events they wait, fsync'd, in the data dir (docs/store.md).
+    { spool: createAuditSpool(options.dataDir), retryMs: options.auditRetryMs, report: (level, message, fields) => log[level](message, fields) },
   );
   const notifier = createNotifier({ config: options.config, store, audit, log, now, env: options.env ?? process.env, tuning: options.notify });
   // Grant and approval events enqueue their notifications as they are audited (src/server/notify).
@@ -154,6 +162,10 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     }
     if (status && status >= 400 && status < 500) {
       return reply.status(status).send({ error: { code: 'bad_request', message: redact((err as Error).message) } });
+    }
+    if (isStoreUnavailable(err)) {
+      log.warn('request failed: store unavailable', { method: request.method, url: request.url.split('?')[0], error: redact(String((err as Error)?.message ?? err)) });
+      return reply.status(503).send({ error: { code: 'unavailable', message: STORE_UNAVAILABLE_MESSAGE } });
     }
     log.error('request failed', { method: request.method, url: request.url, error: redact(String((err as Error)?.stack ?? err)) });
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error.' } });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from './store-errors.js';
 import type { Socket } from 'node:net';
 import { ApiError } from '../api/errors.js';
 import { resolveSecret } from '../config/secrets.js';
@@ -24,6 +25,8 @@ export interface TunnelDeps {
   /** Calls back once when the grant ends; returns an unsubscribe function. */
   onGrantEnded(id: string, cb: (ended: GrantEnded) => void): () => void;
   audit(caller: Caller, grant: TunnelGrant, meta: TunnelMeta, event: GatewayAuditEvent): void;
+  /** See GatewayContext.auditUnavailable. */
+  auditUnavailable?(): string | undefined;
   requestApproval(caller: Caller, grant: TunnelGrant, input: Parameters<GatewayContext['requestApproval']>[0]): Promise<ApprovalCheck>;
   /** The recorded session a `Gate-Session` header names, if it exists. */
   session(id: string): Promise<StoredSession | undefined>;
@@ -78,6 +81,7 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRe
     }
     void accept(req, socket, head).catch((err) => {
       if (err instanceof ApiError) refuse(socket, err);
+      else if (isStoreUnavailable(err)) refuse(socket, new ApiError('unavailable', STORE_UNAVAILABLE_MESSAGE));
       else {
         deps.log.error('tunnel failed', { error: String((err as Error)?.message ?? err) });
         refuse(socket, new ApiError('internal', 'The tunnel could not be opened.'));
@@ -161,6 +165,7 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRe
         localPassword: header(req, TunnelHeader.localPassword),
         secret: (ref) => resolveSecret(ref, deps.env),
         audit,
+        auditUnavailable: deps.auditUnavailable,
         requestApproval: (input) => deps.requestApproval(caller, grant, input),
         signal: controller.signal,
       });

@@ -1,4 +1,5 @@
 import type { Identity } from '../api/wire.js';
+import type { RecordingStore } from '../server/recordings.js';
 
 /**
  * The one persistence interface the server uses. Every method is async, even
@@ -20,6 +21,11 @@ export interface Store {
   readonly serviceTokens: ServiceTokenRepository;
   /** The notification outbox (src/server/notify): rows delivered at least once, by one replica each. */
   readonly notifyOutbox: NotifyOutboxRepository;
+  /**
+   * Recordings shared by every replica (PostgreSQL: chunk rows). Absent on
+   * SQLite, whose single server keeps them as files in its data dir.
+   */
+  readonly recordings?: RecordingStore;
   /**
    * Changes other server replicas made to grants and command approvals, as
    * they commit (PostgreSQL: LISTEN/NOTIFY). Absent on a single-process store
@@ -80,11 +86,17 @@ export interface StoredGrant {
   /** ISO time, set once the grant is active. */
   expiresAt: string | null;
   data: Record<string, unknown>;
+  /** The row's version as read (bumped by every update); on update, the version the change was based on. */
+  version?: number;
 }
 
 export interface GrantRepository {
   insert(grant: StoredGrant): Promise<void>;
-  /** Replaces the grant when its state is still `fromState` (optimistic check); false when it moved on. */
+  /**
+   * Replaces the grant when its state is still `fromState` and, when `grant.version` is given, its
+   * version is still that one (optimistic check across replicas; the version is bumped); false when
+   * it moved on.
+   */
   update(grant: StoredGrant, fromState: string): Promise<boolean>;
   get(id: string): Promise<StoredGrant | undefined>;
   /** `requesters`: grants whose requester key is one of these (OR `targets`). */

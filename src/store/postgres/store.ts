@@ -7,6 +7,7 @@ import { clientConfig, describeTarget, migrate, type PostgresConnection } from '
 import { postgresGrants } from './grants.js';
 import { createChangeFeed, type FeedLogger } from './notify.js';
 import { postgresNotifyOutbox } from './notify-outbox.js';
+import { postgresRecordings } from './recordings.js';
 import { postgresServiceTokens } from './service-tokens.js';
 import { postgresSessions } from './sessions.js';
 
@@ -57,6 +58,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     sessions: postgresSessions(pool),
     serviceTokens: postgresServiceTokens(pool),
     notifyOutbox: postgresNotifyOutbox(pool),
+    recordings: postgresRecordings(pool),
     async recordLogin(who, at) {
       await pool.query(
         `INSERT INTO logins (sub, email, name, groups_json, kind, last_login_at) VALUES ($1, $2, $3, $4, $5, $6)

@@ -17,6 +17,7 @@ import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { grantRoutes } from './routes/grants.js';
+import { pendingRoutes } from './routes/pending.js';
 import { publicRoutes } from './routes/public.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { targetRoutes } from './routes/targets.js';
@@ -53,7 +54,7 @@ export interface GateServer {
   close(): Promise<void>;
 }
 
-const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRoutes, auditRoutes, tokenRoutes, sessionRoutes];
+const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRoutes, pendingRoutes, auditRoutes, tokenRoutes, sessionRoutes];
 
 /**
  * Builds the gate server without listening (fastify's testing guide): tests

@@ -14,9 +14,19 @@ targets:
     address: 127.0.0.1:5432
     database: app
     roles:
+      read:  { username: readonly, password: env:DB_PROD_RO_PASSWORD }
+      write: { username: app_rw, password: env:DB_PROD_RW_PASSWORD }
+  # The picker's own target: no grant of alice's there for gate to reuse instead of asking.
+  db-stage:
+    type: postgres
+    address: 127.0.0.1:5432
+    database: app
+    roles:
+      read:  { username: readonly, password: env:DB_PROD_RO_PASSWORD }
       write: { username: app_rw, password: env:DB_PROD_RW_PASSWORD }
 policies:
-  - { name: eng-write, groups: [engineering], targets: [db-prod], roles: [write], max_duration: 1h,
+  - { name: eng-read, groups: [engineering], targets: [db-prod, db-stage], roles: [read], max_duration: 8h, approval: auto }
+  - { name: eng-write, groups: [engineering], targets: [db-prod, db-stage], roles: [write], max_duration: 1h,
       approval: { approvers: [dba-oncall], min: 1 } }
 `;
 
@@ -95,7 +105,7 @@ describe('gate approvals in a terminal', () => {
     const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: bob });
     const view = spawnPty(['approvals'], env);
     try {
-      await view.waitFor(new RegExp(`${second}[\\s\\S]*2 waiting for you|2 waiting for you[\\s\\S]*${second}`));
+      await view.waitFor(new RegExp(`2 waiting for you[\\s\\S]*${second}[\\s\\S]*enter details`));
       expect(view.output).toContain(first);
       expect(view.output).toContain('INC-42: fix invoice totals');
 
@@ -140,7 +150,7 @@ describe('gate approvals in a terminal', () => {
     const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: bob });
     const view = spawnPty(['approvals'], env);
     try {
-      await view.waitFor(/nothing waiting for you/);
+      await view.waitFor(/nothing waiting for you[\s\S]*q quit/);
       const id = await aliceRequests('arrives later');
       await view.waitFor(new RegExp(id));
       view.term.write('\x03');
@@ -149,6 +159,42 @@ describe('gate approvals in a terminal', () => {
       view.term.kill();
     }
     await stack.api(bob, 'POST', `/v1/grants/${(await stack.api<PendingWire>(bob, 'GET', '/v1/pending')).body.grants[0]!.id}/deny`, {});
+  });
+});
+
+describe('the same ink pieces elsewhere', () => {
+  it('picks a role with the arrows in the role picker, then shows the wait until bob approves', async () => {
+    const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: alice });
+    const view = spawnPty(['connect', 'db-stage', '--for', '10m', '--reason', 'picker', '--json'], env);
+    try {
+      await view.waitFor(/db-stage has several roles you may request:[\s\S]*1\) read[\s\S]*2\) write[\s\S]*Role \[read\]/);
+      view.expectNext();
+      view.term.write('\x1b[B');
+      await view.waitFor(/Role \[write\]/);
+      view.term.write('\r');
+      await view.waitFor(/Role: write/);
+      await view.waitFor(/"event":"waiting_approval"/);
+      const mine = (await stack.api<PendingWire>(bob, 'GET', '/v1/pending')).body.grants.find((g) => g.reason === 'picker');
+      expect(mine).toMatchObject({ role: 'write', requester: 'alice' });
+      await stack.api(bob, 'POST', `/v1/grants/${mine!.id}/approve`, {});
+      await view.waitFor(/"event":"approved"/);
+    } finally {
+      view.term.kill();
+    }
+  });
+
+  it('shows the ink spinner while gate request waits, and the grant once approved', async () => {
+    const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: alice });
+    const view = spawnPty(['request', 'db-prod', '--role', 'write', '--for', '10m', '--reason', 'spinner', '--new'], env);
+    try {
+      await view.waitFor(/needs approval by a member of dba-oncall[\s\S]*Waiting for approval/);
+      const mine = (await stack.api<PendingWire>(bob, 'GET', '/v1/pending')).body.grants.find((g) => g.reason === 'spinner');
+      await stack.api(bob, 'POST', `/v1/grants/${mine!.id}/approve`, {});
+      await view.waitFor(/Access granted: db-prod\/write/);
+      expect((await view.exited).exitCode).toBe(0);
+    } finally {
+      view.term.kill();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { Box, Text, useInput } from 'ink';
 import type { Key } from 'ink';
+import { useEffect, useState } from 'react';
 import type { GrantWire } from '../../api/wire-grants.js';
 import { formatDuration } from '../../config/duration.js';
 import { ChoiceList, KeyHelp, Notice, Spinner, TextField } from './components.js';
@@ -15,6 +16,9 @@ export interface QueueViewProps {
 /** The approvals queue: the list, or one item's details, with the keys that apply. */
 export function QueueView({ state, live, onKey }: QueueViewProps) {
   useInput(onKey);
+  // useInput puts the terminal in raw mode in an effect: the keys line appears once keys are read.
+  const [reading, setReading] = useState(false);
+  useEffect(() => setReading(true), []);
   const item = selectedItem(state);
   return (
     <Box flexDirection="column">
@@ -30,7 +34,7 @@ export function QueueView({ state, live, onKey }: QueueViewProps) {
       {state.mode === 'reason' && item ? <TextField label={`Reason for denying ${item.id}: `} value={state.reason} /> : null}
       {state.busy ? <Spinner text={state.busy} /> : null}
       {state.notice ? <Notice ok={state.notice.ok} text={state.notice.text} /> : null}
-      <KeyHelp keys={keysFor(state)} />
+      {reading ? <KeyHelp keys={keysFor(state)} /> : null}
     </Box>
   );
 }

@@ -9,7 +9,7 @@ export function inkStreams(io: IO, out: 'stdout' | 'stderr') {
   };
 }
 
-/** True when ink can read keys from stdin (a real terminal, not a test's stand-in stream). */
-export function canUseInk(io: IO): boolean {
-  return Boolean(io.stdin.isTTY && typeof io.stdin.setRawMode === 'function' && io.stdout.isTTY);
+/** True when ink can read keys from stdin (a real terminal, not a test's stand-in stream) and draw on `out`. */
+export function canUseInk(io: IO, out: 'stdout' | 'stderr' = 'stdout'): boolean {
+  return Boolean(io.stdin.isTTY && typeof io.stdin.setRawMode === 'function' && io[out].isTTY);
 }

@@ -1,13 +1,15 @@
 import { createInterface } from 'node:readline';
 import type { TargetSummary } from '../api/wire-grants.js';
 import { CancelledError } from '../errors.js';
+import { canUseInk } from './ink/streams.js';
 import type { IO, Style } from './io.js';
 
 /**
  * The role choice for a target with several requestable roles, on a
  * terminal: a numbered list on stderr, Enter takes the preselected one (the
- * target's default_role, else the first). Kept small and plain until the
- * approvals view brings ink.
+ * target's default_role, else the first). On a real terminal it is the ink
+ * picker (arrows, or a number or name typed as here); where the streams only
+ * claim to be terminals, these plain lines.
  */
 export async function pickRole(io: IO, style: Style, target: TargetSummary, signal: AbortSignal): Promise<string> {
   const roles = target.roles;
@@ -15,6 +17,10 @@ export async function pickRole(io: IO, style: Style, target: TargetSummary, sign
     0,
     roles.findIndex((r) => r.role === target.default_role),
   );
+  if (canUseInk(io, 'stderr')) {
+    const { pickRoleInk } = await import('./ink/picker.js');
+    return pickRoleInk(io, target, preselected, signal);
+  }
   io.stderr.write(`${target.name} has several roles you may request:\n`);
   roles.forEach((r, i) => {
     const how = r.approval_required ? `needs approval by ${r.approvers.join(', ')}` : 'granted at once';

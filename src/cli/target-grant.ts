@@ -33,6 +33,7 @@ export async function grantForTarget(
   const timeout = flags.timeout ?? options.defaultTimeout;
   const timeoutMs = timeout ? parseDurationFlag(timeout, '--timeout') : undefined;
   const target = await targetInfo(ctx, server, targetName);
+  const onEvent = grantProgress(ctx, options.json, flags.for);
   const grant = await ensureGrant(ctx, {
     server,
     target: targetName,
@@ -41,8 +42,8 @@ export async function grantForTarget(
     reason: flags.reason,
     wait: true,
     timeoutMs,
-    onEvent: grantProgress(ctx, options.json, flags.for),
-  });
+    onEvent,
+  }).finally(onEvent.stop);
   return { target, grant };
 }
 

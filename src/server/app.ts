@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { grantRoutes } from './routes/grants.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { pendingRoutes } from './routes/pending.js';
 import { publicRoutes } from './routes/public.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { targetRoutes } from './routes/targets.js';
@@ -63,7 +64,7 @@ export interface GateServer {
   close(): Promise<void>;
 }
 
-const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRoutes, auditRoutes, tokenRoutes, sessionRoutes, notificationRoutes];
+const ROUTES = [publicRoutes, authRoutes, targetRoutes, grantRoutes, approvalRoutes, pendingRoutes, auditRoutes, tokenRoutes, sessionRoutes, notificationRoutes];
 
 /**
  * Builds the gate server without listening (fastify's testing guide): tests

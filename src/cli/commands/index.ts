@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerApprove } from './approve.js';
+import { registerApprovals } from './approvals.js';
 import { registerAudit } from './audit.js';
 import { registerCancel } from './cancel.js';
 import { registerComplete } from './complete.js';
@@ -34,6 +35,7 @@ export const COMMANDS: ((program: Command, ctx: CliContext) => void)[] = [
   registerTargets,
   registerRequest,
   registerGrants,
+  registerApprovals,
   registerApprove,
   registerDeny,
   registerRevoke,

@@ -6,6 +6,7 @@ import { ensureGrant, type GrantEventName } from '../grant-flow.js';
 import { cappedMessage } from '../grant-progress.js';
 import { emitEvent, relativeTime, say } from '../output.js';
 import { parseDurationFlag } from '../parse.js';
+import { waitingLine } from '../waiting-line.js';
 
 interface RequestOptions {
   role?: string;
@@ -48,21 +49,13 @@ export function registerRequest(program: Command, ctx: CliContext): void {
     });
 }
 
-/** A spinner on a terminal, plain lines otherwise; always on stderr. */
+/** The ink spinner on a terminal, plain lines otherwise; always on stderr. */
 function waitingDisplay(ctx: CliContext, text: string): () => void {
   if (!ctx.io.stderr.isTTY) {
     say(ctx.io, text);
     return () => {};
   }
-  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-  let i = 0;
-  const draw = () => ctx.io.stderr.write(`\r${ctx.style.cyan(frames[i++ % frames.length]!)} ${text}`);
-  draw();
-  const timer = setInterval(draw, 100);
-  return () => {
-    clearInterval(timer);
-    ctx.io.stderr.write('\r\x1b[2K');
-  };
+  return waitingLine(ctx.io, text);
 }
 
 async function request(ctx: CliContext, target: string, opts: RequestOptions): Promise<void> {

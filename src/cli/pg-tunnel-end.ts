@@ -76,6 +76,11 @@ export async function goodbyePg(
   localPassword?: string,
 ): Promise<void> {
   const key = pg.watch.key;
+  // From here the client hears only gate: the backend's answer to the cancel ("canceling statement due to user
+  // request") must not reach it first, or psql ends on that ERROR and never shows why.
+  pg.watch.stop();
+  pg.remote.unpipe(local);
+  pg.remote.resume();
   if (key) {
     try {
       const signal = AbortSignal.timeout(3_000);

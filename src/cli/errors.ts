@@ -27,7 +27,8 @@ export function reportError(err: unknown, ctx: CliContext, json: boolean): numbe
     if (json) {
       emitEvent(io, 'error', {
         // Details come from the server's answer (or a proxy's): scrub them like the message.
-        error: { code: gateErr.code, message: redact(gateErr.message), hint: hint && redact(hint), ...(redactDeep(gateErr.details ?? {}) as object) },
+        // The server's details (its own `code` among them) come first: gate's code, message and hint are what scripts match on.
+        error: { ...(redactDeep(gateErr.details ?? {}) as object), code: gateErr.code, message: redact(gateErr.message), hint: hint && redact(hint) },
         exit_code: gateErr.exitCode,
       });
     }

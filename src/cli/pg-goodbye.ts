@@ -34,14 +34,20 @@ export function cancelRequest(pid: number, key: number): Buffer {
 export interface PgConnectionWatch {
   /** The cancel key the gateway gave this client (BackendKeyData), once seen. */
   readonly key: { pid: number; key: number } | undefined;
+  /**
+   * What to tell the client when the gateway's side went away first: a FATAL
+   * naming the cause, unless the gateway already ended with an ErrorResponse
+   * or the bytes so far stop inside a message (a FATAL there would be garbage).
+   */
+  lastWords(message: string): Buffer | undefined;
   /** Stops watching the streams (relay goes on). */
   stop(): void;
 }
 
 /**
- * Watches a relayed connection for the BackendKeyData the gateway sends the
- * client after its startup. Reads only until that message: the rest of the
- * session is not parsed here.
+ * Watches a relayed connection: for the BackendKeyData the gateway sends the
+ * client after its startup (parsed), then only for message boundaries and
+ * the type of the last message (a length skip per message, nothing copied).
  */
 export function watchPgConnection(local: Socket, remote: Socket): PgConnectionWatch {
   let key: { pid: number; key: number } | undefined;
@@ -49,6 +55,12 @@ export function watchPgConnection(local: Socket, remote: Socket): PgConnectionWa
   /** Bytes of the server's one-byte answer to an SSL/GSSENC request still to skip. */
   let skip = 0;
   let fromServer = Buffer.alloc(0);
+  let inStartup = true;
+  /** After startup: bytes of the current message still to pass, a partial header, and the last type seen. */
+  let bodyLeft = 0;
+  let header: Buffer = Buffer.alloc(0);
+  let lastType = '';
+  let said = false;
   const onLocal = (chunk: Buffer) => {
     // Only the first packets matter: each SSL/GSSENC request gets a one-byte answer before any message.
     startup = Buffer.concat([startup, chunk]);
@@ -64,7 +76,32 @@ export function watchPgConnection(local: Socket, remote: Socket): PgConnectionWa
       return;
     }
   };
+  const track = (chunk: Buffer) => {
+    let i = 0;
+    while (i < chunk.length) {
+      if (bodyLeft > 0) {
+        const take = Math.min(bodyLeft, chunk.length - i);
+        i += take;
+        bodyLeft -= take;
+        continue;
+      }
+      const want = 5 - header.length;
+      const part = chunk.subarray(i, i + want);
+      header = header.length ? Buffer.concat([header, part]) : part;
+      i += part.length;
+      if (header.length < 5) return;
+      lastType = String.fromCharCode(header[0]!);
+      bodyLeft = header.readInt32BE(1) - 4;
+      header = Buffer.alloc(0);
+    }
+  };
+  const afterStartup = (rest: Buffer) => {
+    inStartup = false;
+    fromServer = Buffer.alloc(0);
+    track(rest);
+  };
   const onRemote = (chunk: Buffer) => {
+    if (!inStartup) return track(chunk);
     fromServer = Buffer.concat([fromServer, chunk]);
     while (skip > 0 && fromServer.length > 0) {
       skip -= 1;
@@ -76,14 +113,12 @@ export function watchPgConnection(local: Socket, remote: Socket): PgConnectionWa
       if (fromServer.length < len + 1) return;
       if (type === 'K' && len === 12) {
         key = { pid: fromServer.readInt32BE(5), key: fromServer.readInt32BE(9) };
-        stop();
-        return;
+        lastType = 'K';
+        return afterStartup(fromServer.subarray(len + 1));
       }
       // After ReadyForQuery without a key there will be none.
-      if (type === 'Z' || type === 'E') {
-        stop();
-        return;
-      }
+      if (type === 'Z' || type === 'E') return afterStartup(fromServer);
+      lastType = type;
       fromServer = fromServer.subarray(len + 1);
     }
   };
@@ -97,6 +132,12 @@ export function watchPgConnection(local: Socket, remote: Socket): PgConnectionWa
   return {
     get key() {
       return key;
+    },
+    lastWords(message) {
+      const atBoundary = bodyLeft === 0 && header.length === 0 && (!inStartup || fromServer.length === 0);
+      if (said || !atBoundary || lastType === 'E') return undefined;
+      said = true;
+      return pgError('FATAL', '08006', message);
     },
     stop,
   };

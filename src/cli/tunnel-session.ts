@@ -9,7 +9,8 @@ import { dialTunnel } from '../tunnel/dialer.js';
 import { createLocalCertificate } from '../tunnel/local-cert.js';
 import { relay } from '../tunnel/relay.js';
 import type { CliContext } from './context.js';
-import { type PgSession, goodbyePg, refusePg } from './pg-tunnel-end.js';
+import { type KubeConnectionWatch, kubeCauseForEnd, sayKubeGoodbye, watchKubeConnection } from './kube-goodbye.js';
+import { type PgSession, goodbyePg, refuseLocal, SERVER_GONE } from './pg-tunnel-end.js';
 import { watchPgConnection } from './pg-goodbye.js';
 
 export interface TunnelGrantInfo {
@@ -67,6 +68,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
   const localCert = options.localTls ? createLocalCertificate() : undefined;
   const sockets = new Set<Socket>();
   const pgSessions = new Map<Socket, PgSession>();
+  const kubeSessions = new Map<Socket, { remote: Socket; watch: KubeConnectionWatch }>();
   /** One entry per local connection, settled once its relay ended and `connection_closed` went out. */
   const relays = new Set<Promise<void>>();
   let nextId = 1;
@@ -100,21 +102,27 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
               }),
             { say: (line) => ctx.io.stderr.write(`${line}\n`), signal: ctx.signal },
           );
-          if (options.protocol === 'postgres') pgSessions.set(local, { remote, watch: watchPgConnection(local, remote) });
+          let lastWords: (() => string | Buffer | undefined) | undefined;
+          if (options.protocol === 'postgres') {
+            const watch = watchPgConnection(local, remote);
+            pgSessions.set(local, { remote, watch });
+            lastWords = () => watch.lastWords(`gate: ${SERVER_GONE}`);
+          } else if (options.protocol === 'kubernetes') {
+            const watch = watchKubeConnection(local, remote);
+            kubeSessions.set(local, { remote, watch });
+            lastWords = () => watch.farewell(kubeCauseForEnd({ reason: 'server_gone', message: SERVER_GONE }));
+          }
           local.resume();
-          stats = await relay(local, remote);
+          stats = await relay(local, remote, { lastWords });
         } catch (err) {
           const message = err instanceof GateError ? err.message : String(err);
-          if (options.protocol === 'postgres') await refusePg(ctx, local, err);
-          else if (options.localRefusal) {
-            local.resume();
-            local.end(options.localRefusal(message, err instanceof GateError ? err.code : undefined));
-            setTimeout(() => local.destroy(), 1_000).unref();
-          } else local.destroy();
+          await refuseLocal(ctx, local, err, options.protocol, options.localRefusal);
           emit('connection_error', { connection: id, message });
         } finally {
           pgSessions.get(local)?.watch.stop();
           pgSessions.delete(local);
+          kubeSessions.get(local)?.watch.stop();
+          kubeSessions.delete(local);
           sockets.delete(local);
           emit('connection_closed', { connection: id, bytes_in: stats.bytesIn, bytes_out: stats.bytesOut });
         }
@@ -160,7 +168,10 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
       const drained = (ms: number) => Promise.race([Promise.all([...relays]), new Promise((r) => setTimeout(r, ms).unref())]);
       if (end.reason === 'expired' || end.reason === 'revoked') await drained(GRANT_END_GRACE_MS);
       // gate itself is going away (Ctrl-C, SIGTERM): cancel what runs upstream, and tell each client why.
-      else await Promise.all([...pgSessions].map(([local, pg]) => goodbyePg(ctx, server, grant.id, local, pg, end, localPassword)));
+      else {
+        for (const [local, k] of kubeSessions) sayKubeGoodbye(local, k.remote, k.watch, kubeCauseForEnd(end));
+        await Promise.all([...pgSessions].map(([local, pg]) => goodbyePg(ctx, server, grant.id, local, pg, end, localPassword)));
+      }
       for (const s of sockets) s.destroy();
       // So every `connection_closed` goes out before the caller's `closed`; bounded, a stuck dial must not hold Ctrl-C.
       await drained(1_000);

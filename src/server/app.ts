@@ -28,6 +28,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { targetRoutes } from './routes/targets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { createWorkloadVerifier } from './identity/workload.js';
+import { closeHttpPools } from '../gateway/http/upstream.js';
 import { tunnelDeps } from './gateway-deps.js';
 import { clientErrorHandler, httpServerTimeouts } from './http-limits.js';
 import { attachTunnelEndpoint } from './tunnel-endpoint.js';
@@ -214,6 +215,8 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       tunnels.closeAll();
       await app.close();
       await notifier.close();
+      // HTTP targets' keep-alive pools to their upstreams: their idle sockets would hold the process open.
+      await closeHttpPools();
       await checkpoints.close();
       await audit.flush();
       await store.close();

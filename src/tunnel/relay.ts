@@ -7,6 +7,15 @@ export interface RelayStats {
   bytesIn: number;
 }
 
+export interface RelayOptions {
+  /**
+   * Asked when the remote side ends or fails while the local one is still
+   * open: bytes to send the local client before its end (why its connection
+   * is going), or undefined to end it as the remote did.
+   */
+  lastWords?(): string | Buffer | undefined;
+}
+
 /** How long one side may linger after the other closed before it is cut. */
 const LINGER_MS = 5_000;
 
@@ -15,8 +24,19 @@ const LINGER_MS = 5_000;
  * An end on one side is passed on as an end (so a client's Terminate or a
  * server's goodbye still arrives); an error on either destroys both.
  */
-export function relay(local: Duplex, remote: Duplex): Promise<RelayStats> {
+export function relay(local: Duplex, remote: Duplex, options: RelayOptions = {}): Promise<RelayStats> {
   const stats: RelayStats = { bytesIn: 0, bytesOut: 0 };
+  let localClosed = false;
+  /** The remote side went first (ended or failed): let the local client hear why, then end it. */
+  const remoteGone = (failed: boolean) => {
+    if (localClosed || local.writableEnded) return false;
+    const words = options.lastWords?.();
+    if (words === undefined) return false;
+    remote.unpipe(local);
+    if (failed) remote.destroy();
+    local.end(words);
+    return true;
+  };
   return new Promise((resolve) => {
     let closed = 0;
     let linger: NodeJS.Timeout | undefined;
@@ -35,7 +55,8 @@ export function relay(local: Duplex, remote: Duplex): Promise<RelayStats> {
       linger = setTimeout(() => other.destroy(), LINGER_MS);
       linger.unref();
     };
-    const fail = () => {
+    const fail = (side: Duplex) => () => {
+      if (side === remote && remoteGone(true)) return;
       local.destroy();
       remote.destroy();
     };
@@ -46,9 +67,16 @@ export function relay(local: Duplex, remote: Duplex): Promise<RelayStats> {
       stats.bytesIn += c.length;
     });
     local.pipe(remote);
-    remote.pipe(local);
-    local.on('error', fail);
-    remote.on('error', fail);
+    remote.pipe(local, { end: false });
+    // Ended by hand (not by pipe) so that last words, when there are any, go out before the end.
+    remote.once('end', () => {
+      if (!remoteGone(false)) local.end();
+    });
+    local.on('error', fail(local));
+    remote.on('error', fail(remote));
+    local.once('close', () => {
+      localClosed = true;
+    });
     local.once('close', onClose(remote));
     remote.once('close', onClose(local));
   });

@@ -50,6 +50,8 @@ export interface FakeKube {
   emitPodEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: FakePod): void;
   /** Number of watch streams currently open. */
   openWatches(): number;
+  /** Number of requests to the `hang` namespace's pods still waiting: the fake never answers them. */
+  openHangs(): number;
   close(): Promise<void>;
 }
 
@@ -160,6 +162,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const namespaces = options.namespaces ?? ['default', 'kube-system', 'prod'];
   let rv = 100;
   const watches = new Set<{ ns: string; table: boolean; res: ServerResponse }>();
+  const hangs = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
 
   const send = (res: ServerResponse, code: number, body: unknown) => {
@@ -237,6 +240,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p);
     if (m && method === 'GET') {
       const ns = decodeURIComponent(m[1]!);
+      if (ns === 'hang') {
+        // A request that is still running upstream when the client's side goes away.
+        hangs.add(res);
+        res.on('close', () => hangs.delete(res));
+        return;
+      }
       const watch = url.searchParams.get('watch');
       if (watch !== null && watch !== '0' && watch !== 'false') {
         const w = { ns, table: wantsTable(req), res };
@@ -344,6 +353,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       for (const w of watches) if (w.ns === pod.namespace) writeEvent(w, type, pod);
     },
     openWatches: () => watches.size,
+    openHangs: () => hangs.size,
     async close() {
       for (const w of watches) w.res.destroy();
       for (const s of sockets) s.destroy();

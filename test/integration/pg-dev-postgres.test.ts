@@ -2,12 +2,14 @@
  * `gate dev`'s demo database: a persistent embedded cluster with a read and a
  * write role whose generated passwords sit in 0600 files and survive restarts.
  */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDemoPostgres } from '../../src/server/dev-postgres.js';
+import { removeDemoPostgres, startDemoPostgres } from '../../src/server/dev-postgres.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -66,4 +68,35 @@ describe('demo postgres for gate dev', () => {
       await second.stop();
     }
   });
+
+  it('under a parent the postgres user cannot enter (root): a deleted data dir starts clean, and --reset removes the cluster outside it', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'gate-dev-closed-'));
+    dirs.push(parent);
+    await chmod(parent, 0o700);
+    const dataDir = join(parent, 'postgres');
+    const root = process.getuid?.() === 0;
+    // As root the cluster must live where `postgres` can reach it: /var/tmp, under a name derived from the data dir.
+    const outside = join('/var/tmp', `gate-dev-postgres-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`);
+    const clusterDir = root ? join(outside, 'cluster') : join(dataDir, 'cluster');
+
+    const first = await startDemoPostgres(dataDir);
+    await first.stop();
+    expect(existsSync(join(clusterDir, 'PG_VERSION'))).toBe(true);
+
+    // The user deletes the data dir (its secrets with it); the cluster in /var/tmp outlives it.
+    await rm(dataDir, { recursive: true, force: true });
+    const second = await startDemoPostgres(dataDir);
+    try {
+      // It used to fail here with "password authentication failed": the old cluster, the new passwords.
+      const reader = await connectAs(second.address, second.database, second.roles.read);
+      expect((await reader.query('select count(*)::int as n from customers')).rows[0].n).toBeGreaterThan(0);
+      await reader.end();
+    } finally {
+      await second.stop();
+    }
+
+    // `gate dev --reset`: nothing of the demo cluster stays, wherever it lived.
+    await removeDemoPostgres(dataDir);
+    expect(existsSync(clusterDir)).toBe(false);
+  }, 120_000);
 });

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateEnv, type RunningGate, startGate } from '../helpers/gate-bin.js';
@@ -49,6 +50,30 @@ async function stillSleeping(): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return 1;
+}
+
+/** A loopback hop in front of the gate server that a test cuts (RST), as a crash or a network failure would. */
+async function startHop(target: URL): Promise<{ url: string; cut(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = tcpConnect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    url,
+    cut: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.resetAndDestroy();
+      }),
+  };
 }
 
 async function connect(extraEnv: Record<string, string> = {}): Promise<{ gate: RunningGate; port: number }> {
@@ -116,6 +141,61 @@ describe('new connections the tunnel cannot serve', () => {
         expect(out.stderr).not.toContain('server closed the connection unexpectedly');
       },
     });
+    await gate.stop('SIGINT');
+  });
+});
+
+describe('sessions already open when the gate server goes away', () => {
+  it('the server stops: psql prints the FATAL that says so', async () => {
+    const { gate, port } = await connect();
+    const client = psql(port, 'select pg_sleep(600)');
+    await sleeping();
+    await stack.restart({
+      whileDown: async () => {
+        const out = await client.done;
+        expect(out.code).not.toBe(0);
+        // (libpq adds its "server closed the connection" paragraph after any FATAL that ends a running query.)
+        expect(out.stderr).toContain('FATAL:  terminating connection: the gate server is shutting down');
+      },
+    });
+    expect(await stillSleeping()).toBe(0);
+    await gate.stop('SIGINT');
+  });
+
+  it('the connection to the server is lost (crash, network): psql prints gate\'s FATAL naming it', async () => {
+    const hop = await startHop(new URL(stack.url));
+    const { gate, port } = await connect({ GATE_SERVER: hop.url });
+    const client = psql(port, 'select pg_sleep(600)');
+    await sleeping();
+    await hop.cut();
+    const out = await client.done;
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain('FATAL:  gate: the connection to the gate server was lost (it stopped, or the network failed), so the tunnel closed');
+    await gate.stop('SIGINT');
+  });
+});
+
+describe('a token that expires while a session is open', () => {
+  it('the open session goes on (the grant, not the login, bounds it); a new connection hears that the token expired', async () => {
+    const { gate, port } = await connect();
+    const client = psql(port, 'select pg_sleep(1.5), 42 as answer');
+    for (;;) {
+      const rows = await db.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep(1.5)%'`);
+      if (rows[0]!.n > 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    stack.shiftClock(2 * 60 * 60_000);
+    try {
+      const out = await client.done;
+      expect(out.stderr).toBe('');
+      expect(out.stdout).toContain('42');
+      const next = await psql(port, 'select 1').done;
+      expect(next.code).not.toBe(0);
+      expect(next.stderr).toMatch(/FATAL: {2}gate: .*(expired|token)/i);
+      expect(next.stderr).toContain('GATE_TOKEN is set');
+    } finally {
+      stack.shiftClock(-2 * 60 * 60_000);
+    }
     await gate.stop('SIGINT');
   });
 });

@@ -21,6 +21,7 @@ import {
   errorResponse,
   readyForQuery,
 } from './backend.js';
+import { viewMaskedEntries } from '../sql/view-masking.js';
 import { loadMaskCatalog, type MaskCatalog } from './catalog.js';
 import { lookupCancelTarget, registerCancelTarget, sendCancel } from './cancel-registry.js';
 import { readClientStart } from './client-startup.js';
@@ -175,6 +176,10 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
       }
     }
 
+    // Masking follows views: read their definitions with the same analysis (needs the parser).
+    await loadSqlParser();
+    const viewColumns = catalog ? viewMaskedEntries(catalog.views, { columns: ctx.target.masking.columns }) : [];
+
     const cancelTarget = { ...address, pid: upstream.pid, key: upstream.key, grantId: ctx.grant.id };
     const cancel = registerCancelTarget(cancelTarget);
     const clientLeftover = reader.detach();
@@ -197,7 +202,7 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
         client: socket,
         upstream: upstream.socket,
         ctx,
-        policy: createPolicy(ctx.target, ctx.targetName),
+        policy: createPolicy(ctx.target, ctx.targetName, viewColumns),
         masker: createMasker(ctx.target.masking),
         limits: {
           maxMessageBytes: ctx.target.limits?.max_message_bytes ?? DEFAULT_MAX_MESSAGE_BYTES,

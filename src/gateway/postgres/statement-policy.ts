@@ -8,6 +8,7 @@
  * move masked data where gate cannot mask it.
  */
 import type { PostgresTarget } from '../../config/schema.js';
+import { createdViewEntries } from '../sql/view-masking.js';
 import {
   analyzeQuery,
   compileSqlRules,
@@ -69,10 +70,12 @@ export function summarize(s: StatementAnalysis): StatementSummary {
   return out;
 }
 
-export function createPolicy(target: PostgresTarget, targetName: string): StatementPolicy {
+/** `viewColumns`: masking entries the session's views add (see sql/view-masking.ts). */
+export function createPolicy(target: PostgresTarget, targetName: string, viewColumns: string[] = []): StatementPolicy {
   const maskingOn = target.masking.columns.length > 0 || target.masking.detectors.length > 0;
   const rules = compileSqlRules({ guardrails: target.guardrails, opaqueSql: target.opaque_sql, masking: maskingOn });
-  const masking: MaskingRules = { columns: target.masking.columns };
+  // Per session: views (read at session start, or created in it) add their masked columns.
+  const masking: MaskingRules = { columns: [...target.masking.columns, ...viewColumns] };
 
   function check(text: string, session: SessionState): Verdict {
     const read = { standardConformingStrings: session.standardConformingStrings, clientEncoding: session.clientEncoding };
@@ -115,6 +118,13 @@ export function createPolicy(target: PostgresTarget, targetName: string): Statem
         if (s.sqlTextFunctions.length > 0) {
           return deny('masking', `gate: ${s.sqlTextFunctions.join(', ')}() runs SQL text gate cannot see; refused on ${targetName}, which masks columns`);
         }
+      }
+      for (const s of analyses) {
+        if (!s.view) continue;
+        const added = createdViewEntries(s.view, masking);
+        if (!added) return deny('masking', `gate: CREATE VIEW ${s.view.table.name} selects columns gate cannot trace to the masked ones; refused on ${targetName}, which masks columns (name the view's columns)`);
+        // Before it runs: once the view exists, reading through it is masked (and if it fails, masking more is harmless).
+        for (const e of added) if (!masking.columns.includes(e)) masking.columns.push(e);
       }
     }
     // A PREPARE earlier in the same query defines what its EXECUTE runs.

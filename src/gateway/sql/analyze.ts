@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { type Ast, list, nodeOf, walk } from './ast.js';
 import { LruCache } from './cache.js';
-import { collectFacts } from './collect.js';
-import { statementCopies, statementOutput } from './lineage.js';
+import { collectFacts, tableOf } from './collect.js';
+import { statementCopies, statementOutput, viewColumns } from './lineage.js';
 import { fingerprint, parse, scan } from './parser.js';
 import { commandTag } from './tags.js';
 import { readOptionsProblem } from './read-options.js';
@@ -146,6 +146,7 @@ function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
     const q = nodeOf(b.query);
     analysis.cursor = { name: b.portalname, output: q ? statementOutput(q[0], q[1]) : undefined };
   } else if (type === 'FetchStmt' && b.portalname) analysis.fetch = { name: b.portalname };
+  else if (type === 'ViewStmt') analysis.view = { table: tableOf(b.view), columns: viewColumns(b) };
   return analysis;
 }
 

@@ -310,6 +310,14 @@ function unqualified(name: string, scope: Scope, out: OutputColumn): void {
   }
 }
 
+/** The columns of `CREATE VIEW name [(names)] AS query`, named as the view will name them. */
+export function viewColumns(b: Ast): OutputColumn[] {
+  const root: Scope = { rels: [], ctes: new Map() };
+  const cols = queryOutput(b.query, root);
+  const aliases = names(b.aliases);
+  return aliases.length === 0 ? cols : cols.map((c, i) => ({ ...c, name: aliases[i] ?? c.name }));
+}
+
 /** Data a statement writes into a table or a server file, with its lineage. */
 export function statementCopies(type: string, b: Ast): DataCopy[] {
   const root: Scope = { rels: [], ctes: new Map() };

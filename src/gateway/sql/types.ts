@@ -87,6 +87,8 @@ export interface StatementAnalysis {
   cursor?: { name: string; output?: OutputColumn[] };
   /** FETCH / MOVE from a cursor (its rows are described by the cursor's DECLARE). */
   fetch?: { name: string };
+  /** CREATE [OR REPLACE] VIEW name [(columns)] AS query: where each of the view's columns comes from. */
+  view?: { table: TableRef; columns: OutputColumn[] };
   /** SET / RESET / set_config of a setting the analysis depends on. */
   setting?: { name: string; value?: string };
 }

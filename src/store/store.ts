@@ -78,11 +78,17 @@ export interface StoredGrant {
   /** ISO time, set once the grant is active. */
   expiresAt: string | null;
   data: Record<string, unknown>;
+  /** The row's version as read (bumped by every update); on update, the version the change was based on. */
+  version?: number;
 }
 
 export interface GrantRepository {
   insert(grant: StoredGrant): Promise<void>;
-  /** Replaces the grant when its state is still `fromState` (optimistic check); false when it moved on. */
+  /**
+   * Replaces the grant when its state is still `fromState` and, when `grant.version` is given, its
+   * version is still that one (optimistic check across replicas; the version is bumped); false when
+   * it moved on.
+   */
   update(grant: StoredGrant, fromState: string): Promise<boolean>;
   get(id: string): Promise<StoredGrant | undefined>;
   /** `requesters`: grants whose requester key is one of these (OR `targets`). */

@@ -136,7 +136,7 @@ describe.each(kinds)('$name store', (kind) => {
     await store.grants.insert(grant('g_a1', { createdAt: '2026-01-01T00:00:01.000Z' }));
     await store.grants.insert(grant('g_a2', { requester: 'bob', target: 'cluster', createdAt: '2026-01-01T00:00:02.000Z' }));
     await store.grants.insert(grant('g_a3', { requester: 'carol', target: 'db-prod', createdAt: '2026-01-01T00:00:03.000Z' }));
-    expect(await store.grants.get('g_a1')).toEqual(grant('g_a1', { createdAt: '2026-01-01T00:00:01.000Z' }));
+    expect(await store.grants.get('g_a1')).toEqual({ ...grant('g_a1', { createdAt: '2026-01-01T00:00:01.000Z' }), version: 0 });
     expect(await store.grants.get('g_nope')).toBeUndefined();
 
     const active = grant('g_a1', { state: 'active', expiresAt: '2026-01-01T01:00:00.000Z', createdAt: '2026-01-01T00:00:01.000Z' });
@@ -145,6 +145,11 @@ describe.each(kinds)('$name store', (kind) => {
     expect(await store.grants.update({ ...active, state: 'denied' }, 'pending')).toBe(false);
     expect((await store.grants.get('g_a1'))?.state).toBe('active');
     expect((await store.grants.get('g_a1'))?.expiresAt).toBe('2026-01-01T01:00:00.000Z');
+    // Same state, but a writer working from an older version (another replica's approval landed) loses too.
+    expect((await store.grants.get('g_a1'))?.version).toBe(1);
+    expect(await store.grants.update({ ...active, data: { stale: true }, version: 0 }, 'active')).toBe(false);
+    expect(await store.grants.update({ ...active, data: { fresh: true }, version: 1 }, 'active')).toBe(true);
+    expect(await store.grants.get('g_a1')).toMatchObject({ data: { fresh: true }, version: 2 });
 
     const ids = (rows: StoredGrant[]) => rows.map((g) => g.id);
     expect(ids(await store.grants.list({}))).toEqual(['g_a3', 'g_a2', 'g_a1']);

@@ -84,8 +84,32 @@ export interface GrantServiceOptions {
 }
 
 
+/**
+ * The store version each loaded grant was read at, so its update can name it:
+ * two replicas changing one grant at once cannot both win (the loser re-reads).
+ */
+const versions = new WeakMap<Grant, number>();
+
+/** A conditional update found the grant changed by someone else (another replica) since it was read. */
+class StaleGrantError extends ApiError {}
+
+/** How often a decision re-reads a grant another replica changed meanwhile before giving up. */
+const STALE_RETRIES = 8;
+
+/** Runs `fn` again (it re-reads the grant) while its write lost a race; the checks then see the other write. */
+async function retryStale<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof StaleGrantError) || attempt >= STALE_RETRIES) throw err;
+    }
+  }
+}
+
 function toStored(g: Grant): StoredGrant {
   return {
+    version: versions.get(g),
     id: g.id,
     requester: g.requester_key,
     target: g.target,
@@ -100,7 +124,9 @@ function toStored(g: Grant): StoredGrant {
 // Grants from before keys name no `requester_for`: a person's legacy grant is that person's.
 const fromStored = (s: StoredGrant): Grant => {
   const g = s.data as unknown as Grant;
-  return { ...g, requester_key: s.requester, requester_for: g.requester_for !== undefined ? g.requester_for : isPersonKey(s.requester) ? s.requester : null };
+  const grant: Grant = { ...g, requester_key: s.requester, requester_for: g.requester_for !== undefined ? g.requester_for : isPersonKey(s.requester) ? s.requester : null };
+  if (s.version !== undefined) versions.set(grant, s.version);
+  return grant;
 };
 
 /** The person an approval counts for; approvals from before identity keys name a person by sub. */
@@ -157,10 +183,12 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
   /** Persists a transition (state checked again in the store), audits it and pushes it. */
   async function save(before: GrantState, g: Grant, auditAction: string, who: Actor | undefined, details: Record<string, unknown> = {}) {
     g.updated_at = iso();
-    if (!(await store.grants.update(toStored(g), before))) {
+    const stored = toStored(g);
+    if (!(await store.grants.update(stored, before))) {
       const current = await load(g.id);
-      throw new ApiError('invalid_state', `Grant ${g.id} changed meanwhile: it is ${current?.state}.`, { state: current?.state, grant_id: g.id });
+      throw new StaleGrantError('invalid_state', `Grant ${g.id} changed meanwhile: it is ${current?.state}.`, { state: current?.state, grant_id: g.id });
     }
+    if (stored.version !== undefined) versions.set(g, stored.version + 1);
     await audit.append({
       action: auditAction,
       actor: who?.sub ?? null,
@@ -402,7 +430,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
     },
 
     approve: (who, id, comment) =>
-      exclusive(async () => {
+      exclusive(() => retryStale(async () => {
         const g = await visible(who, id);
         if (isSelf(g.requester_key, who)) {
           throw new ApiError('self_approval', `You requested grant ${g.id}; someone else must approve it (${g.approvers.join(', ') || 'no approvers: it was auto-approved'}).`);
@@ -431,10 +459,10 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
           expires_at: g.expires_at ?? null,
         });
         return g;
-      }),
+      })),
 
     deny: (who, id, comment) =>
-      exclusive(async () => {
+      exclusive(() => retryStale(async () => {
         const g = await visible(who, id);
         if (isSelf(g.requester_key, who) || samePerson(who.actsFor, g.requester_for)) {
           throw new ApiError('self_approval', `You requested grant ${g.id}; you cannot deny it yourself. Use \`gate cancel ${g.id}\` to withdraw it.`);
@@ -448,10 +476,10 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
         g.comment = comment;
         await save('pending', g, 'grant.denied', who, { comment: comment ?? null });
         return g;
-      }),
+      })),
 
     revoke: (who, id, comment) =>
-      exclusive(async () => {
+      exclusive(() => retryStale(async () => {
         const g = await visible(who, id);
         if (!canRevoke(config, who, g)) throw notFound(id);
         const to = nextState(g.state, 'revoke');
@@ -462,10 +490,10 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
         g.comment = comment;
         await save('active', g, 'grant.revoked', who, { comment: comment ?? null });
         return g;
-      }),
+      })),
 
     cancel: (who, id, comment) =>
-      exclusive(async () => {
+      exclusive(() => retryStale(async () => {
         const g = await visible(who, id);
         if (!isSelf(g.requester_key, who)) throw new ApiError('forbidden', `Only ${g.requester}, who requested grant ${g.id}, may cancel it.`);
         const to = nextState(g.state, 'cancel');
@@ -476,7 +504,7 @@ export function createGrantService(options: GrantServiceOptions): GrantService {
         g.comment = comment;
         await save('pending', g, 'grant.cancelled', who, { comment: comment ?? null });
         return g;
-      }),
+      })),
 
     async endGrantsOf(requesterKey, who, comment) {
       const rows = (await store.grants.list({ requesters: [requesterKey], limit: 1_000_000 })).map(fromStored);

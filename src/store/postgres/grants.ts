@@ -21,9 +21,10 @@ export function postgresGrants(pool: pg.Pool, payload: ChangePayload): GrantRepo
     },
     async update(g, fromState) {
       const r = await pool.query(
-        `WITH w AS (UPDATE grants SET state = $1, expires_at = $2, data = $3 WHERE id = $4 AND state = $5 RETURNING id)
+        `WITH w AS (UPDATE grants SET state = $1, expires_at = $2, data = $3, version = version + 1
+             WHERE id = $4 AND state = $5 AND ($7::bigint IS NULL OR version = $7) RETURNING id)
          SELECT pg_notify('${CHANGE_CHANNEL}', $6) FROM w`,
-        [g.state, g.expiresAt, JSON.stringify(g.data), g.id, fromState, payload('grant', g.id)],
+        [g.state, g.expiresAt, JSON.stringify(g.data), g.id, fromState, payload('grant', g.id), g.version ?? null],
       );
       return r.rowCount === 1;
     },

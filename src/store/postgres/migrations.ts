@@ -151,4 +151,11 @@ export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
       signature TEXT NOT NULL
     );`,
   },
+  // 150: a grant's version (issue 19): every update bumps it and names the one it read, so two
+  // replicas approving at the same instant cannot both write over the same grant (one retries).
+  {
+    version: 150,
+    name: 'grant_versions',
+    sql: 'ALTER TABLE grants ADD COLUMN version BIGINT NOT NULL DEFAULT 0;',
+  },
 ];

@@ -9,6 +9,8 @@ export interface GrantRow {
   created_at: string;
   expires_at: string | null;
   data: string;
+  /** Bumped by every update (migration 150); BIGINT arrives from pg as a string. */
+  version?: number | string;
 }
 
 /** The stored grant a `grants` row describes, whichever database it came from. */
@@ -21,5 +23,6 @@ export function grantFromRow(r: GrantRow): StoredGrant {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     data: JSON.parse(r.data),
+    version: Number(r.version ?? 0),
   };
 }

@@ -7,14 +7,18 @@ export function sqliteGrants(db: SqliteDb): GrantRepository {
   const insert = db.prepare(
     'INSERT INTO grants (id, requester, target, state, created_at, expires_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
-  const update = db.prepare('UPDATE grants SET state = ?, expires_at = ?, data = ? WHERE id = ? AND state = ?');
+  const update = db.prepare('UPDATE grants SET state = ?, expires_at = ?, data = ?, version = version + 1 WHERE id = ? AND state = ?');
+  const updateAt = db.prepare(
+    'UPDATE grants SET state = ?, expires_at = ?, data = ?, version = version + 1 WHERE id = ? AND state = ? AND version = ?',
+  );
   const get = db.prepare('SELECT * FROM grants WHERE id = ?');
   return {
     async insert(g) {
       insert.run(g.id, g.requester, g.target, g.state, g.createdAt, g.expiresAt, JSON.stringify(g.data));
     },
     async update(g, fromState) {
-      return update.run(g.state, g.expiresAt, JSON.stringify(g.data), g.id, fromState).changes === 1;
+      const args = [g.state, g.expiresAt, JSON.stringify(g.data), g.id, fromState] as const;
+      return (g.version === undefined ? update.run(...args) : updateAt.run(...args, g.version)).changes === 1;
     },
     async get(id) {
       const row = get.get(id) as GrantRow | undefined;

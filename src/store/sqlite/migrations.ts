@@ -149,4 +149,10 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       signature TEXT NOT NULL
     );`,
   },
+  // 150: a grant's version (issue 19): every update bumps it and names the one it read (optimistic check).
+  {
+    version: 150,
+    name: 'grant_versions',
+    sql: 'ALTER TABLE grants ADD COLUMN version INTEGER NOT NULL DEFAULT 0;',
+  },
 ];

@@ -48,6 +48,12 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
   secret(ref: string): Promise<string>;
   audit(event: GatewayAuditEvent): void;
   /**
+   * Why audit events cannot be kept right now (store and local spool both
+   * failing), or undefined. Handlers refuse to forward statements while it is
+   * set (fail closed), with a protocol error that says so.
+   */
+  auditUnavailable?(): string | undefined;
+  /**
    * Looks up (or opens) an approval request for a command a
    * `require_approval` guardrail holds. The same text approved earlier within
    * the approval window passes.

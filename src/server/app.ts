@@ -11,6 +11,7 @@ import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createLogger, type Logger, redact } from './log.js';
 import { createCheckpointer } from './audit/checkpoints.js';
+import { createAuditSpool } from './audit/spool.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
 import { approvalRoutes } from './routes/approvals.js';
@@ -34,6 +35,8 @@ export interface ServerOptions {
   logger?: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
+  /** How often events spooled while the store was down are retried into it (default 1 s; tests lower it). */
+  auditRetryMs?: number;
   /** Least time between workload JWKS refetches on an unknown key id (default 30 s; tests lower it). */
   jwksCooldownMs?: number;
 }
@@ -70,8 +73,12 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
   const mounts: { prefix: string; handler: MountedHandler }[] = [];
 
   const now = options.now ?? (() => new Date());
-  const audit = createAuditLog(store.audit, now, (err, lost) =>
-    log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
+  const audit = createAuditLog(
+    store.audit,
+    now,
+    (err, lost) => log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
+    // While the store cannot take events they wait, fsync'd, in the data dir (docs/store.md).
+    { spool: createAuditSpool(options.dataDir), retryMs: options.auditRetryMs },
   );
   const grants = createGrantService({ config: options.config, store, audit, log, now });
   const checkpoints = createCheckpointer({ audit, repo: store.audit, key, config: options.config.audit, log, now });

@@ -6,7 +6,9 @@ import { chunkHash, GENESIS_HASH, HASH_RE } from '../record/chain.js';
 
 /**
  * The server's recording store: one asciicast file per session, assembled
- * from the CLI's hash-chained chunks.
+ * from the CLI's hash-chained chunks. This is the data-dir store (a SQLite
+ * server); with a PostgreSQL store every replica shares the chunks in the
+ * database instead (src/store/postgres/recordings.ts, same interface).
  *
  * Layout under `dir` (0700): `<sessionId>.cast` (the chunks' bytes,
  * concatenated, 0600) and `<sessionId>.idx` (0600), one fixed-width record
@@ -103,6 +105,28 @@ const record = (seq: number, hash: string, offset: number, length: number) =>
 function parseRecord(buf: Buffer): { seq: number; hash: string; offset: number; length: number } {
   const [seq, hash, offset, length] = buf.toString('latin1').trimEnd().split('\t');
   return { seq: Number(seq), hash: hash!, offset: Number(offset), length: Number(length) };
+}
+
+/** Refuses a chunk that is malformed, too large or not what its hash says; every store checks this first. */
+export function checkChunk(chunk: StoredChunkInput): void {
+  const { seq, data, prevHash, hash } = chunk;
+  if (!Number.isSafeInteger(seq) || seq < 1 || !HASH_RE.test(prevHash) || !HASH_RE.test(hash) || !Buffer.isBuffer(data)) {
+    throw new RecordingChunkError('invalid_chunk', 'A chunk needs a positive integer seq, 64-hex-digit hashes and data.');
+  }
+  if (data.length > MAX_STORED_CHUNK_BYTES) {
+    throw new RecordingChunkError('too_large', `A chunk may hold at most ${MAX_STORED_CHUNK_BYTES} bytes.`);
+  }
+  if (chunkHash(prevHash, seq, data) !== hash) {
+    throw new RecordingChunkError('bad_hash', `Chunk ${seq} does not match its hash.`);
+  }
+}
+
+/** Refuses a session id that is not a UUID (nothing else reaches a file name or a row key). */
+export function checkSessionId(id: string): string {
+  if (typeof id !== 'string' || !SESSION_ID_RE.test(id)) {
+    throw new RecordingChunkError('invalid_session_id', 'A session id must be a UUID.');
+  }
+  return id.toLowerCase();
 }
 
 /**
@@ -224,15 +248,7 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
     async appendChunk(sessionId, chunk) {
       const p = paths(sessionId);
       const { seq, data, prevHash, hash } = chunk;
-      if (!Number.isSafeInteger(seq) || seq < 1 || !HASH_RE.test(prevHash) || !HASH_RE.test(hash) || !Buffer.isBuffer(data)) {
-        throw new RecordingChunkError('invalid_chunk', 'A chunk needs a positive integer seq, 64-hex-digit hashes and data.');
-      }
-      if (data.length > MAX_STORED_CHUNK_BYTES) {
-        throw new RecordingChunkError('too_large', `A chunk may hold at most ${MAX_STORED_CHUNK_BYTES} bytes.`);
-      }
-      if (chunkHash(prevHash, seq, data) !== hash) {
-        throw new RecordingChunkError('bad_hash', `Chunk ${seq} does not match its hash.`);
-      }
+      checkChunk(chunk);
       await ensureDir();
       return locked(p.key, async () => {
         const state = known.get(p.key) ?? (await loadState(p));

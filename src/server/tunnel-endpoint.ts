@@ -23,6 +23,8 @@ export interface TunnelDeps {
   /** Calls back once when the grant ends; returns an unsubscribe function. */
   onGrantEnded(id: string, cb: (ended: GrantEnded) => void): () => void;
   audit(caller: Caller, grant: TunnelGrant, meta: TunnelMeta, event: GatewayAuditEvent): void;
+  /** See GatewayContext.auditUnavailable. */
+  auditUnavailable?(): string | undefined;
   requestApproval(caller: Caller, grant: TunnelGrant, input: Parameters<GatewayContext['requestApproval']>[0]): Promise<ApprovalCheck>;
   /** The recorded session a `Gate-Session` header names, if it exists. */
   session(id: string): Promise<StoredSession | undefined>;
@@ -129,6 +131,7 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeA
         localPassword: header(req, TunnelHeader.localPassword),
         secret: (ref) => resolveSecret(ref, deps.env),
         audit,
+        auditUnavailable: deps.auditUnavailable,
         requestApproval: (input) => deps.requestApproval(caller, grant, input),
         signal: controller.signal,
       });

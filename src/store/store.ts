@@ -1,4 +1,5 @@
 import type { Identity } from '../api/wire.js';
+import type { RecordingStore } from '../server/recordings.js';
 
 /**
  * The one persistence interface the server uses. Every method is async, even
@@ -18,6 +19,11 @@ export interface Store {
   readonly sessions: SessionRepository;
   /** Service tokens (`gate token create`), kept hashed. */
   readonly serviceTokens: ServiceTokenRepository;
+  /**
+   * Recordings shared by every replica (PostgreSQL: chunk rows). Absent on
+   * SQLite, whose single server keeps them as files in its data dir.
+   */
+  readonly recordings?: RecordingStore;
   /**
    * Changes other server replicas made to grants and command approvals, as
    * they commit (PostgreSQL: LISTEN/NOTIFY). Absent on a single-process store

@@ -36,6 +36,9 @@ export interface TestPostgres {
   database: string;
   /** Runs SQL as the superuser on `database`. */
   query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** Stops the server but keeps its data (a store outage); `resume` starts it again on the same port. */
+  halt(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -148,6 +151,14 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
     async query(sql, params) {
       const c = await getClient();
       return (await c.query(sql, params as unknown[])).rows;
+    },
+    async halt() {
+      await client?.end().catch(() => {});
+      client = undefined;
+      await server!.stop();
+    },
+    async resume() {
+      await server!.start();
     },
     async stop() {
       await client?.end().catch(() => {});

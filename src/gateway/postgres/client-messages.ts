@@ -144,7 +144,16 @@ function statementText(r: RelayCore, body: Buffer, offset: number, protocol: Pro
   return text;
 }
 
+/** Fail closed: nothing is forwarded while its audit event could not be kept anywhere. */
+function auditRefused(r: RelayCore, protocol: Protocol): boolean {
+  const why = r.ctx.auditUnavailable?.();
+  if (why === undefined) return false;
+  refuse(r, protocol, `gate: ${why}; statements are not forwarded to ${r.targetName} until audit events can be kept again`, '58030');
+  return true;
+}
+
 function onQuery(r: RelayCore, body: Buffer): void {
+  if (auditRefused(r, 'simple')) return;
   const text = statementText(r, body, 0, 'simple');
   if (text === undefined) return;
   const verdict = r.policy.check(text, r.session);
@@ -158,6 +167,7 @@ function onQuery(r: RelayCore, body: Buffer): void {
 }
 
 function onParse(r: RelayCore, body: Buffer): void {
+  if (auditRefused(r, 'extended')) return;
   const [name, at] = cstringAt(body, 0);
   const text = statementText(r, body, at, 'extended');
   if (text === undefined) return;
@@ -247,6 +257,7 @@ function onSync(r: RelayCore): void {
 
 /** Fastpath: an event of its own, judged by `opaque_sql` (gate cannot see what the function does). */
 function onFunctionCall(r: RelayCore, body: Buffer): void {
+  if (auditRefused(r, 'simple')) return;
   const oid = body.readInt32BE(0);
   const verdict = r.policy.checkFunctionCall(oid);
   const extra = { function_oid: oid };

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { GatewayAuditEvent, TunnelGrant } from '../../gateway/types.js';
 import type { AuditFilter, AuditRepository, AuditRow } from '../../store/store.js';
 import { type ChainBreak, canonicalJson, checkEvent, GENESIS_HASH, newEventHash } from './chain.js';
+import { createAuditRecovery } from './recovery.js';
+import type { AuditSpool, UnchainedRow } from './spool.js';
 import { capStatement } from './statement-cap.js';
 
 /** What a caller hands to `append`; the log adds id, time and the chain hashes. */
@@ -62,6 +64,21 @@ export interface AuditLog {
   verify(options?: { at?: Set<number> }): Promise<VerifyResult>;
   /** Resolves once every append started so far is written. */
   flush(): Promise<void>;
+  /**
+   * Why events cannot be kept right now (the store refuses them and the local
+   * spool cannot be written either), or undefined. The gateway refuses to
+   * forward statements while this is set: fail closed.
+   */
+  unavailable(): string | undefined;
+  /** Events waiting in the local spool (or memory) for the store to come back: 0 in steady state. */
+  backlog(): boolean;
+}
+
+export interface AuditLogOptions {
+  /** Where events go while the store cannot take them (src/server/audit/spool.ts). Without it they are lost. */
+  spool?: AuditSpool;
+  /** How often the spool is retried into the store (default 1 s). */
+  retryMs?: number;
 }
 
 // Event ids sort by time: an index on random ids would rewrite a random page
@@ -101,10 +118,13 @@ interface Pending {
 /** Told about a batch that could not be written: how many events, and their first action. */
 export type AuditErrorHandler = (err: unknown, lost: { events: number; action: string }) => void;
 
+const unchained = ({ prev_hash: _p, hash: _h, ...rest }: AuditRow): UnchainedRow => rest;
+
 export function createAuditLog(
   repo: AuditRepository,
   now: () => Date = () => new Date(),
   onError: AuditErrorHandler = () => {},
+  options: AuditLogOptions = {},
 ): AuditLog {
   // One queue: a store whose append awaits I/O (PostgreSQL) must still chain in order.
   let tail: Promise<unknown> = Promise.resolve();
@@ -113,7 +133,17 @@ export function createAuditLog(
   let immediate: NodeJS.Immediate | undefined;
 
   function rowFor(input: AuditInput, prev: string | undefined): AuditRow {
-    const row: Omit<AuditRow, 'hash'> = {
+    return chainRow(baseRow(input), prev);
+  }
+
+  function chainRow(base: UnchainedRow, prev: string | undefined): AuditRow {
+    const row: Omit<AuditRow, 'hash'> = { ...base, prev_hash: prev ?? GENESIS_HASH };
+    (row as AuditRow).hash = newEventHash(row);
+    return row as AuditRow;
+  }
+
+  function baseRow(input: AuditInput): UnchainedRow {
+    return {
       id: auditId(),
       time: now().toISOString(),
       actor: input.actor ?? null,
@@ -128,22 +158,43 @@ export function createAuditLog(
       result: input.result ?? 'ok',
       // Stored canonical, so the chain hash needs no re-encoding (see newEventHash).
       details: canonicalJson(input.actorKey ? { ...input.details, actor_id: input.actorKey } : (input.details ?? {})),
-      prev_hash: prev ?? GENESIS_HASH,
     };
-    (row as AuditRow).hash = newEventHash(row);
-    return row as AuditRow;
   }
 
+  /** Inserts rows already built (spooled ones keep their ids and times) chained onto the store's head, in one transaction. */
+  async function storeRows(rows: UnchainedRow[]): Promise<void> {
+    if (repo.appendMany) {
+      await repo.appendMany((prev) => {
+        let hash = prev;
+        return rows.map((r) => {
+          const row = chainRow(r, hash);
+          hash = row.hash;
+          return row;
+        });
+      });
+    } else {
+      for (const r of rows) await repo.appendAtomically((prev) => chainRow(r, prev));
+    }
+  }
+
+  const recovery = options.spool
+    ? createAuditRecovery({ spool: options.spool, storeRows, retryMs: options.retryMs ?? 1000, serialize: (fn) => (tail = tail.then(fn)) })
+    : undefined;
+
   async function write(batch: Pending[]): Promise<void> {
+    // The store fell behind (or is down): keep the order, everything goes through the recovery path.
+    if (recovery?.active()) return recovery.keep(batch.map((p) => baseRow(p.input)), batch);
+    let built: AuditRow[] | undefined;
     try {
       if (repo.appendMany) {
         const rows = await repo.appendMany((prev) => {
           let hash = prev;
-          return batch.map((p) => {
+          built = batch.map((p) => {
             const row = rowFor(p.input, hash);
             hash = row.hash;
             return row;
           });
+          return built;
         });
         for (let i = 0; i < batch.length; i++) batch[i]!.waiter?.resolve(rows[i]!);
       } else {
@@ -153,6 +204,8 @@ export function createAuditLog(
         }
       }
     } catch (err) {
+      // Spooled with the ids and times they were built with (or get now, when the store was not even reached).
+      if (recovery) return recovery.keep(built ? built.map(unchained) : batch.map((p) => baseRow(p.input)), batch, err);
       for (const p of batch) p.waiter?.reject(err);
       const unwaited = batch.filter((p) => !p.waiter);
       if (unwaited.length > 0) onError(err, { events: unwaited.length, action: unwaited[0]!.input.action });
@@ -228,5 +281,7 @@ export function createAuditLog(
       flushQueue();
       await tail;
     },
+    unavailable: () => recovery?.unavailable(),
+    backlog: () => recovery?.active() ?? false,
   };
 }

@@ -85,7 +85,8 @@ function ownersEvent(session: StoredSession, actor: string | null, details: unkn
  */
 export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const auth = { preHandler: requireCaller(ctx) };
-  const recordings = createRecordingStore(join(ctx.dataDir, 'recordings'));
+  // Shared by every replica with a PostgreSQL store; files in this server's data dir with SQLite.
+  const recordings = ctx.store.recordings ?? createRecordingStore(join(ctx.dataDir, 'recordings'));
   const notFound = (id: string) => new ApiError('not_found', `No session ${id} (or it is not yours to see).`);
 
   const normalizeId = (id: string) => {

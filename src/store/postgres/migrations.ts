@@ -158,4 +158,19 @@ export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
     name: 'grant_versions',
     sql: 'ALTER TABLE grants ADD COLUMN version BIGINT NOT NULL DEFAULT 0;',
   },
+  // 151: recordings in the store (issue 19), so every replica replays and extends the same ones:
+  // one row per uploaded chunk (at most 1 MiB), its place in the .cast and its chain hashes.
+  {
+    version: 151,
+    name: 'recording_chunks',
+    sql: `CREATE TABLE recording_chunks (
+      session_id TEXT COLLATE "C" NOT NULL,
+      seq INTEGER NOT NULL,
+      prev_hash TEXT NOT NULL,
+      hash TEXT NOT NULL,
+      byte_offset BIGINT NOT NULL,
+      data BYTEA NOT NULL,
+      PRIMARY KEY (session_id, seq)
+    );`,
+  },
 ];

@@ -6,6 +6,7 @@ import { postgresAudit } from './audit.js';
 import { clientConfig, describeTarget, migrate, type PostgresConnection } from './database.js';
 import { postgresGrants } from './grants.js';
 import { createChangeFeed, type FeedLogger } from './notify.js';
+import { postgresRecordings } from './recordings.js';
 import { postgresServiceTokens } from './service-tokens.js';
 import { postgresSessions } from './sessions.js';
 
@@ -55,6 +56,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     audit: postgresAudit(pool),
     sessions: postgresSessions(pool),
     serviceTokens: postgresServiceTokens(pool),
+    recordings: postgresRecordings(pool),
     async recordLogin(who, at) {
       await pool.query(
         `INSERT INTO logins (sub, email, name, groups_json, kind, last_login_at) VALUES ($1, $2, $3, $4, $5, $6)

@@ -1,3 +1,4 @@
+import { tellPgOfLostServer } from './pg-lost-server.js';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { z } from 'zod';
@@ -94,7 +95,10 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
             localPassword,
             signal: ctx.signal,
           });
-          if (options.protocol === 'postgres') pgSessions.set(local, { remote, watch: watchPgConnection(local, remote) });
+          if (options.protocol === 'postgres') {
+            pgSessions.set(local, { remote, watch: watchPgConnection(local, remote) });
+            tellPgOfLostServer(local, remote as Socket, server);
+          }
           local.resume();
           stats = await relay(local, remote);
         } catch (err) {

@@ -21,10 +21,16 @@ export interface LoopClient {
 }
 
 /** Starts `gate connect TARGET --json` and resolves with its local port once it is ready. */
-export async function startConnect(env: NodeJS.ProcessEnv, target: string, role: string): Promise<{ gate: RunningGate; port: number }> {
-  const gate = startGate(['connect', target, '--role', role, '--json'], { env });
+export async function startConnect(
+  env: NodeJS.ProcessEnv,
+  target: string,
+  role: string,
+  extra: string[] = [],
+): Promise<{ gate: RunningGate; port: number; socket: string | null }> {
+  const gate = startGate(['connect', target, '--role', role, '--json', ...extra], { env });
   const line = await gate.waitFor(/"event":"ready"/, 'stdout', 90_000);
-  return { gate, port: (JSON.parse(line) as { port: number }).port };
+  const ready = JSON.parse(line) as { port: number; socket: string | null };
+  return { gate, port: ready.port, socket: ready.socket };
 }
 
 /** A PostgreSQL client on a `gate connect` port that runs `SELECT 'marker'` every `everyMs` and reconnects after an error. */

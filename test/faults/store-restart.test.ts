@@ -45,7 +45,8 @@ async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 
   }
 }
 
-const ready = async (url: string) => (await fetch(`${url}/v1/ready`)).status;
+const ready = async (url: string) => (await fetch(`${url}/v1/ready`).catch((e: Error) => { throw new Error(`${url}/v1/ready: ${e.message}; replicas logged:\n${replicaLogs()}`); })).status;
+const replicaLogs = () => fleet.replicas.map((r) => r.process.lines.stderr.slice(-40).join('\n')).join('\n---\n');
 
 it('a store restart under load: grants refused with a clear message while down, /v1/ready follows, full service after, nothing lost', async () => {
   const alice = await fleet.token('alice', ['engineering']);
@@ -59,7 +60,11 @@ it('a store restart under load: grants refused with a clear message while down, 
   await fleet.store.stop();
   const downAt = performance.now();
   // Every replica says it is not ready, and why, without naming the store's host or credentials.
-  await until('every replica reports the store down', async () => (await Promise.all(fleet.replicas.map((r) => ready(r.url)))).every((s) => s === 503), 30_000);
+  await until('every replica reports the store down', async () => (await Promise.all(fleet.replicas.map((r) => ready(r.url)))).every((s) => s === 503), 30_000).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}; replicas logged:\n${replicaLogs()}`);
+    },
+  );
   const notReady = (await (await fetch(`${fleet.replicas[0]!.url}/v1/ready`)).json()) as { status: string; store: string; message: string };
   expect(notReady).toMatchObject({ status: 'unavailable', store: 'unreachable' });
   expect(notReady.message).toMatch(/^The store cannot be reached/);

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { grantSchema } from '../api/wire-grants.js';
 import { GateError } from '../errors.js';
 import { type LocalListener, startLocalListener } from '../tunnel/listener.js';
+import { withServerRetry } from '../tunnel/retry.js';
 import { dialTunnel } from '../tunnel/dialer.js';
 import { createLocalCertificate } from '../tunnel/local-cert.js';
 import { relay } from '../tunnel/relay.js';
@@ -86,15 +87,20 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
       const done: Promise<void> = (async () => {
         let stats = { bytesIn: 0, bytesOut: 0 };
         try {
-          const remote = await dialTunnel({
-            server,
-            token: await ctx.token(server),
-            grantId: grant.id,
-            sessionId: options.sessionId,
-            correlationId: ctx.env.correlationId,
-            localPassword,
-            signal: ctx.signal,
-          });
+          // A replica restarting behind the balancer: dial again (opening a tunnel changes nothing until it is open).
+          const remote = await withServerRetry(
+            async () =>
+              dialTunnel({
+                server,
+                token: await ctx.token(server),
+                grantId: grant.id,
+                sessionId: options.sessionId,
+                correlationId: ctx.env.correlationId,
+                localPassword,
+                signal: ctx.signal,
+              }),
+            { say: (line) => ctx.io.stderr.write(`${line}\n`), signal: ctx.signal },
+          );
           if (options.protocol === 'postgres') {
             pgSessions.set(local, { remote, watch: watchPgConnection(local, remote) });
             tellPgOfLostServer(local, remote as Socket, server);

@@ -78,7 +78,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     now,
     (err, lost) => log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
     // While the store cannot take events they wait, fsync'd, in the data dir (docs/store.md).
-    { spool: createAuditSpool(options.dataDir), retryMs: options.auditRetryMs },
+    { spool: createAuditSpool(options.dataDir), retryMs: options.auditRetryMs, report: (level, message, fields) => log[level](message, fields) },
   );
   const grants = createGrantService({ config: options.config, store, audit, log, now });
   const checkpoints = createCheckpointer({ audit, repo: store.audit, key, config: options.config.audit, log, now });

@@ -79,6 +79,8 @@ export interface AuditLogOptions {
   spool?: AuditSpool;
   /** How often the spool is retried into the store (default 1 s). */
   retryMs?: number;
+  /** Where the spool's state changes are logged (src/server/audit/recovery.ts). */
+  report?(level: 'warn' | 'error' | 'info', message: string, fields: Record<string, unknown>): void;
 }
 
 // Event ids sort by time: an index on random ids would rewrite a random page
@@ -178,7 +180,7 @@ export function createAuditLog(
   }
 
   const recovery = options.spool
-    ? createAuditRecovery({ spool: options.spool, storeRows, retryMs: options.retryMs ?? 1000, serialize: (fn) => (tail = tail.then(fn)) })
+    ? createAuditRecovery({ spool: options.spool, storeRows, retryMs: options.retryMs ?? 1000, report: options.report, serialize: (fn) => (tail = tail.then(fn)) })
     : undefined;
 
   async function write(batch: Pending[]): Promise<void> {

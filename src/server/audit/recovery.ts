@@ -12,6 +12,8 @@ export interface AuditRecoveryOptions {
   retryMs: number;
   /** Runs `fn` in the audit log's write queue, so replay never interleaves with new writes. */
   serialize(fn: () => Promise<void>): unknown;
+  /** Told when events start going to the spool, when they cannot be kept, and when the store has them all again. */
+  report?(level: 'warn' | 'error' | 'info', message: string, fields: Record<string, unknown>): void;
 }
 
 /** A row the store refused because its id is already there (a replay of a batch taken before a crash). */
@@ -46,15 +48,20 @@ export function createAuditRecovery(o: AuditRecoveryOptions) {
     timer.unref();
   };
 
+  const report = o.report ?? (() => {});
+
   async function retry(): Promise<void> {
     try {
-      if (inSpool) await o.spool.replay(o.storeRows, isDuplicate);
+      let replayed = 0;
+      if (inSpool) replayed = await o.spool.replay(o.storeRows, isDuplicate);
       inSpool = false;
       if (stranded.length > 0) {
+        replayed += stranded.length;
         await o.storeRows(stranded);
         stranded = [];
         reason = undefined;
       }
+      report('info', 'audit store is back: spooled events replayed', { events: replayed });
     } catch (err) {
       storeError = why(err);
       if (stranded.length > 0) {
@@ -94,11 +101,13 @@ export function createAuditRecovery(o: AuditRecoveryOptions) {
       if (stranded.length === 0) {
         try {
           await o.spool.write(rows);
+          if (!inSpool) report('warn', 'audit store cannot take events: spooling them locally', { error: storeError });
           inSpool = true;
           schedule();
           return;
         } catch (spoolErr) {
           reason = `audit is unavailable: the store cannot take events (${storeError || 'behind'}) and the local audit spool cannot be written (${why(spoolErr)})`;
+          report('error', 'audit unavailable: statements are refused until events can be kept', { error: reason });
         }
       }
       stranded.push(...rows);

@@ -1,3 +1,4 @@
+import { isStoreUnreachable, STORE_UNAVAILABLE_MESSAGE } from './store-unavailable.js';
 import { httpTargetWarnings } from '../config/http-target.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -150,6 +151,10 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     }
     if (status && status >= 400 && status < 500) {
       return reply.status(status).send({ error: { code: 'bad_request', message: redact((err as Error).message) } });
+    }
+    if (isStoreUnreachable(err)) {
+      log.warn('request refused: the store cannot be reached', { method: request.method, url: request.url.split('?')[0], error: redact(String((err as Error)?.message ?? err)) });
+      return reply.status(503).send({ error: { code: 'unavailable', message: STORE_UNAVAILABLE_MESSAGE } });
     }
     log.error('request failed', { method: request.method, url: request.url, error: redact(String((err as Error)?.stack ?? err)) });
     return reply.status(500).send({ error: { code: 'internal', message: 'Internal server error.' } });

@@ -8,8 +8,8 @@ import { recordFigures } from './harness/figures.js';
 import { type Fleet, startFleet } from './harness/fleet.js';
 import type { RunningGate } from '../helpers/gate-bin.js';
 
-const CONNECTS = Number(process.env.GATE_FAULTS_CONNECTS ?? 20);
-const PSQLS = Number(process.env.GATE_FAULTS_PSQLS ?? 20);
+const CONNECTS = Number(process.env.GATE_FAULTS_CONNECTS ?? 10);
+const PSQLS = Number(process.env.GATE_FAULTS_PSQLS ?? 10);
 let fleet: Fleet;
 const gates: RunningGate[] = [];
 
@@ -99,8 +99,9 @@ it(`kill -9 of a replica under ${PSQLS} gate psql sessions and ${CONNECTS} gate 
     if (!cutSessions.includes(s)) expect({ name: s.name, code: codes[i] }).toEqual({ name: s.name, code: 0 });
   });
 
-  // What was kept. "Statements answered = statements audited" waits for the audit spool (fleet-store): the
-  // figure is recorded (docs/reliability.md), the promise is asserted once the spool has landed.
+  // What was kept. "Statements answered = statements audited" does not hold yet after a kill -9 (the killed
+  // replica's answered statements can be missing from the audit log; docs/reliability.md has the figure): it is
+  // recorded here and asserted once the gateway's audit is durable before it answers.
   const rows = await fleet.store.query<{ details: string }>(`SELECT details FROM audit_events WHERE action = 'pg.query'`, [], 'gate_fleet');
   const audited = new Set(rows.flatMap((r) => r.details.match(/[cp]\d+-\d+/g) ?? []));
   const acked = [...loops, ...sessions].flatMap((c) => c.acked);

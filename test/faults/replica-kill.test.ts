@@ -8,8 +8,8 @@ import { recordFigures } from './harness/figures.js';
 import { type Fleet, startFleet } from './harness/fleet.js';
 import type { RunningGate } from '../helpers/gate-bin.js';
 
-const CONNECTS = Number(process.env.GATE_FAULTS_CONNECTS ?? 10);
-const PSQLS = Number(process.env.GATE_FAULTS_PSQLS ?? 10);
+const CONNECTS = Number(process.env.GATE_FAULTS_CONNECTS ?? 20);
+const PSQLS = Number(process.env.GATE_FAULTS_PSQLS ?? 20);
 let fleet: Fleet;
 const gates: RunningGate[] = [];
 

@@ -1,4 +1,3 @@
-import { isStoreUnreachable, STORE_UNAVAILABLE_MESSAGE } from './store-unavailable.js';
 import { httpTargetWarnings } from '../config/http-target.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -12,6 +11,7 @@ import { createOidcVerifier, type TokenVerifier } from './identity/oidc.js';
 import { loadOrCreateSigningKey } from './keys.js';
 import { createLogger, type Logger, redact } from './log.js';
 import { createCheckpointer } from './audit/checkpoints.js';
+import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from './store-errors.js';
 import { createAuditSpool } from './audit/spool.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
@@ -152,8 +152,8 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     if (status && status >= 400 && status < 500) {
       return reply.status(status).send({ error: { code: 'bad_request', message: redact((err as Error).message) } });
     }
-    if (isStoreUnreachable(err)) {
-      log.warn('request refused: the store cannot be reached', { method: request.method, url: request.url.split('?')[0], error: redact(String((err as Error)?.message ?? err)) });
+    if (isStoreUnavailable(err)) {
+      log.warn('request failed: store unavailable', { method: request.method, url: request.url.split('?')[0], error: redact(String((err as Error)?.message ?? err)) });
       return reply.status(503).send({ error: { code: 'unavailable', message: STORE_UNAVAILABLE_MESSAGE } });
     }
     log.error('request failed', { method: request.method, url: request.url, error: redact(String((err as Error)?.stack ?? err)) });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from './store-errors.js';
 import type { Socket } from 'node:net';
 import { ApiError } from '../api/errors.js';
 import { resolveSecret } from '../config/secrets.js';
@@ -58,6 +59,7 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): { closeA
     }
     void accept(req, socket, head).catch((err) => {
       if (err instanceof ApiError) refuse(socket, err);
+      else if (isStoreUnavailable(err)) refuse(socket, new ApiError('unavailable', STORE_UNAVAILABLE_MESSAGE));
       else {
         deps.log.error('tunnel failed', { error: String((err as Error)?.message ?? err) });
         refuse(socket, new ApiError('internal', 'The tunnel could not be opened.'));

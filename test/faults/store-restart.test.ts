@@ -74,11 +74,11 @@ it('a store restart under load: grants refused with a clear message while down, 
   if (typeof bob === 'string') {
     const refused = await fleet.api<{ error?: { message?: string } }>(bob, 'POST', '/v1/grants', { target: 'db', role: 'read' });
     expect(refused.status).toBe(503);
-    expect(refused.body.error?.message ?? '').toMatch(/^The store cannot be reached/);
+    expect(refused.body.error?.message ?? '').toMatch(/^The gate store cannot be reached/);
   } else {
     // The login itself needs the store: refused the same way.
     expect(bob.message).toContain('503');
-    expect(bob.message).toContain('The store cannot be reached');
+    expect(bob.message).toContain('The gate store cannot be reached');
   }
 
   await fleet.store.start();

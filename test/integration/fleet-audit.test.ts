@@ -114,6 +114,17 @@ describe('audit while the store is down', () => {
     await run(5);
     await server.ctx.audit.flush();
     await store.halt();
+    // A new grant cannot be decided without the store: a clear 503, not an internal error.
+    const refused = await fetch(`${url}/v1/grants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target: 'db', role: 'admin', reason: 'while the store is down' }),
+    });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'unavailable',
+      message: expect.stringMatching(/store cannot be reached/),
+    });
     await run(20);
     await server.ctx.audit.flush();
     // The events are on the server's disk, not in the store.

@@ -97,7 +97,7 @@ export function createAuditRecovery(o: AuditRecoveryOptions) {
     async keep(rows: UnchainedRow[], batch: Waiting[], err?: unknown): Promise<void> {
       if (err !== undefined) storeError = why(err);
       // Nobody reads the returned row's hash; its place in the chain is decided on replay.
-      rows.forEach((r, i) => batch[i]?.waiter?.resolve({ ...r, prev_hash: '', hash: '' }));
+      for (let i = 0; i < rows.length; i++) batch[i]?.waiter?.resolve({ ...rows[i]!, prev_hash: '', hash: '' });
       if (stranded.length === 0) {
         try {
           await o.spool.write(rows);

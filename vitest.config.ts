@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault and load suite has its own config and command (`npm run test:faults`, vitest.faults.config.ts).
+    exclude: ['node_modules/**', 'test/faults/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

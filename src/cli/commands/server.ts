@@ -12,6 +12,8 @@ interface ServerOptions {
   port: string;
   dataDir?: string;
   logLevel: LogLevel;
+  check?: boolean;
+  json?: boolean;
 }
 
 export function registerServer(program: Command, ctx: CliContext): void {
@@ -22,15 +24,28 @@ export function registerServer(program: Command, ctx: CliContext): void {
       'Run the policy server and the gateway with a gate.yaml. Logs are JSON lines on stderr.\n' +
         'Identity comes from an external OIDC provider (identity.oidc in the config).\n\n' +
         'Examples:\n  $ gate server --config /etc/gate/gate.yaml --port 4180\n' +
-        '  $ GATE_DATA_DIR=/var/lib/gate gate server --config gate.yaml',
+        '  $ GATE_DATA_DIR=/var/lib/gate gate server --config gate.yaml\n' +
+        '  $ gate server --check --config /etc/gate/gate.yaml    # reach the store, the IdP and every target with every role\n\n' +
+        '--check serves nothing: it validates the config, reaches the store, the IdP (discovery and JWKS)\n' +
+        'and every target with every role, and warns about a role that holds more than its guardrails\n' +
+        'let it use (a superuser, a "read" role that can write). It never prints a secret. Exit code 0\n' +
+        'when every check passed without warning, 1 otherwise (see docs/deploy.md).',
     )
     .option('-c, --config <file>', 'policy file (gate.yaml)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('-p, --port <port>', 'port to listen on', '4180')
     .option('--data-dir <dir>', 'keys, store and recordings (default: GATE_DATA_DIR, then ./gate-data)')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .option('--check', 'check the config, the store, the IdP and every target and role, then exit')
+    .option('--json', 'with --check: print the report as JSON')
     .action(async (opts: ServerOptions) => {
       if (!opts.config) throw new UsageError('gate server needs a policy file.', { hint: 'Pass --config gate.yaml, or try `gate dev` for a local all-in-one setup.' });
+      if (opts.json && !opts.check) throw new UsageError('--json goes with --check.', { hint: 'Run `gate server --check --json --config gate.yaml`.' });
+      if (opts.check) {
+        const { runCheck } = await import('./server-check.js');
+        ctx.exitCode = await runCheck(ctx, { config: opts.config, dataDir: opts.dataDir, json: !!opts.json });
+        return;
+      }
       const port = parseServerPort(opts.port);
       const { loadConfigFile } = await import('../../config/load.js');
       const config = await loadConfigFile(resolve(opts.config));

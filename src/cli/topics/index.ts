@@ -32,6 +32,7 @@ export const TOPICS: Record<string, { summary: string; text: () => string }> = {
         '(128+N when it died of signal N); gate\'s own failures use the codes above.',
         '`gate policy test` exits 0 whenever it evaluated the SQL, also when the decision is deny or',
         'require_approval (read the decision from its output); 1 when it could not (config, target, SQL).',
+        '`gate server --check` exits 0 when every check passed without a warning; 1 on any error or warning.',
       ].join('\n'),
   },
 };

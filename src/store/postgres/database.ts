@@ -87,6 +87,13 @@ export async function migrate(pool: pg.Pool): Promise<void> {
  */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no pool listener: without this, the store going away mid-transaction
+  // (a restart, a failover) is an unhandled 'error' event that kills the server. The query rejects anyway.
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost ??= err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -96,6 +103,8 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    // A broken connection is destroyed, not handed to the next caller.
+    client.release(lost);
   }
 }

@@ -8,7 +8,7 @@
  * server's store migrates to the current schema, and `gate audit verify`
  * passes over the old and new events together.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -26,6 +26,18 @@ const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 /** The previous release: the last commit of 2026-11-28, before this release's work began. */
 const PREVIOUS = 'd751ee5';
+// The previous release is built from this checkout's history. A shallow clone
+// (`git clone --depth 1`) does not have it and cannot fetch it offline: there
+// the test cannot run at all, so it is skipped with this reason rather than
+// failing on `git archive`. `git fetch --unshallow` brings it back.
+const havePrevious = (() => {
+  try {
+    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', `${PREVIOUS}^{commit}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 let work: string;
 let oldBin: string;
@@ -71,6 +83,7 @@ async function spoolText(env: NodeJS.ProcessEnv): Promise<string> {
 }
 
 beforeAll(async () => {
+  if (!havePrevious) return;
   work = await mkdtemp(join(tmpdir(), 'gate-upgrade-'));
   // As root, the demo PostgreSQL runs as `postgres` and must reach its data dir.
   await chmod(work, 0o755);
@@ -94,11 +107,11 @@ afterAll(async () => {
       process.kill(pid, 'SIGKILL');
     } catch {}
   }
-  await removeDemoPostgres(join(dataDir, 'postgres')).catch(() => {});
+  if (dataDir) await removeDemoPostgres(join(dataDir, 'postgres')).catch(() => {});
   for (const d of [work, aliceEnv?.GATE_CONFIG_DIR, carolEnv?.GATE_CONFIG_DIR]) if (d) await rm(d, { recursive: true, force: true });
 });
 
-describe('upgrading from the previous version', () => {
+describe.skipIf(!havePrevious)('upgrading from the previous version', () => {
   let sessionId: string;
 
   it('the previous version: gate dev, two logins, and a recording left pending by kill -9', async () => {

@@ -94,10 +94,17 @@ it('a store restart under load: grants refused with a clear message while down, 
   await until('the tunnel clients are answered after the restart', () => loops.every((l, i) => l.acked.length > mark[i]! + 3));
   await Promise.all(loops.map((l) => l.stop()));
 
-  const rows = await fleet.store.query<{ details: string }>(`SELECT details FROM audit_events WHERE action = 'pg.query'`, [], 'gate_fleet');
-  const audited = new Set(rows.flatMap((r) => r.details.match(/c\d+-\d+/g) ?? []));
+  // Events spooled while the store was down are replayed in the background (every second): wait for
+  // the replay to catch up, then count. A lost event never arrives, and the wait ends in the assertion below.
   const acked = loops.flatMap((l) => l.acked);
-  const missing = acked.filter((m) => !audited.has(m));
+  let audited = new Set<string>();
+  const missingNow = async () => {
+    const rows = await fleet.store.query<{ details: string }>(`SELECT details FROM audit_events WHERE action = 'pg.query'`, [], 'gate_fleet');
+    audited = new Set(rows.flatMap((r) => r.details.match(/c\d+-\d+/g) ?? []));
+    return acked.filter((m) => !audited.has(m));
+  };
+  await until('the spooled audit events are replayed', async () => (await missingNow()).length === 0, 20_000).catch(() => {});
+  const missing = await missingNow();
   const verify = await fleet.api<{ ok: boolean }>(await fleet.token('pat', ['platform']), 'GET', '/v1/audit/verify');
   await recordFigures('store_restart', {
     replicas: 2,

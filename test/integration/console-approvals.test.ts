@@ -87,6 +87,8 @@ describe('console approvals', () => {
     await withBrowser(async (page) => {
       await consoleSignIn(page, stack.url, 'bob');
       await page.locator(`#grant-${id}`).waitFor();
+      // The approver sees the requester's recent activity: the write grant bob approved in the test before.
+      expect(await shown(page.locator(`#grant-${id}`))).toMatch(/Recent grants\s+db\/write active/);
       // The page's event stream is open before anyone else decides.
       await page.locator('body[data-live-ready="1"]').waitFor({ state: 'attached' });
       expect((await api(dave, 'POST', `/v1/grants/${id}/deny`, { comment: 'not today' })).status).toBe(200);

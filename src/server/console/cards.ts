@@ -32,7 +32,16 @@ function why(v: ViewerKey, requesterKey: string | undefined, requester: string, 
 }
 
 /** A grant: who, what, how long, why; approve/deny for its approvers, revoke when active. */
-export function grantCard(v: ViewerKey, g: Grant, back: string): Html {
+/** The requester's latest grants (newest first), so an approver sees their recent activity. */
+function recentGrants(recent: Grant[] | undefined): Html {
+  if (recent === undefined) return html``;
+  const items = recent.map(
+    (g) => html`<li><a href="/ui/grants/${g.id}">${g.target}/${g.role}</a> <span class="state ${g.state}">${g.state}</span> ${when(g.created_at)}${g.reason ? html` · ${g.reason}` : ''}</li>`,
+  );
+  return html`<dt>Recent grants</dt><dd>${items.length ? html`<ul class="recent">${items}</ul>` : html`<span class="muted">none</span>`}</dd>`;
+}
+
+export function grantCard(v: ViewerKey, g: Grant, back: string, recent?: Grant[]): Html {
   const canDecide = g.state === 'pending' && approves(v, g.approvers) && !mine(v, g.requester_key, g.requester);
   return html`<article class="card" id="grant-${g.id}" data-grant="${g.id}" aria-labelledby="h-${g.id}">
 <h3 id="h-${g.id}"><a href="/ui/grants/${g.id}">${g.requester}</a> requests <strong>${g.target}</strong>/<strong>${g.role}</strong> <span class="state ${g.state}">${g.state}</span></h3>
@@ -47,6 +56,7 @@ export function grantCard(v: ViewerKey, g: Grant, back: string): Html {
   <dt>Requested</dt><dd>${when(g.created_at)}</dd>
   ${g.expires_at ? html`<dt>${g.state === 'active' ? 'Expires' : 'Expired'}</dt><dd>${when(g.expires_at)}</dd>` : ''}
   ${g.ended_by ? html`<dt>Ended by</dt><dd>${g.ended_by}${g.comment ? html` (“${g.comment}”)` : ''}</dd>` : ''}
+  ${recentGrants(recent)}
 </dl>
 ${canDecide ? decide(v, `/ui/grants/${g.id}/decide`, g.id, back, `Decide on ${g.requester}'s request for ${g.target}/${g.role}`) : g.state === 'pending' ? why(v, g.requester_key, g.requester, g.approvers) : ''}
 ${
@@ -75,7 +85,7 @@ function summary(a: CommandApproval): Html {
 }
 
 /** A statement held by a require_approval guardrail: the whole text, the parser's summary, the decision. */
-export function approvalCard(v: ViewerKey, a: CommandApproval, back: string): Html {
+export function approvalCard(v: ViewerKey, a: CommandApproval, back: string, recent?: Grant[]): Html {
   const canDecide = a.state === 'pending' && approves(v, a.approvers) && !mine(v, a.requester_key, a.requester);
   return html`<article class="card" id="approval-${a.id}" data-approval="${a.id}" aria-labelledby="h-${a.id}">
 <h3 id="h-${a.id}"><a href="/ui/approvals/${a.id}">${a.requester}</a> wants to run a statement on <strong>${a.target}</strong>/<strong>${a.role}</strong> <span class="state ${a.state}">${a.state}</span></h3>
@@ -87,6 +97,7 @@ export function approvalCard(v: ViewerKey, a: CommandApproval, back: string): Ht
   <dt>Grant</dt><dd><a href="/ui/grants/${a.grant_id}">${a.grant_id}</a></dd>
   <dt>Held at</dt><dd>${when(a.created_at)}</dd>
   ${a.decided_by ? html`<dt>Decided by</dt><dd>${a.decided_by}${a.comment ? html` (“${a.comment}”)` : ''}</dd>` : ''}
+  ${recentGrants(recent)}
 </dl>
 <h4>Statement</h4>
 ${highlightSql(a.text)}

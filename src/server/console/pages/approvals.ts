@@ -6,10 +6,13 @@ import type { PageContext } from './context.js';
 
 /** Pending grants and held statements the viewer may decide, then the viewer's own pending ones. */
 export async function approvalsPage(p: PageContext): Promise<string> {
-  const [grants, approvals] = await Promise.all([
+  const [grants, approvals, pending] = await Promise.all([
     p.api<{ grants: Grant[] }>('GET', '/v1/grants?state=pending'),
     p.api<{ approvals: CommandApproval[] }>('GET', '/v1/approvals?state=pending'),
+    // Only for the requesters' recent grants, shown next to what they ask for now.
+    p.api<{ recent?: Record<string, Grant[]> }>('GET', '/v1/pending'),
   ]);
+  const recent = pending.body.recent ?? {};
   const v = p.viewer;
   const own = (key: string | undefined, sub: string) => key === v.key || (!key && sub === v.sub);
   const allGrants = grants.body.grants ?? [];
@@ -22,10 +25,10 @@ export async function approvalsPage(p: PageContext): Promise<string> {
   const body = html`${notice('error', p.flash.error)}${notice('ok', p.flash.ok)}
 <div id="live-region" aria-live="polite">
 <section aria-labelledby="s-requests"><h2 id="s-requests">Access requests</h2>
-${theirGrants.length ? theirGrants.map((g) => grantCard(v, g, back)) : html`<p class="empty">No access request is waiting for you.</p>`}
+${theirGrants.length ? theirGrants.map((g) => grantCard(v, g, back, recent[g.requester])) : html`<p class="empty">No access request is waiting for you.</p>`}
 </section>
 <section aria-labelledby="s-held"><h2 id="s-held">Statements held for approval</h2>
-${theirHeld.length ? theirHeld.map((a) => approvalCard(v, a, back)) : html`<p class="empty">No statement is waiting for you.</p>`}
+${theirHeld.length ? theirHeld.map((a) => approvalCard(v, a, back, recent[a.requester])) : html`<p class="empty">No statement is waiting for you.</p>`}
 </section>
 ${
   mineGrants.length || mineHeld.length

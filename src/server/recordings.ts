@@ -122,6 +122,14 @@ export function checkChunk(chunk: StoredChunkInput): void {
 }
 
 /** Refuses a session id that is not a UUID (nothing else reaches a file name or a row key). */
+/** A whole recording in memory, for callers that need it so (small ones: an export, a test); replay streams. */
+export async function readWhole(openRead: RecordingStore['openRead'], sessionId: string): Promise<Buffer> {
+  const { stream } = await openRead(sessionId);
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
 export function checkSessionId(id: string): string {
   if (typeof id !== 'string' || !SESSION_ID_RE.test(id)) {
     throw new RecordingChunkError('invalid_session_id', 'A session id must be a UUID.');
@@ -276,12 +284,7 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
 
     openRead,
 
-    async read(sessionId) {
-      const { stream } = await openRead(sessionId);
-      const parts: Buffer[] = [];
-      for await (const part of stream) parts.push(part as Buffer);
-      return Buffer.concat(parts);
-    },
+    read: (sessionId) => readWhole(openRead, sessionId),
 
     async state(sessionId) {
       const p = paths(sessionId);

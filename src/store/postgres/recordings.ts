@@ -7,6 +7,7 @@ import {
   RecordingChunkError,
   type RecordingState,
   type RecordingStore,
+  readWhole,
 } from '../../server/recordings.js';
 import { inTransaction } from './database.js';
 
@@ -101,12 +102,7 @@ export function postgresRecordings(pool: pg.Pool): RecordingStore {
 
     openRead,
 
-    async read(sessionId) {
-      const { stream } = await openRead(sessionId);
-      const parts: Buffer[] = [];
-      for await (const part of stream) parts.push(part as Buffer);
-      return Buffer.concat(parts);
-    },
+    read: (sessionId) => readWhole(openRead, sessionId),
 
     state: async (sessionId) => last(pool, checkSessionId(sessionId)),
 

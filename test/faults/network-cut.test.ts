@@ -9,28 +9,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runGate, type RunningGate } from '../helpers/gate-bin.js';
 import { loopOverTunnel, psqlSession, startConnect } from './harness/clients.js';
 import { recordFigures } from './harness/figures.js';
-import { type Fleet, startFleet } from './harness/fleet.js';
+import { type Fleet, startReadFleet } from './harness/fleet.js';
+import { until } from './harness/wait.js';
 
 let fleet: Fleet;
 const gates: RunningGate[] = [];
 
 beforeAll(async () => {
-  fleet = await startFleet({
-    yaml: `admins: [platform]
-targets:
-  db:
-    type: postgres
-    address: 127.0.0.1:TARGET_PORT
-    database: postgres
-    record_output: full
-    roles:
-      read: { username: app_ro, password: env:APP_RO_PASSWORD }
-policies:
-  - { name: eng-read, groups: [engineering], targets: [db], roles: [read], max_duration: 1h, approval: auto }
-`,
-    secrets: { APP_RO_PASSWORD: 'faults-ro-pw-71c' },
-    prepareTarget: (t) => t.query(`CREATE ROLE app_ro LOGIN PASSWORD 'faults-ro-pw-71c'`).then(() => {}),
-  });
+  fleet = await startReadFleet({ recordOutput: true });
 });
 
 afterAll(async () => {
@@ -38,13 +24,6 @@ afterAll(async () => {
   await fleet?.close();
 });
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 it('a cut ends tunnels with a clear message, the next connection works, and the recording goes up with the next gate command', async () => {
   const token = await fleet.token('alice', ['engineering']);

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type LoopClient, loopOverTunnel, type PsqlSession, psqlSession, startConnect } from './harness/clients.js';
 import { recordFigures } from './harness/figures.js';
-import { type Fleet, startFleet } from './harness/fleet.js';
+import { type Fleet, startReadFleet } from './harness/fleet.js';
+import { until } from './harness/wait.js';
 import type { RunningGate } from '../helpers/gate-bin.js';
 
 const CONNECTS = Number(process.env.GATE_FAULTS_CONNECTS ?? 20);
@@ -14,23 +15,10 @@ let fleet: Fleet;
 const gates: RunningGate[] = [];
 
 beforeAll(async () => {
-  fleet = await startFleet({
-    yaml: `admins: [platform]
-# Every client shares one grant; after the kill all of them are on the one replica left.
-limits: { connections_per_grant: 200, connections_per_target: 400 }
-targets:
-  db:
-    type: postgres
-    address: 127.0.0.1:TARGET_PORT
-    database: postgres
-    record_output: full
-    roles:
-      read: { username: app_ro, password: env:APP_RO_PASSWORD }
-policies:
-  - { name: eng-read, groups: [engineering], targets: [db], roles: [read], max_duration: 1h, approval: auto }
-`,
-    secrets: { APP_RO_PASSWORD: 'faults-ro-pw-71c' },
-    prepareTarget: (t) => t.query(`CREATE ROLE app_ro LOGIN PASSWORD 'faults-ro-pw-71c'`).then(() => {}),
+  fleet = await startReadFleet({
+    // Every client shares one grant; after the kill all of them are on the one replica left.
+    limits: '{ connections_per_grant: 200, connections_per_target: 400 }',
+    recordOutput: true,
   });
 });
 
@@ -39,13 +27,6 @@ afterAll(async () => {
   await fleet?.close();
 });
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const targetSessions = async () =>
   Number((await fleet.target.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE usename = 'app_ro'`))[0]!.n);

@@ -8,28 +8,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningGate } from '../helpers/gate-bin.js';
 import { loopOverTunnel, startConnect } from './harness/clients.js';
 import { recordFigures } from './harness/figures.js';
-import { type Fleet, startFleet } from './harness/fleet.js';
+import { type Fleet, startReadFleet } from './harness/fleet.js';
+import { until } from './harness/wait.js';
 
 let fleet: Fleet;
 const gates: RunningGate[] = [];
 
 beforeAll(async () => {
-  fleet = await startFleet({
-    yaml: `admins: [platform]
-limits: { connections_per_grant: 50 }
-targets:
-  db:
-    type: postgres
-    address: 127.0.0.1:TARGET_PORT
-    database: postgres
-    roles:
-      read: { username: app_ro, password: env:APP_RO_PASSWORD }
-policies:
-  - { name: eng-read, groups: [engineering], targets: [db], roles: [read], max_duration: 1h, approval: auto }
-`,
-    secrets: { APP_RO_PASSWORD: 'faults-ro-pw-71c' },
-    prepareTarget: (t) => t.query(`CREATE ROLE app_ro LOGIN PASSWORD 'faults-ro-pw-71c'`).then(() => {}),
-  });
+  fleet = await startReadFleet({ limits: '{ connections_per_grant: 50 }' });
 });
 
 afterAll(async () => {
@@ -37,13 +23,6 @@ afterAll(async () => {
   await fleet?.close();
 });
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const ready = async (url: string) => (await fetch(`${url}/v1/ready`).catch((e: Error) => { throw new Error(`${url}/v1/ready: ${e.message}; replicas logged:\n${replicaLogs()}`); })).status;
 const replicaLogs = () => fleet.replicas.map((r) => r.process.lines.stderr.slice(-40).join('\n')).join('\n---\n');

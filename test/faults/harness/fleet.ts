@@ -151,3 +151,27 @@ ${options.yaml.replaceAll('TARGET_PORT', String(target.port))}`,
     },
   };
 }
+
+/**
+ * The fleet most cases use: one PostgreSQL target `db` whose `read` role
+ * (app_ro) engineering gets at once. `limits` is a gate.yaml `limits:` value;
+ * `recordOutput` records redirected output in full.
+ */
+export function startReadFleet(options: { limits?: string; recordOutput?: boolean } = {}): Promise<Fleet> {
+  const password = 'faults-ro-pw-71c';
+  return startFleet({
+    yaml: `admins: [platform]
+${options.limits ? `limits: ${options.limits}\n` : ''}targets:
+  db:
+    type: postgres
+    address: 127.0.0.1:TARGET_PORT
+    database: postgres
+${options.recordOutput ? '    record_output: full\n' : ''}    roles:
+      read: { username: app_ro, password: env:APP_RO_PASSWORD }
+policies:
+  - { name: eng-read, groups: [engineering], targets: [db], roles: [read], max_duration: 1h, approval: auto }
+`,
+    secrets: { APP_RO_PASSWORD: password },
+    prepareTarget: (t) => t.query(`CREATE ROLE app_ro LOGIN PASSWORD '${password}'`).then(() => {}),
+  });
+}

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { hkdfSync, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from 'jose';
@@ -8,6 +8,11 @@ export interface SigningKey {
   privateKey: CryptoKey;
   publicKey: CryptoKey;
   publicJwk: JWK;
+  /**
+   * A 32-byte secret for `purpose`, derived from the private key (HKDF-SHA256):
+   * the same on every replica that shares this key, and across restarts.
+   */
+  derive(purpose: string): Uint8Array;
 }
 
 /**
@@ -41,5 +46,6 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
     privateKey: (await importJWK(jwk, 'EdDSA')) as CryptoKey,
     publicKey: (await importJWK(pub, 'EdDSA')) as CryptoKey,
     publicJwk: { ...pub, kid, alg: 'EdDSA', use: 'sig' },
+    derive: (purpose) => new Uint8Array(hkdfSync('sha256', Buffer.from(jwk.d ?? '', 'base64url'), kid, `gate ${purpose}`, 32)),
   };
 }

@@ -69,7 +69,7 @@ function errorPage(reply: FastifyReply, status: number, title: string, message: 
 
 /** Registers every /ui route on the server's fastify app. */
 export function consoleRoutes(app: FastifyInstance, ctx: ServerContext, options: ConsoleOptions): void {
-  const sealer = createSealer();
+  const sealer = createSealer(ctx.key.derive('console-cookie'));
   const signIn = createSignIn(app, ctx, sealer, (reply, status, title, message) => errorPage(reply, status, title, message));
   const live = createLiveEvents(ctx);
   app.addHook('preClose', async () => live.closeAll());

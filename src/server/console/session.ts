@@ -1,9 +1,9 @@
 /**
  * Console sessions are stateless: an encrypted, authenticated cookie (JWE,
  * dir + A256GCM, jose) holding the gate token the user's sign-in was exchanged
- * for and the session's CSRF token. No store table and no migration; the key
- * lives in this process only, so a server restart signs everyone out of the
- * console (sessions are short-lived anyway: one gate token TTL).
+ * for and the session's CSRF token. No store table and no migration. The key
+ * is derived from the server's signing key, which every replica shares, so a
+ * session sealed by one replica opens on another and survives a restart.
  */
 import { randomBytes } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt } from 'jose';
@@ -29,8 +29,7 @@ export interface Sealer {
   open<T>(jwe: string | undefined, purpose: string, now: Date): Promise<T | undefined>;
 }
 
-export function createSealer(): Sealer {
-  const key = randomBytes(32);
+export function createSealer(key: Uint8Array): Sealer {
   return {
     async seal(payload, expiresAt, purpose) {
       return new EncryptJWT({ ...payload, purpose })

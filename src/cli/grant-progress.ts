@@ -35,7 +35,7 @@ export function grantProgress(
         break;
       case 'waiting_approval':
         say(ctx.io, `Grant ${fields.grant_id} needs approval by ${(fields.approvers as string[]).join(', ')}; waiting (an approver runs \`gate approve ${fields.grant_id}\`)…`);
-        if (ctx.io.stderr.isTTY) stopWaiting = waitingLine(ctx.io, 'Waiting for approval…');
+        if (ctx.io.stderr.isTTY) stopWaiting = waitingLine(ctx.io, ctx.style.enabled, 'Waiting for approval…');
         break;
       case 'approved':
         say(ctx.io, `${ctx.style.green('✓')} Access granted: ${g?.target}/${g?.role} until ${g?.expires_at}`);

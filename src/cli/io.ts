@@ -23,6 +23,8 @@ export function useColor(io: IO, env: GateEnv): boolean {
 }
 
 export interface Style {
+  /** Whether colour is on (NO_COLOR, CLICOLOR, a terminal): the ink views follow it too. */
+  readonly enabled: boolean;
   bold(s: string): string;
   dim(s: string): string;
   green(s: string): string;
@@ -34,6 +36,7 @@ export interface Style {
 export function style(enabled: boolean): Style {
   const wrap = (open: number, close: number) => (s: string) => (enabled ? `\x1b[${open}m${s}\x1b[${close}m` : s);
   return {
+    enabled,
     bold: wrap(1, 22),
     dim: wrap(2, 22),
     green: wrap(32, 39),

@@ -19,7 +19,7 @@ export async function pickRole(io: IO, style: Style, target: TargetSummary, sign
   );
   if (canUseInk(io, 'stderr')) {
     const { pickRoleInk } = await import('./ink/picker.js');
-    return pickRoleInk(io, target, preselected, signal);
+    return pickRoleInk(io, style.enabled, target, preselected, signal);
   }
   io.stderr.write(`${target.name} has several roles you may request:\n`);
   roles.forEach((r, i) => {

@@ -5,12 +5,12 @@ import type { IO } from './io.js';
  * commands that never wait never load ink. Returns `stop`, which also works
  * before the spinner has appeared.
  */
-export function waitingLine(io: IO, text: string): () => void {
+export function waitingLine(io: IO, color: boolean, text: string): () => void {
   let stop: (() => void) | undefined;
   let stopped = false;
   import('./ink/progress.js').then(
     ({ showWaiting }) => {
-      if (!stopped) stop = showWaiting(io, text);
+      if (!stopped) stop = showWaiting(io, color, text);
     },
     () => io.stderr.write(`${text}\n`),
   );

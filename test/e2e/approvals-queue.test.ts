@@ -56,9 +56,11 @@ const grant = async (id: string) => (await stack.api<{ grant: GrantWire }>(bob, 
 function spawnPty(args: string[], env: NodeJS.ProcessEnv) {
   const term = pty.spawn(process.execPath, [GATE_BIN, ...args], { name: 'xterm-256color', cols: 140, rows: 40, env: env as Record<string, string> });
   let output = '';
+  let raw = '';
   let mark = 0;
   const waiters: { re: RegExp; from: number; resolve(): void }[] = [];
   term.onData((d) => {
+    raw += d;
     // What the screen says, without ink's colours and cursor moves.
     output += d.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
     for (const w of [...waiters]) {
@@ -74,6 +76,10 @@ function spawnPty(args: string[], env: NodeJS.ProcessEnv) {
     exited,
     get output() {
       return output;
+    },
+    /** Everything the pty printed, escape sequences included. */
+    get raw() {
+      return raw;
     },
     /** Waits for `re` in what the screen printed after the last `expectNext` call. */
     waitFor(re: RegExp, timeoutMs = 30_000): Promise<void> {
@@ -184,10 +190,12 @@ describe('the same ink pieces elsewhere', () => {
   });
 
   it('shows the ink spinner while gate request waits, and the grant once approved', async () => {
-    const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: alice });
+    const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: alice, TERM: 'xterm-256color', NO_COLOR: undefined });
     const view = spawnPty(['request', 'db-prod', '--role', 'write', '--for', '10m', '--reason', 'spinner', '--new'], env);
     try {
       await view.waitFor(/needs approval by a member of dba-oncall[\s\S]*Waiting for approval/);
+      // The spinner is cyan on a colour terminal.
+      expect(view.raw).toContain('\x1b[36m');
       const mine = (await stack.api<PendingWire>(bob, 'GET', '/v1/pending')).body.grants.find((g) => g.reason === 'spinner');
       await stack.api(bob, 'POST', `/v1/grants/${mine!.id}/approve`, {});
       await view.waitFor(/Access granted: db-prod\/write/);
@@ -195,6 +203,23 @@ describe('the same ink pieces elsewhere', () => {
     } finally {
       view.term.kill();
     }
+  });
+});
+
+describe('NO_COLOR', () => {
+  it('turns off the colours of the ink views, as it does for the rest of gate', async () => {
+    const env = await gateEnv({ GATE_SERVER: stack.url, GATE_TOKEN: alice, TERM: 'xterm-256color', NO_COLOR: '1' });
+    const view = spawnPty(['request', 'db-prod', '--role', 'write', '--for', '10m', '--reason', 'no colour', '--new'], env);
+    try {
+      await view.waitFor(/Waiting for approval/);
+      // Still drawn by ink (the spinner's frames), but with no SGR colour (30-37, 90-97, 38;5;n).
+      expect(view.output).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Waiting for approval/);
+      expect(view.raw).not.toMatch(/\x1b\[(3[0-8]|9[0-7])(;[0-9]+)*m/);
+    } finally {
+      view.term.kill();
+    }
+    const mine = (await stack.api<PendingWire>(bob, 'GET', '/v1/pending')).body.grants.find((g) => g.reason === 'no colour');
+    await stack.api(bob, 'POST', `/v1/grants/${mine!.id}/deny`, {});
   });
 });
 

@@ -55,7 +55,7 @@ function waitingDisplay(ctx: CliContext, text: string): () => void {
     say(ctx.io, text);
     return () => {};
   }
-  return waitingLine(ctx.io, text);
+  return waitingLine(ctx.io, ctx.style.enabled, text);
 }
 
 async function request(ctx: CliContext, target: string, opts: RequestOptions): Promise<void> {

@@ -1,11 +1,24 @@
 import { Box, Text } from 'ink';
-import { useEffect, useState } from 'react';
+import { createContext, type ReactNode, useContext, useEffect, useState } from 'react';
 
 /**
  * The pieces every interactive view shares (the approvals queue, the role
  * picker, the waiting line of `gate request` and the tunnel commands), so
  * they look and behave alike.
  */
+
+/** Whether the view may colour its text: gate's own colour decision (NO_COLOR, CLICOLOR, a terminal), given at render. */
+export const ColorContext = createContext(true);
+
+/** Text in a colour, or plain where colour is off. */
+export function Tint({ color, children }: { color: string | undefined; children: ReactNode }) {
+  return <Text color={useContext(ColorContext) ? color : undefined}>{children}</Text>;
+}
+
+/** A view under gate's colour decision. */
+export function Colored({ on, children }: { on: boolean; children: ReactNode }) {
+  return <ColorContext.Provider value={on}>{children}</ColorContext.Provider>;
+}
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -18,7 +31,7 @@ export function Spinner({ text }: { text: string }) {
   }, []);
   return (
     <Text>
-      <Text color="cyan">{FRAMES[frame]}</Text> {text}
+      <Tint color="cyan">{FRAMES[frame]}</Tint> {text}
     </Text>
   );
 }
@@ -36,7 +49,7 @@ export function ChoiceList({ choices, selected, numbered = false }: { choices: C
     <Box flexDirection="column">
       {choices.map((c, i) => (
         <Text key={c.key} wrap="truncate-end">
-          <Text color="cyan">{i === selected ? '›' : ' '}</Text> {numbered ? `${i + 1}) ` : ''}
+          <Tint color="cyan">{i === selected ? '›' : ' '}</Tint> {numbered ? `${i + 1}) ` : ''}
           <Text bold={i === selected}>{c.label}</Text>
           {c.hint ? <Text dimColor> {c.hint}</Text> : null}
         </Text>
@@ -65,7 +78,7 @@ export function KeyHelp({ keys }: { keys: [string, string][] }) {
 export function Notice({ ok, text }: { ok: boolean; text: string }) {
   return (
     <Text>
-      <Text color={ok ? 'green' : 'red'}>{ok ? '✓' : '✗'}</Text> {text}
+      <Tint color={ok ? 'green' : 'red'}>{ok ? '✓' : '✗'}</Tint> {text}
     </Text>
   );
 }

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import type { TargetSummary } from '../../api/wire-grants.js';
 import { CancelledError } from '../../errors.js';
 import type { IO } from '../io.js';
-import { ChoiceList, TextField } from './components.js';
+import { ChoiceList, Colored, TextField, Tint } from './components.js';
 import { inkStreams } from './streams.js';
 
 interface PickerState {
@@ -37,7 +37,7 @@ function Picker({ target, state, onKey }: { target: TargetSummary; state: Picker
       <Text>{target.name} has several roles you may request:</Text>
       <ChoiceList choices={choices} selected={state.selected} numbered />
       {reading ? <TextField label={`Role [${target.roles[state.selected]?.role}]: `} value={state.typed} /> : null}
-      {state.error ? <Text color="yellow">{state.error}</Text> : <Text dimColor>↑/↓ move · enter take · or type a number or a name</Text>}
+      {state.error ? <Tint color="yellow">{state.error}</Tint> : <Text dimColor>↑/↓ move · enter take · or type a number or a name</Text>}
     </Box>
   );
 }
@@ -47,11 +47,16 @@ function Picker({ target, state, onKey }: { target: TargetSummary; state: Picker
  * number or role name typed as before. Rejects with CancelledError on
  * Ctrl-C or when `signal` aborts.
  */
-export function pickRoleInk(io: IO, target: TargetSummary, preselected: number, signal: AbortSignal): Promise<string> {
+export function pickRoleInk(io: IO, color: boolean, target: TargetSummary, preselected: number, signal: AbortSignal): Promise<string> {
   const roles = target.roles.map((r) => r.role);
   let state: PickerState = { selected: preselected, typed: '' };
   return new Promise<string>((resolve, reject) => {
-    const draw = () => instance.rerender(<Picker target={target} state={state} onKey={onKey} />);
+    const view = () => (
+      <Colored on={color}>
+        <Picker target={target} state={state} onKey={onKey} />
+      </Colored>
+    );
+    const draw = () => instance.rerender(view());
     const end = (result: { role: string } | { error: Error }) => {
       signal.removeEventListener('abort', onAbort);
       if ('role' in result) {
@@ -75,7 +80,7 @@ export function pickRoleInk(io: IO, target: TargetSummary, preselected: number, 
       draw();
     }
     const onAbort = () => end({ error: new CancelledError() });
-    const instance = render(<Picker target={target} state={state} onKey={onKey} />, { ...inkStreams(io, 'stderr'), exitOnCtrlC: false, patchConsole: false });
+    const instance = render(view(), { ...inkStreams(io, 'stderr'), exitOnCtrlC: false, patchConsole: false });
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort();
   });

@@ -5,6 +5,7 @@ import { CancelledError, GateError } from '../../errors.js';
 import { decide } from '../commands/approve.js';
 import type { CliContext } from '../context.js';
 import { initialQueue, type QueueAction, type QueueItem, type QueueState, reduceQueue, selectedItem } from './queue-state.js';
+import { Colored } from './components.js';
 import { QueueView } from './queue-view.js';
 import { inkStreams } from './streams.js';
 
@@ -27,7 +28,12 @@ export async function runQueue(ctx: CliContext, server: string, first: PendingWi
     finish = (err) => (err ? reject(err) : resolve());
   });
 
-  const draw = () => instance.rerender(<QueueView state={state} live={live} onKey={onKey} />);
+  const view = () => (
+    <Colored on={ctx.style.enabled}>
+      <QueueView state={state} live={live} onKey={onKey} />
+    </Colored>
+  );
+  const draw = () => instance.rerender(view());
   const dispatch = (a: QueueAction) => {
     state = reduceQueue(state, a);
     draw();
@@ -87,7 +93,7 @@ export async function runQueue(ctx: CliContext, server: string, first: PendingWi
     }
   }
 
-  const instance = render(<QueueView state={state} live={live} onKey={onKey} />, { ...inkStreams(ctx.io, 'stdout'), exitOnCtrlC: false, patchConsole: false });
+  const instance = render(view(), { ...inkStreams(ctx.io, 'stdout'), exitOnCtrlC: false, patchConsole: false });
   const onAbort = () => finish(new CancelledError());
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   void follow(first.cursor);

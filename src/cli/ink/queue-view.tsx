@@ -3,7 +3,7 @@ import type { Key } from 'ink';
 import { useEffect, useState } from 'react';
 import type { GrantWire } from '../../api/wire-grants.js';
 import { formatDuration } from '../../config/duration.js';
-import { ChoiceList, KeyHelp, Notice, Spinner, TextField } from './components.js';
+import { ChoiceList, KeyHelp, Notice, Spinner, TextField, Tint } from './components.js';
 import { type QueueItem, type QueueState, selectedItem } from './queue-state.js';
 
 export interface QueueViewProps {
@@ -98,9 +98,9 @@ function Statement({ text, summary }: { text: string; summary?: { tag: string; t
   return (
     <Box flexDirection="column" marginTop={1} marginBottom={1}>
       {summary && summary.length > 0 ? (
-        <Text color={summary.some((x) => x.filtered === false) ? 'yellow' : undefined}>
+        <Tint color={summary.some((x) => x.filtered === false) ? 'yellow' : undefined}>
           {summary.map((x) => `${x.tag} on ${x.tables.length > 0 ? x.tables.join(', ') : 'no table'}, ${x.filtered === false ? 'NOT filtered (no WHERE, or one that is always true)' : 'filtered'}`).join('\n')}
-        </Text>
+        </Tint>
       ) : null}
       <Text dimColor>┌─ statement</Text>
       {/* One Text keeps every line break of the statement as it is. */}

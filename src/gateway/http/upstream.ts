@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
 import type { HttpTarget } from '../../config/http-target.js';
+import { addHeader, connectionTokens, HOP_BY_HOP, isForwardingHeader } from '../proxy-headers.js';
 import type { GatewayContext } from '../types.js';
 
 /**
@@ -88,34 +89,8 @@ export async function createHttpUpstream(ctx: GatewayContext<HttpTarget>): Promi
   return { pool, prefix: base.pathname.replace(/\/+$/, ''), host: base.host, credential, display: base.origin };
 }
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1), and those undici sets itself. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'expect',
-  'host',
-]);
-
-/** Headers naming the client or a proxy chain: the upstream hears only the gateway. */
-function isForwardingHeader(name: string): boolean {
-  return name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-');
-}
-
-function listedInConnection(headers: IncomingHttpHeaders): Set<string> {
-  return new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter((s) => s !== ''),
-  );
-}
+/** Besides the hop-by-hop ones: headers undici sets itself. */
+const UNDICI_SETS = new Set(['expect', 'host']);
 
 /**
  * The request headers sent upstream: the client's, minus hop-by-hop,
@@ -130,15 +105,14 @@ export function upstreamRequestHeaders(
   strip: readonly string[],
   options: { identity: boolean },
 ): Record<string, string | string[]> {
-  const listed = listedInConnection(headers);
+  const listed = connectionTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower) || isForwardingHeader(lower) || strip.includes(lower) || lower in up.credential) continue;
+    if (HOP_BY_HOP.has(lower) || UNDICI_SETS.has(lower) || listed.has(lower) || isForwardingHeader(lower)) continue;
+    if (strip.includes(lower) || lower in up.credential) continue;
     if (options.identity && lower === 'accept-encoding') continue;
-    const value = rawHeaders[i + 1]!;
-    const prev = out[lower];
-    out[lower] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+    addHeader(out, lower, rawHeaders[i + 1]!);
   }
   if (options.identity) out['accept-encoding'] = 'identity';
   out.host = up.host;
@@ -148,11 +122,11 @@ export function upstreamRequestHeaders(
 
 /** Response headers relayed to the client: hop-by-hop removed (Node frames the body itself). */
 export function downstreamHeaders(headers: IncomingHttpHeaders, drop: readonly string[] = []): Record<string, string | string[]> {
-  const listed = listedInConnection(headers);
+  const listed = connectionTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
-    if (value === undefined || HOP_BY_HOP.has(lower) || listed.has(lower) || drop.includes(lower)) continue;
+    if (value === undefined || HOP_BY_HOP.has(lower) || UNDICI_SETS.has(lower) || listed.has(lower) || drop.includes(lower)) continue;
     out[lower] = value;
   }
   return out;

@@ -2,6 +2,7 @@ import { Agent as HttpAgent, type ClientRequest, type IncomingHttpHeaders, reque
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KubernetesTarget } from '../../config/schema.js';
 import { joinUnderPrefix } from '../path/canonical.js';
+import { addHeader, connectionTokens, HOP_BY_HOP, isForwardingHeader, rawHeaderValues } from '../proxy-headers.js';
 import type { GatewayContext } from '../types.js';
 
 /**
@@ -72,19 +73,6 @@ export async function createUpstream(ctx: GatewayContext<KubernetesTarget>): Pro
   return { base, agent, authorization, display };
 }
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded by a proxy. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-]);
-
 /**
  * Headers the client must not choose: its own credential, impersonation
  * (which would let a role act as someone else), the API server's
@@ -94,17 +82,10 @@ function isClientCredentialHeader(name: string): boolean {
   return (
     name === 'authorization' ||
     name === 'cookie' ||
-    name === 'forwarded' ||
-    name === 'x-real-ip' ||
+    isForwardingHeader(name) ||
     name.startsWith('impersonate-') ||
-    name.startsWith('x-remote-') ||
-    name.startsWith('x-forwarded-')
+    name.startsWith('x-remote-')
   );
-}
-
-function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
-  const value = headers.connection;
-  return new Set((value ?? '').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''));
 }
 
 /**
@@ -118,15 +99,13 @@ export function upstreamHeaders(
   up: Upstream,
   upgrade: boolean,
 ): Record<string, string | string[]> {
-  const listed = connectionTokens(headers);
+  const listed = connectionTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (lower === 'host' || HOP_BY_HOP.has(lower) || listed.has(lower) || isClientCredentialHeader(lower)) continue;
-    const value = rawHeaders[i + 1]!;
-    const prev = out[name];
-    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+    addHeader(out, name, rawHeaders[i + 1]!);
   }
   if (headers['transfer-encoding'] !== undefined && headers['content-length'] === undefined) {
     out['Transfer-Encoding'] = 'chunked';
@@ -142,21 +121,14 @@ export function upstreamHeaders(
 
 /** Response headers to relay to the client (hop-by-hop removed; Node re-frames the body). */
 export function downstreamHeaders(rawHeaders: string[], keepUpgrade = false): Record<string, string | string[]> {
-  const listed = new Set<string>();
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection') {
-      for (const t of rawHeaders[i + 1]!.split(',')) listed.add(t.trim().toLowerCase());
-    }
-  }
+  const listed = connectionTokens(rawHeaderValues(rawHeaders, 'connection'));
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     const keep = keepUpgrade && (lower === 'connection' || lower === 'upgrade');
     if (!keep && (HOP_BY_HOP.has(lower) || listed.has(lower))) continue;
-    const value = rawHeaders[i + 1]!;
-    const prev = out[name];
-    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+    addHeader(out, name, rawHeaders[i + 1]!);
   }
   return out;
 }

@@ -41,6 +41,18 @@ function oid(dotted: string): Buffer {
   return tlv(0x06, Buffer.from(out));
 }
 
+/**
+ * A DER INTEGER for unsigned big-endian bytes, in its one minimal form: no
+ * leading zero byte unless the next byte has its top bit set (which would
+ * make it negative). OpenSSL refuses any other form as "illegal padding".
+ */
+export function derUnsignedInteger(bytes: Uint8Array): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const body = Buffer.from(bytes.subarray(start));
+  return tlv(0x02, body[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), body]) : body);
+}
+
 function utcTime(d: Date): Buffer {
   const s = d.toISOString().replace(/[-:T]/g, '').slice(2, 14);
   return tlv(0x17, Buffer.from(`${s}Z`, 'ascii'));
@@ -49,11 +61,9 @@ function utcTime(d: Date): Buffer {
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
 
 /** Makes a fresh P-256 key and a certificate for the loopback names, valid from an hour ago for `days`. */
-export function createLocalCertificate(now = new Date(), days = 2): LocalCertificate {
+export function createLocalCertificate(now = new Date(), days = 2, serial: Uint8Array = randomBytes(16)): LocalCertificate {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const name = seq(set(seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from('gate local listener')))));
-  const serial = randomBytes(16);
-  serial[0]! &= 0x7f; // positive INTEGER
   const altNames = seq(
     tlv(0x87, Buffer.from([127, 0, 0, 1])),
     tlv(0x87, Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
@@ -69,7 +79,7 @@ export function createLocalCertificate(now = new Date(), days = 2): LocalCertifi
   );
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))),
-    tlv(0x02, serial),
+    derUnsignedInteger(serial),
     ECDSA_SHA256,
     name,
     seq(utcTime(new Date(now.getTime() - 3_600_000)), utcTime(new Date(now.getTime() + days * 86_400_000))),

@@ -14,6 +14,8 @@ export const ENVIRONMENT = [
   ['GATE_DEBUG', 'Set to 1 to print stack traces and debug logs.'],
   ['GATE_PROMPT_DISABLED', 'Never prompt; fail with a usage error naming the flag to pass instead.'],
   ['GATE_CORRELATION_ID', 'Correlation id stored on grants, sessions and audit events (default: the CI run id).'],
+  ['GATE_TUNNEL_PING_INTERVAL', 'CLI and server: how often each side of a tunnel pings the other (default 5s; 0 turns the heartbeat off and speaks gate-tunnel/1).'],
+  ['GATE_TUNNEL_PING_TIMEOUT', 'CLI and server: how long a tunnel waits for any frame from the other side before it ends with "lost the gate server" (default 15s).'],
   ['GATE_DATA_DIR', 'Server: where keys, the SQLite store and recordings live.'],
   ['CI', 'When set, gate never prompts and never opens a browser.'],
   ['NO_COLOR', 'Disable colour.'],
@@ -45,6 +47,8 @@ export interface GateEnv {
   ci: boolean;
   correlationId?: string;
   dataDir?: string;
+  /** GATE_TUNNEL_PING_INTERVAL and _TIMEOUT as given (parsed, with a usage error, by src/tunnel/heartbeat.ts). */
+  tunnelPing: { interval?: string; timeout?: string };
   color: boolean | undefined;
   actionsTokenUrl?: string;
   actionsTokenRequest?: string;
@@ -79,6 +83,7 @@ export function readEnv(env: Env): GateEnv {
     ci: truthy(env.CI),
     correlationId: env.GATE_CORRELATION_ID || env.GITHUB_RUN_ID || env.CI_PIPELINE_ID || undefined,
     dataDir: env.GATE_DATA_DIR || undefined,
+    tunnelPing: { interval: env.GATE_TUNNEL_PING_INTERVAL || undefined, timeout: env.GATE_TUNNEL_PING_TIMEOUT || undefined },
     color,
     actionsTokenUrl: env.ACTIONS_ID_TOKEN_REQUEST_URL || undefined,
     actionsTokenRequest: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN || undefined,

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { GateError } from '../errors.js';
 import { classifyRequest } from '../gateway/kubernetes/request-info.js';
 import { kubeStatus, rawStatusResponse } from '../gateway/kubernetes/status.js';
@@ -55,7 +56,7 @@ function isWatch(target: string): boolean {
 }
 
 /** Watches one kubectl connection relayed through a tunnel (see the module comment). */
-export function watchKubeConnection(local: Socket, remote: Socket): KubeConnectionWatch {
+export function watchKubeConnection(local: Socket, remote: Duplex): KubeConnectionWatch {
   const waiting: Exchange[] = [];
   let answering: { request: Exchange; jsonWatch: boolean; atEventEnd: boolean } | undefined;
   let upgraded = false;
@@ -169,7 +170,7 @@ export function refuseKube(local: Socket, cause: KubeCause): Promise<void> {
 }
 
 /** Ends a relayed kubectl connection with what can still be said, then the end of the socket. */
-export function sayKubeGoodbye(local: Socket, remote: Socket, watch: KubeConnectionWatch, cause: KubeCause): void {
+export function sayKubeGoodbye(local: Socket, remote: Duplex, watch: KubeConnectionWatch, cause: KubeCause): void {
   const last = watch.farewell(cause);
   // Keep reading (and dropping) the gateway's side, so its end arrives and the relay can settle.
   remote.resume();

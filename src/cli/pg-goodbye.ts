@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * The CLI's own PostgreSQL words for a local client, so that however a
@@ -39,7 +40,7 @@ export interface PgConnectionWatch {
    * naming the cause, unless the gateway already ended with an ErrorResponse
    * or the bytes so far stop inside a message (a FATAL there would be garbage).
    */
-  lastWords(message: string): Buffer | undefined;
+  lastWords(message: string, hint?: string): Buffer | undefined;
   /** Stops watching the streams (relay goes on). */
   stop(): void;
 }
@@ -49,7 +50,7 @@ export interface PgConnectionWatch {
  * client after its startup (parsed), then only for message boundaries and
  * the type of the last message (a length skip per message, nothing copied).
  */
-export function watchPgConnection(local: Socket, remote: Socket): PgConnectionWatch {
+export function watchPgConnection(local: Socket, remote: Duplex): PgConnectionWatch {
   let key: { pid: number; key: number } | undefined;
   let startup = Buffer.alloc(0);
   /** Bytes of the server's one-byte answer to an SSL/GSSENC request still to skip. */
@@ -133,11 +134,11 @@ export function watchPgConnection(local: Socket, remote: Socket): PgConnectionWa
     get key() {
       return key;
     },
-    lastWords(message) {
+    lastWords(message, hint) {
       const atBoundary = bodyLeft === 0 && header.length === 0 && (!inStartup || fromServer.length === 0);
       if (said || !atBoundary || lastType === 'E') return undefined;
       said = true;
-      return pgError('FATAL', '08006', message);
+      return pgError('FATAL', '08006', message, hint);
     },
     stop,
   };
@@ -187,7 +188,7 @@ export function refuseStartup(local: Socket, code: string, message: string, hint
 }
 
 /** Says goodbye to a relayed client mid-session: a FATAL after whatever it already got, then the end. */
-export function sayGoodbye(local: Socket, remote: Socket, code: string, message: string): void {
+export function sayGoodbye(local: Socket, remote: Duplex, code: string, message: string): void {
   remote.unpipe(local);
   // Keep reading (and dropping) the gateway's side, so its end arrives and the relay can settle.
   remote.resume();

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { GateError } from '../errors.js';
 import { dialTunnel } from '../tunnel/dialer.js';
 import type { CliContext } from './context.js';
@@ -8,7 +9,7 @@ import { cancelRequest, type PgConnectionWatch, refuseStartup, sayGoodbye } from
 
 /** A relayed PostgreSQL connection the tunnel may have to end itself. */
 export interface PgSession {
-  remote: Socket;
+  remote: Duplex;
   watch: PgConnectionWatch;
 }
 

@@ -5,7 +5,8 @@ import { grantSchema } from '../api/wire-grants.js';
 import { GateError } from '../errors.js';
 import { type LocalListener, startLocalListener } from '../tunnel/listener.js';
 import { withServerRetry } from '../tunnel/retry.js';
-import { dialTunnel } from '../tunnel/dialer.js';
+import { dialTunnelStream, type TunnelStream } from '../tunnel/dialer.js';
+import { heartbeatFrom, isLinkLost } from '../tunnel/heartbeat.js';
 import { createLocalCertificate } from '../tunnel/local-cert.js';
 import { relay } from '../tunnel/relay.js';
 import type { CliContext } from './context.js';
@@ -66,9 +67,11 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
   const emit = options.onEvent ?? (() => {});
   const localPassword = options.localPassword ? randomBytes(18).toString('base64url') : undefined;
   const localCert = options.localTls ? createLocalCertificate() : undefined;
+  // Read before listening: a bad GATE_TUNNEL_PING_* is a usage error now, not one per connection.
+  const heartbeat = heartbeatFrom(ctx.env.tunnelPing.interval, ctx.env.tunnelPing.timeout);
   const sockets = new Set<Socket>();
   const pgSessions = new Map<Socket, PgSession>();
-  const kubeSessions = new Map<Socket, { remote: Socket; watch: KubeConnectionWatch }>();
+  const kubeSessions = new Map<Socket, { remote: TunnelStream; watch: KubeConnectionWatch }>();
   /** One entry per local connection, settled once its relay ended and `connection_closed` went out. */
   const relays = new Set<Promise<void>>();
   let nextId = 1;
@@ -91,8 +94,9 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
           // A replica restarting behind the balancer: dial again (opening a tunnel changes nothing until it is open).
           const remote = await withServerRetry(
             async () =>
-              dialTunnel({
+              dialTunnelStream({
                 server,
+                heartbeat,
                 token: await ctx.token(server),
                 grantId: grant.id,
                 sessionId: options.sessionId,
@@ -102,16 +106,27 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
               }),
             { say: (line) => ctx.io.stderr.write(`${line}\n`), signal: ctx.signal },
           );
-          let lastWords: (() => string | Buffer | undefined) | undefined;
+          let lastWords: ((cause?: Error) => string | Buffer | undefined) | undefined;
+          // The heartbeat's verdict names itself ("lost the gate server: no answer for 15 s"); any other end is SERVER_GONE.
+          const gone = (cause?: Error) => (isLinkLost(cause) ? { message: cause.message, hint: cause.hint } : { message: SERVER_GONE, hint: undefined });
           if (options.protocol === 'postgres') {
             const watch = watchPgConnection(local, remote);
             pgSessions.set(local, { remote, watch });
-            lastWords = () => watch.lastWords(`gate: ${SERVER_GONE}`);
+            lastWords = (cause) => {
+              const why = gone(cause);
+              return watch.lastWords(`gate: ${why.message}`, why.hint);
+            };
           } else if (options.protocol === 'kubernetes') {
             const watch = watchKubeConnection(local, remote);
             kubeSessions.set(local, { remote, watch });
-            lastWords = () => watch.farewell(kubeCauseForEnd({ reason: 'server_gone', message: SERVER_GONE }));
+            lastWords = (cause) => {
+              const why = gone(cause);
+              return watch.farewell(kubeCauseForEnd({ reason: 'server_gone', message: why.hint ? `${why.message}. ${why.hint}` : why.message }));
+            };
           }
+          remote.once('error', (err) => {
+            if (isLinkLost(err)) emit('connection_error', { connection: id, reason: 'link_lost', message: `gate: ${err.message}` });
+          });
           local.resume();
           stats = await relay(local, remote, { lastWords });
         } catch (err) {

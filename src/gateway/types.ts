@@ -74,9 +74,10 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
 export interface GrantEnded {
   /**
    * Why the tunnel is cut: the grant ended, the server stops, a tunnel limit
-   * was hit (`limits:`), or an admin or approver terminated it (the console's Live page).
+   * was hit (`limits:`), an admin or approver terminated it (the console's Live page), or
+   * the client's heartbeat stopped (`gate-tunnel/2`: no frame for GATE_TUNNEL_PING_TIMEOUT).
    */
-  reason: 'expired' | 'revoked' | 'server_shutdown' | 'idle_timeout' | 'startup_timeout' | 'terminated';
+  reason: 'expired' | 'revoked' | 'server_shutdown' | 'idle_timeout' | 'startup_timeout' | 'terminated' | 'link_lost';
   message: string;
 }
 

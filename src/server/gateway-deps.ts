@@ -4,6 +4,8 @@ import { actorOfCaller } from './grants/actor.js';
 import { isSelf } from './identity/principal.js';
 import type { TunnelDeps } from './tunnel-endpoint.js';
 import { tunnelLimitsFrom } from './tunnel-limits.js';
+import { heartbeatFrom } from '../tunnel/heartbeat.js';
+import { readEnv } from '../env.js';
 
 /**
  * Connects the tunnel endpoint to the rest of the server: authentication, the
@@ -11,6 +13,7 @@ import { tunnelLimitsFrom } from './tunnel-limits.js';
  * audit log.
  */
 export function tunnelDeps(ctx: ServerContext): TunnelDeps {
+  const { tunnelPing } = readEnv(ctx.env);
   return {
     log: ctx.log,
     env: ctx.env,
@@ -50,5 +53,6 @@ export function tunnelDeps(ctx: ServerContext): TunnelDeps {
     requestApproval: (_caller, grant, input) => ctx.grants.requestCommandApproval({ grant, ...input }),
     session: (id) => ctx.store.sessions.get(id),
     limits: tunnelLimitsFrom(ctx.config.limits),
+    heartbeat: heartbeatFrom(tunnelPing.interval, tunnelPing.timeout),
   };
 }

@@ -7,7 +7,9 @@ import { resolveSecret } from '../config/secrets.js';
 import type { TargetConfig } from '../config/schema.js';
 import { handlerFor } from '../gateway/index.js';
 import type { ApprovalCheck, GatewayAuditEvent, GatewayContext, GrantEnded, TunnelGrant } from '../gateway/types.js';
-import { TUNNEL_PATH, TUNNEL_PROTOCOL, TunnelHeader } from '../tunnel/protocol.js';
+import { FramedStream } from '../tunnel/framed-stream.js';
+import { type HeartbeatSettings, secondsText } from '../tunnel/heartbeat.js';
+import { pickTunnelProtocol, TUNNEL_PATH, TUNNEL_PROTOCOL_V2, TunnelHeader } from '../tunnel/protocol.js';
 import type { StoredSession } from '../store/store.js';
 import type { Caller } from './context.js';
 import type { Logger } from './log.js';
@@ -31,6 +33,11 @@ export interface TunnelDeps {
   /** The recorded session a `Gate-Session` header names, if it exists. */
   session(id: string): Promise<StoredSession | undefined>;
   limits: TunnelLimits;
+  /**
+   * GATE_TUNNEL_PING_INTERVAL / _TIMEOUT: `gate-tunnel/2` is offered, and
+   * its tunnels pinged, with these; undefined (interval 0): /1 only.
+   */
+  heartbeat?: HeartbeatSettings;
 }
 
 export interface TunnelMeta {
@@ -75,11 +82,12 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRe
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => {});
     const path = (req.url ?? '').split('?')[0];
-    if (path !== TUNNEL_PATH || (req.headers.upgrade ?? '').toLowerCase() !== TUNNEL_PROTOCOL) {
+    const protocol = path === TUNNEL_PATH ? pickTunnelProtocol(req.headers.upgrade, deps.heartbeat !== undefined) : undefined;
+    if (!protocol) {
       refuse(socket, new ApiError('not_found', `No upgrade endpoint ${path} for protocol ${req.headers.upgrade ?? '(none)'}.`));
       return;
     }
-    void accept(req, socket, head).catch((err) => {
+    void accept(req, socket, head, protocol).catch((err) => {
       if (err instanceof ApiError) refuse(socket, err);
       else if (isStoreUnavailable(err)) refuse(socket, new ApiError('unavailable', STORE_UNAVAILABLE_MESSAGE));
       else {
@@ -89,7 +97,7 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRe
     });
   });
 
-  async function accept(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  async function accept(req: IncomingMessage, raw: Socket, head: Buffer, protocol: string): Promise<void> {
     const caller = await deps.authenticate(req.headers.authorization);
     const grantId = header(req, TunnelHeader.grant);
     if (!grantId) throw new ApiError('bad_request', `The tunnel request has no ${TunnelHeader.grant} header.`);
@@ -146,9 +154,24 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRe
     );
     timer.unref();
 
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${TUNNEL_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`);
-    socket.setNoDelay(true);
-    if (head.length > 0) socket.unshift(head);
+    raw.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${protocol}\r\nConnection: Upgrade\r\n\r\n`);
+    raw.setNoDelay(true);
+    let socket: Socket | FramedStream = raw;
+    if (protocol === TUNNEL_PROTOCOL_V2) {
+      const heartbeat = deps.heartbeat;
+      socket = new FramedStream(raw, {
+        head,
+        heartbeat,
+        peer: 'gate client',
+        // Said before the stream goes, so the handler's cleanup and tunnel.close see why.
+        onLinkLost: () =>
+          controller.abort({
+            reason: 'link_lost',
+            message: `gate tunnel closed: no answer from the gate client for ${secondsText(heartbeat?.timeoutMs ?? 0)}`,
+          } satisfies GrantEnded),
+      });
+      socket.on('error', () => {});
+    } else if (head.length > 0) raw.unshift(head);
     const stopTimeouts = watchTunnelTimeouts(socket, deps.limits, head.length > 0, (ended, limit) => {
       audit({ action: 'tunnel.limit', result: 'denied', details: { limit, message: ended.message } });
       controller.abort(ended);

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../config/hardening.js';
 import { parseDuration } from '../config/duration.js';
 import type { GrantEnded, TunnelGrant } from '../gateway/types.js';
@@ -65,6 +64,13 @@ export function createTunnelCounters(limits: TunnelLimits) {
   };
 }
 
+/** What the watch needs of a tunnel's stream: net.Socket (`gate-tunnel/1`) or FramedStream (/2, where pings are not activity). */
+export interface TimedStream {
+  readonly bytesRead: number;
+  setTimeout(ms: number, cb?: () => void): unknown;
+  off(event: 'timeout', cb: () => void): unknown;
+}
+
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 
 /**
@@ -74,7 +80,7 @@ const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
  * protocol handler then tells the client why in its own protocol.
  */
 export function watchTunnelTimeouts(
-  socket: Socket,
+  socket: TimedStream,
   limits: TunnelLimits,
   clientSpoke: boolean,
   onCut: (ended: GrantEnded, limit: 'tunnel_idle_timeout' | 'tunnel_startup_timeout') => void,

@@ -3,7 +3,9 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { httpError, networkError } from '../api/client.js';
 import { GateError } from '../errors.js';
-import { TUNNEL_PATH, TUNNEL_PROTOCOL, TunnelHeader } from './protocol.js';
+import { FramedStream } from './framed-stream.js';
+import type { HeartbeatSettings } from './heartbeat.js';
+import { TUNNEL_PATH, TUNNEL_PROTOCOL, TUNNEL_PROTOCOL_V2, TunnelHeader } from './protocol.js';
 
 export interface DialOptions {
   server: string;
@@ -26,12 +28,63 @@ export interface DialOptions {
  * status and body (it throws "bad upgrade"), and the refusal reason is exactly
  * what the user needs to see.
  */
-export function dialTunnel(options: DialOptions): Promise<Socket> {
+export async function dialTunnel(options: DialOptions): Promise<Socket> {
+  return (await upgrade(options, [TUNNEL_PROTOCOL])).socket;
+}
+
+/** A tunnel's byte stream: the socket itself (`gate-tunnel/1`) or its framed stream (`gate-tunnel/2`). */
+export type TunnelStream = Socket | FramedStream;
+
+/** Servers that answered an offer of /2 with "no upgrade endpoint" (before 0.x), until when: they get /1 at once. */
+const v1Only = new Map<string, number>();
+const V1_ONLY_MS = 5 * 60_000;
+
+/**
+ * As dialTunnel, offering `gate-tunnel/2` first when `heartbeat` is set: the
+ * server's choice decides whether the stream is framed, with pings every
+ * interval and a LinkLostError after the timeout without any frame. A
+ * server that does not speak /2 refuses the offer (it predates it); then
+ * the same tunnel is dialled again on /1, and that server gets /1 at once
+ * for the next minutes (a rolling upgrade replaces it soon enough).
+ */
+export async function dialTunnelStream(options: DialOptions & { heartbeat?: HeartbeatSettings }): Promise<TunnelStream> {
+  const { heartbeat } = options;
+  const key = options.server.replace(/\/+$/, '');
+  const known = v1Only.get(key);
+  const offerV2 = heartbeat !== undefined && !(known !== undefined && known > Date.now());
+  let opened: Upgraded;
+  try {
+    opened = await upgrade(options, offerV2 ? [TUNNEL_PROTOCOL_V2, TUNNEL_PROTOCOL] : [TUNNEL_PROTOCOL]);
+  } catch (err) {
+    if (!offerV2 || !predatesV2(err)) throw err;
+    v1Only.set(key, Date.now() + V1_ONLY_MS);
+    opened = await upgrade(options, [TUNNEL_PROTOCOL]);
+  }
+  if (opened.protocol !== TUNNEL_PROTOCOL_V2) return opened.socket;
+  return new FramedStream(opened.socket, { head: opened.head, heartbeat, peer: 'gate server' });
+}
+
+/** An old server's answer to an Upgrade it does not know: 404 "No upgrade endpoint … for protocol …". */
+function predatesV2(err: unknown): boolean {
+  if (!(err instanceof GateError)) return false;
+  const status = (err.details as { status?: unknown } | undefined)?.status;
+  return status === 404 && /no upgrade endpoint/i.test(err.message);
+}
+
+interface Upgraded {
+  socket: Socket;
+  /** The protocol the server answered with. */
+  protocol: string;
+  /** Bytes after the 101 (framed ones are fed to the decoder; /1 ones are unshifted). */
+  head: Buffer;
+}
+
+function upgrade(options: DialOptions, offer: string[]): Promise<Upgraded> {
   const url = new URL(TUNNEL_PATH, `${options.server.replace(/\/+$/, '')}/`);
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers: Record<string, string> = {
     connection: 'Upgrade',
-    upgrade: TUNNEL_PROTOCOL,
+    upgrade: offer.join(', '),
     authorization: `Bearer ${options.token}`,
     [TunnelHeader.grant]: options.grantId,
     'user-agent': 'gate-cli',
@@ -40,12 +93,17 @@ export function dialTunnel(options: DialOptions): Promise<Socket> {
   if (options.correlationId) headers[TunnelHeader.correlation] = options.correlationId;
   if (options.localPassword) headers[TunnelHeader.localPassword] = options.localPassword;
 
-  return new Promise<Socket>((resolve, reject) => {
+  return new Promise<Upgraded>((resolve, reject) => {
     const req = request(url, { method: 'GET', headers, signal: options.signal, timeout: options.timeoutMs ?? 15_000 });
-    req.on('upgrade', (_res: IncomingMessage, socket: Socket, head: Buffer) => {
-      if (head.length > 0) socket.unshift(head);
+    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      const protocol = String(res.headers.upgrade ?? '').trim().toLowerCase();
       socket.setNoDelay(true);
-      resolve(socket);
+      if (protocol === TUNNEL_PROTOCOL_V2) {
+        resolve({ socket, protocol, head });
+        return;
+      }
+      if (head.length > 0) socket.unshift(head);
+      resolve({ socket, protocol: TUNNEL_PROTOCOL, head: Buffer.alloc(0) });
     });
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];

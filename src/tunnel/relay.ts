@@ -11,9 +11,10 @@ export interface RelayOptions {
   /**
    * Asked when the remote side ends or fails while the local one is still
    * open: bytes to send the local client before its end (why its connection
-   * is going), or undefined to end it as the remote did.
+   * is going), or undefined to end it as the remote did. `cause` is the
+   * remote's error when it failed (a LinkLostError from the heartbeat, a reset).
    */
-  lastWords?(): string | Buffer | undefined;
+  lastWords?(cause?: Error): string | Buffer | undefined;
 }
 
 /** How long one side may linger after the other closed before it is cut. */
@@ -28,9 +29,9 @@ export function relay(local: Duplex, remote: Duplex, options: RelayOptions = {})
   const stats: RelayStats = { bytesIn: 0, bytesOut: 0 };
   let localClosed = false;
   /** The remote side went first (ended or failed): let the local client hear why, then end it. */
-  const remoteGone = (failed: boolean) => {
+  const remoteGone = (failed: boolean, cause?: Error) => {
     if (localClosed || local.writableEnded) return false;
-    const words = options.lastWords?.();
+    const words = options.lastWords?.(cause);
     if (words === undefined) return false;
     remote.unpipe(local);
     if (failed) remote.destroy();
@@ -55,8 +56,8 @@ export function relay(local: Duplex, remote: Duplex, options: RelayOptions = {})
       linger = setTimeout(() => other.destroy(), LINGER_MS);
       linger.unref();
     };
-    const fail = (side: Duplex) => () => {
-      if (side === remote && remoteGone(true)) return;
+    const fail = (side: Duplex) => (err?: Error) => {
+      if (side === remote && remoteGone(true, err)) return;
       local.destroy();
       remote.destroy();
     };

@@ -3,7 +3,9 @@
  * connection it carries (as a failed link or a balancer restart does).
  * Tunnels end with a message that says so, a new connection works as soon
  * as the path is back, and a recording whose upload was cut goes up with
- * the next gate command.
+ * the next gate command. Then a black hole (bytes dropped, sockets left
+ * open): with the tunnel heartbeat a client hears gate's message within
+ * interval + timeout, without it (GATE_TUNNEL_PING_INTERVAL=0) it waits.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runGate, type RunningGate } from '../helpers/gate-bin.js';
@@ -15,9 +17,16 @@ import { until } from './harness/wait.js';
 let fleet: Fleet;
 const gates: RunningGate[] = [];
 
+/** Short heartbeat settings for the replicas and the CLIs of this file (defaults: 5 s and 15 s). */
+const HEARTBEAT = { GATE_TUNNEL_PING_INTERVAL: '1s', GATE_TUNNEL_PING_TIMEOUT: '3s' };
+const HEARTBEAT_BOUND_MS = 1_000 + 3_000 + 5_000;
+
 beforeAll(async () => {
-  fleet = await startReadFleet({ recordOutput: true });
+  fleet = await startReadFleet({ recordOutput: true, serverEnv: HEARTBEAT });
 });
+
+/** Resolves with `p`, or with 'timeout' after `ms`: cleanup after a black hole must not hang the file. */
+const bounded = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms))]);
 
 afterAll(async () => {
   await Promise.all(gates.map((g) => g.stop('SIGTERM').catch(() => {})));
@@ -67,5 +76,59 @@ it('a cut ends tunnels with a clear message, the next connection works, and the 
     tunnel_statements_answered: loop.acked.length,
     recording_uploaded_after: sessionId ? 'next gate command (kept in spool)' : 'the session end',
     recovery_ms: recovery,
+  });
+});
+
+it('a black hole: with the heartbeat the tunnel ends with gate\'s FATAL within seconds and the server audits link_lost; without it the client waits', async () => {
+  const token = await fleet.token('alice', ['engineering']);
+  const off = await startConnect(await fleet.cliEnv(token, { GATE_TUNNEL_PING_INTERVAL: '0' }), 'db', 'read');
+  const on = await startConnect(await fleet.cliEnv(token, HEARTBEAT), 'db', 'read');
+  gates.push(off.gate, on.gate);
+  const loopOff = loopOverTunnel('h0', off.port, 'app_ro', 100);
+  const loopOn = loopOverTunnel('h1', on.port, 'app_ro', 100);
+  const psqlEnv = await fleet.cliEnv(token, HEARTBEAT);
+  const session = psqlSession(psqlEnv, 'hp', 'db', 'read', 150);
+  await until('every client has answers', () => loopOff.acked.length >= 3 && loopOn.acked.length >= 3 && session.acked.length >= 3);
+  const linkLost = async () =>
+    Number(
+      (
+        await fleet.store.query<{ n: string }>(
+          `SELECT count(*) AS n FROM audit_events WHERE action = 'tunnel.close' AND details::text LIKE '%link_lost%'`,
+          [],
+          'gate_fleet',
+        )
+      )[0]!.n,
+    );
+  expect(await linkLost()).toBe(0);
+
+  const cutAt = performance.now();
+  fleet.lb.blackhole(true);
+  let detectedMs = 0;
+  try {
+    await until('the heartbeat client hears of the black hole', () => loopOn.errors.length > 0, HEARTBEAT_BOUND_MS);
+    detectedMs = Math.round(loopOn.errors[0]!.at - cutAt);
+    expect(loopOn.errors[0]!.message).toBe('gate: lost the gate server: no answer for 3 s');
+    await until('gate psql shows gate\'s FATAL', () => session.stderr().includes('FATAL:  gate: lost the gate server: no answer for 3 s'), HEARTBEAT_BOUND_MS);
+    expect(session.stderr()).toContain('HINT:  The network between this machine and the gate server stopped carrying packets');
+    // Without the heartbeat, the same bound passes in silence: that client waits for TCP.
+    expect(loopOff.errors).toEqual([]);
+    await until(
+      'the server audits tunnel.close with link_lost',
+      async () => (await linkLost()) > 0,
+      HEARTBEAT_BOUND_MS,
+    );
+    expect(loopOff.errors).toEqual([]);
+  } finally {
+    fleet.lb.blackhole(false);
+  }
+  expect(await bounded(session.exited, 60_000)).not.toBe(0);
+  await bounded(on.gate.stop('SIGTERM'), 15_000);
+  await bounded(off.gate.stop('SIGTERM'), 15_000);
+  await bounded(Promise.all([loopOn.stop(), loopOff.stop()]), 30_000);
+  await recordFigures('network_black_hole', {
+    heartbeat: '1s interval, 3s timeout',
+    detected_ms: detectedMs,
+    bound_ms: HEARTBEAT_BOUND_MS,
+    without_heartbeat: `no error within ${HEARTBEAT_BOUND_MS} ms`,
   });
 });

@@ -25,7 +25,7 @@ export interface Balancer {
   setUp(index: number, up: boolean): void;
   /** Resets every relayed connection (to `index` only, when given). */
   cut(index?: number): void;
-  /** While on, every byte in either direction is dropped and no new connection gets through. */
+  /** While on, every byte (and every FIN or RST) in either direction is dropped and no new connection gets through. */
   blackhole(on: boolean): void;
   close(): Promise<void>;
 }
@@ -62,13 +62,16 @@ export async function startBalancer(backends: Backend[]): Promise<Balancer> {
       accepted[pick.i]! += 1;
       const pair: Pair = { client, upstream, backend: pick.i };
       pairs.add(pair);
-      const drop = () => pairs.delete(pair);
+      const drop = () => {
+        if (client.destroyed && upstream.destroyed) pairs.delete(pair);
+      };
       client.on('close', drop);
       upstream.on('close', drop);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
+      // In a black hole a FIN or RST from one side does not arrive at the other either: it stays open.
+      client.on('error', () => holed || upstream.destroy());
+      upstream.on('error', () => holed || client.destroy());
+      client.on('close', () => holed || upstream.destroy());
+      upstream.on('close', () => holed || client.destroy());
       client.on('data', (c: Buffer) => {
         if (!holed && !upstream.write(c)) client.pause();
       });
@@ -77,8 +80,8 @@ export async function startBalancer(backends: Backend[]): Promise<Balancer> {
       });
       upstream.on('drain', () => client.resume());
       client.on('drain', () => upstream.resume());
-      client.on('end', () => upstream.end());
-      upstream.on('end', () => client.end());
+      client.on('end', () => holed || upstream.end());
+      upstream.on('end', () => holed || client.end());
       client.resume();
     });
   };

@@ -58,6 +58,8 @@ export interface FleetOptions {
   prepareTarget?(target: Cluster): Promise<void>;
   /** Per replica: a data dir to use instead of a fresh temp dir (e.g. a small tmpfs). */
   dataDirs?: (string | undefined)[];
+  /** More environment for the replicas (e.g. GATE_TUNNEL_PING_INTERVAL). */
+  serverEnv?: Record<string, string>;
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
@@ -75,7 +77,7 @@ identity:
 ${options.yaml.replaceAll('TARGET_PORT', String(target.port))}`,
   );
   const env: Record<string, string> = { FLEET_STORE_PASSWORD: store.password, ...(options.secrets ?? {}) };
-  const serverEnv = await gateEnv(env);
+  const serverEnv = await gateEnv({ ...env, ...(options.serverEnv ?? {}) });
   const replicas: Replica[] = [];
   for (let i = 0; i < n; i++) {
     const dataDir = options.dataDirs?.[i] ?? (await mkdtemp(join(root, `replica-${i}-`)));
@@ -157,7 +159,7 @@ ${options.yaml.replaceAll('TARGET_PORT', String(target.port))}`,
  * (app_ro) engineering gets at once. `limits` is a gate.yaml `limits:` value;
  * `recordOutput` records redirected output in full.
  */
-export function startReadFleet(options: { limits?: string; recordOutput?: boolean } = {}): Promise<Fleet> {
+export function startReadFleet(options: { limits?: string; recordOutput?: boolean; serverEnv?: Record<string, string> } = {}): Promise<Fleet> {
   const password = 'faults-ro-pw-71c';
   return startFleet({
     yaml: `admins: [platform]
@@ -172,6 +174,7 @@ policies:
   - { name: eng-read, groups: [engineering], targets: [db], roles: [read], max_duration: 1h, approval: auto }
 `,
     secrets: { APP_RO_PASSWORD: password },
+    serverEnv: options.serverEnv,
     prepareTarget: (t) => t.query(`CREATE ROLE app_ro LOGIN PASSWORD '${password}'`).then(() => {}),
   });
 }

@@ -67,7 +67,7 @@ export async function openTunnel(ctx: CliContext, options: TunnelOptions): Promi
   const emit = options.onEvent ?? (() => {});
   const localPassword = options.localPassword ? randomBytes(18).toString('base64url') : undefined;
   const localCert = options.localTls ? createLocalCertificate() : undefined;
-  // Read before listening: a bad GATE_TUNNEL_PING_* is a usage error now, not one per connection.
+  // Read before listening: a bad GATE_TUNNEL_PING_INTERVAL or _TIMEOUT is a usage error now, not one per connection.
   const heartbeat = heartbeatFrom(ctx.env.tunnelPing.interval, ctx.env.tunnelPing.timeout);
   const sockets = new Set<Socket>();
   const pgSessions = new Map<Socket, PgSession>();

@@ -26,6 +26,8 @@ export const API_ERRORS = {
   headers_too_large: 431,
   internal: 500,
   unavailable: 503,
+  // The server's disk (or quota) is full: a chunk was not stored; retrying once space is back succeeds (issue 19).
+  storage_full: 507,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

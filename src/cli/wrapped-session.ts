@@ -69,6 +69,15 @@ export async function runWrapped(
   });
   // While the tool runs, Ctrl-C belongs to it: in pipe mode the terminal sends
   // SIGINT to the whole process group, and gate must outlive the tool.
+  // A full server disk is said once, not per refused chunk; the uploader keeps retrying from the spool.
+  let toldStorageFull = false;
+  const onUploadError = (err: unknown) => {
+    if (toldStorageFull || !isStorageFullError(err)) return;
+    toldStorageFull = true;
+    const line = `${ctx.style.yellow('gate:')} the gate server's disk is full: the recording of session ${sessionId} is kept locally and will be uploaded later.`;
+    if (tty) ctx.io.stderr.write(`\r\n${line}\r\n`);
+    else say(ctx.io, line);
+  };
   const restoreInterrupts = ctx.deferInterrupts();
   try {
     const result = await recordSession({
@@ -87,6 +96,7 @@ export async function runWrapped(
       // A redirected stdout (`pg_dump > file`) is counted and hashed, not stored, unless the target says full.
       recordOutput: target.record_output ?? 'terminal',
       shell: env.SHELL,
+      upload: { onError: onUploadError },
     });
     if (result.upload.status === 'pending') {
       say(ctx.io, ctx.style.dim(`gate: the recording of session ${sessionId} is kept locally and will be uploaded by the next gate command.`));
@@ -128,4 +138,10 @@ function privateListener(
 
 function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** True for the server's answer to a chunk it had no room for (HTTP 507, `storage_full`). */
+export function isStorageFullError(err: unknown): boolean {
+  const details = (err as { details?: { status?: unknown; code?: unknown } } | undefined)?.details;
+  return details?.status === 507 || details?.code === 'storage_full';
 }

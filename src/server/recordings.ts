@@ -65,7 +65,8 @@ export type RecordingChunkProblem =
   | 'bad_hash' // 422: hash is not sha256(prevHash\nseq\ndata): altered in transit or a client bug
   | 'seq_conflict' // 409: that seq is stored with a different hash
   | 'seq_gap' // 409: seq skips ahead of the last stored + 1
-  | 'chain_mismatch'; // 409: prevHash is not the last stored chunk's hash
+  | 'chain_mismatch' // 409: prevHash is not the last stored chunk's hash
+  | 'storage_full'; // 507: the disk or quota is full (ENOSPC, EDQUOT); nothing was kept, a retry succeeds once space is back
 
 const STATUS: Record<RecordingChunkProblem, number> = {
   invalid_session_id: 400,
@@ -75,6 +76,7 @@ const STATUS: Record<RecordingChunkProblem, number> = {
   seq_conflict: 409,
   seq_gap: 409,
   chain_mismatch: 409,
+  storage_full: 507,
 };
 
 /** A refused chunk or a bad session id. Map `httpStatus` to the response; `expected` helps a client resync. */
@@ -105,6 +107,27 @@ const record = (seq: number, hash: string, offset: number, length: number) =>
 function parseRecord(buf: Buffer): { seq: number; hash: string; offset: number; length: number } {
   const [seq, hash, offset, length] = buf.toString('latin1').trimEnd().split('\t');
   return { seq: Number(seq), hash: hash!, offset: Number(offset), length: Number(length) };
+}
+
+/** What a client is told when a chunk could not be stored for lack of space. */
+export const STORAGE_FULL_MESSAGE = "The gate server's disk is full; the chunk was not stored. Retry once space is freed.";
+
+/** True for a write that failed for lack of space: the disk (ENOSPC, SQLite's SQLITE_FULL) or the user's quota (EDQUOT). */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
+/** Cuts `file` back to `length` bytes when it grew past it; a missing file is left missing. Never throws. */
+async function truncateTo(file: string, length: number): Promise<void> {
+  try {
+    const { size } = await stat(file);
+    if (size <= length) return;
+    const fh = await open(file, 'r+');
+    await fh.truncate(length).finally(() => fh.close());
+  } catch {
+    // The next loadState repairs what is left (it cuts past the index's end).
+  }
 }
 
 /** Refuses a chunk that is malformed, too large or not what its hash says; every store checks this first. */
@@ -231,7 +254,13 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
   async function appendFile(file: string, data: Buffer | string) {
     const fh = await open(file, 'a', 0o600);
     try {
-      await fh.write(typeof data === 'string' ? Buffer.from(data) : data);
+      // write() may take only part of the buffer (a nearly full disk does that without an error):
+      // loop until all of it is in, so the next write raises ENOSPC instead of a short chunk counting as stored.
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let done = 0; done < buf.length; ) {
+        const { bytesWritten } = await fh.write(buf, done, buf.length - done);
+        done += bytesWritten;
+      }
       if (durable) await fh.datasync();
     } finally {
       await fh.close();
@@ -274,8 +303,19 @@ export function createRecordingStore(dir: string, options: { durable?: boolean }
         }
         // Forgotten until both appends are through: a half-done append is repaired by the next loadState.
         known.delete(p.key);
-        await appendFile(p.cast, data);
-        await appendFile(p.idx, record(seq, hash, state.bytes, data.length));
+        try {
+          await appendFile(p.cast, data);
+          await appendFile(p.idx, record(seq, hash, state.bytes, data.length));
+        } catch (err) {
+          // A full disk can take part of a write: cut both files back to where they were
+          // now, so no torn chunk or half index record stays behind (truncating frees space).
+          await truncateTo(p.cast, state.bytes);
+          await truncateTo(p.idx, state.lastSeq * REC);
+          if (isStorageFull(err)) {
+            throw new RecordingChunkError('storage_full', STORAGE_FULL_MESSAGE, expected);
+          }
+          throw err;
+        }
         const after = { lastSeq: seq, lastHash: hash, bytes: state.bytes + data.length };
         remember(p.key, after);
         return { status: 'stored' as const, state: after };

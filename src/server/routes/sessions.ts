@@ -16,7 +16,7 @@ import { actorOf } from '../grants/actor.js';
 import { isSelf, keysOf } from '../identity/principal.js';
 import { targetsApprovedBy } from '../grants/policy.js';
 import type { Grant } from '../grants/types.js';
-import { createRecordingStore, MAX_STORED_CHUNK_BYTES, RecordingChunkError, type RecordingChunkProblem, type RecordingState, SESSION_ID_RE } from '../recordings.js';
+import { createRecordingStore, isStorageFull, MAX_STORED_CHUNK_BYTES, RecordingChunkError, type RecordingChunkProblem, type RecordingState, SESSION_ID_RE, STORAGE_FULL_MESSAGE } from '../recordings.js';
 import { parseBody } from './validate.js';
 
 /** The API error code each refused-chunk problem is answered with (HTTP status as RecordingChunkError says). */
@@ -28,6 +28,7 @@ const CHUNK_ERROR_CODES: Record<RecordingChunkProblem, ApiErrorCode> = {
   seq_conflict: 'seq_conflict',
   seq_gap: 'seq_gap',
   chain_mismatch: 'chain_mismatch',
+  storage_full: 'storage_full',
 };
 
 /** Grant states a session may run under: it was active at some point (a spool may arrive after expiry). */
@@ -235,8 +236,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
         }
         throw err;
       }
-      if (status === 'stored') {
-        await ctx.store.sessions.setProgress(session.id, { chunks: state.lastSeq, bytes: state.bytes });
+      // A retried last chunk also sets the progress: the first attempt may have stored it and then failed here.
+      if (status === 'stored' || state.lastSeq === seq) {
+        try {
+          await ctx.store.sessions.setProgress(session.id, { chunks: state.lastSeq, bytes: state.bytes });
+        } catch (err) {
+          if (isStorageFull(err)) throw new ApiError('storage_full', STORAGE_FULL_MESSAGE);
+          throw err;
+        }
       }
       return { status };
     },

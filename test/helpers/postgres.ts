@@ -25,6 +25,8 @@ export interface StartPostgresOptions {
   passwordEncryption?: 'scram-sha-256' | 'md5';
   /** pg_hba method for TCP connections; `password` is cleartext. Default scram-sha-256. */
   authMethod?: 'scram-sha-256' | 'md5' | 'password';
+  /** `max_connections` (PostgreSQL's default is 100). */
+  maxConnections?: number;
 }
 
 export interface TestPostgres {
@@ -88,6 +90,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
     '-c', 'full_page_writes=off',
     '-c', `password_encryption=${opts.passwordEncryption ?? 'scram-sha-256'}`,
   ];
+  if (opts.maxConnections) flags.push('-c', `max_connections=${opts.maxConnections}`);
   if (opts.ssl) {
     const ids = postgresIds();
     const cert = join(dir, 'server.crt');

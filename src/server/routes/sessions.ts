@@ -81,7 +81,7 @@ function ownersEvent(session: StoredSession, actor: string | null, details: unkn
 /**
  * Recorded sessions: `POST /v1/sessions`, `PUT /v1/sessions/:id/chunks/:seq`,
  * `POST /v1/sessions/:id/close` (the session's owner only), and
- * `GET /v1/sessions[/:id[/recording]]` (the owner, approvers of the target,
+ * `GET /v1/sessions[/:id[/recording|/verify]]` (the owner, approvers of the target,
  * admins). Anyone else gets 404, so a session id reveals nothing.
  */
 export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -304,6 +304,22 @@ export function sessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
       .map((r) => ({ ...r, details: presentDetails(r.details) }))
       .filter((r) => ownersEvent(session, r.actor, r.details));
     return { session: toWire(session), events };
+  });
+
+  app.get<IdParams>('/v1/sessions/:id/verify', auth, async (request) => {
+    const session = await readable(request.caller!, request.params.id);
+    const found = await recordings.verify(session.id);
+    // The session row counts what was acknowledged on upload: fewer stored chunks means some were lost.
+    const missing = Math.max(0, session.chunks - found.chunks);
+    return {
+      session_id: session.id,
+      ok: found.ok && missing === 0,
+      chunks: found.chunks,
+      broken_at_seq: found.ok ? null : (found.brokenAtSeq ?? null),
+      missing,
+      closed: session.closed,
+      incomplete: session.incomplete,
+    };
   });
 
   app.get<IdParams>('/v1/sessions/:id/recording', auth, async (request: FastifyRequest<IdParams>, reply) => {

@@ -13,7 +13,7 @@ const REPLAY_BATCH = 500;
 /**
  * The audit log's durable fallback while the store cannot take events: a
  * JSON-lines file in the server's data dir (`audit-spool/events.jsonl`,
- * 0600), every write fsync'd before it counts. `events.offset` holds how many
+ * 0600), every write whole and fsync'd before it counts, or rolled back. `events.offset` holds how many
  * bytes of it the store has taken (written atomically after each replayed
  * batch). A crash between a batch's commit and its offset write replays that
  * batch again; its ids are already in the store (unique), so those rows are
@@ -52,19 +52,45 @@ export function createAuditSpool(dataDir: string): AuditSpool {
       throw err;
     }
   };
-  async function writeDurably(path: string, text: string, flag: 'a' | 'w') {
-    const fh = await open(path, flag, 0o600);
+  async function saveOffset(offset: number) {
+    const tmp = `${offsetFile}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.write(text);
+      await fh.writeFile(String(offset));
       await fh.datasync();
     } finally {
       await fh.close();
     }
-  }
-  async function saveOffset(offset: number) {
-    const tmp = `${offsetFile}.tmp`;
-    await writeDurably(tmp, String(offset), 'w');
     await rename(tmp, offsetFile);
+  }
+
+  /**
+   * Appends whole lines or nothing. `writeFile` keeps writing after a short
+   * write (a disk that fills mid-batch writes part, then fails with ENOSPC);
+   * on any failure the file is cut back to where it was, so no torn line is
+   * left for the next batch to be glued onto. A tail torn by a crash mid-write
+   * (never fsync'd, so never counted) is closed with a newline first: it
+   * stays one unreadable line that replay skips, and cannot swallow the next.
+   */
+  async function appendLines(text: string) {
+    const fh = await open(file, 'a+', 0o600);
+    let before: number | undefined;
+    try {
+      before = (await fh.stat()).size;
+      let out = text;
+      if (before > 0) {
+        const last = Buffer.alloc(1);
+        await fh.read(last, 0, 1, before - 1);
+        if (last[0] !== 0x0a) out = `\n${text}`;
+      }
+      await fh.writeFile(out);
+      await fh.datasync();
+    } catch (err) {
+      if (before !== undefined) await fh.truncate(before).catch(() => {});
+      throw err;
+    } finally {
+      await fh.close();
+    }
   }
 
   return {
@@ -74,7 +100,7 @@ export function createAuditSpool(dataDir: string): AuditSpool {
 
     async write(rows) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeDurably(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''), 'a');
+      await appendLines(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
     },
 
     async replay(store, isDuplicate) {

@@ -115,7 +115,8 @@ export const STORAGE_FULL_MESSAGE = "The gate server's disk is full; the chunk w
 /** True for a write that failed for lack of space: the disk (ENOSPC, SQLite's SQLITE_FULL) or the user's quota (EDQUOT). */
 export function isStorageFull(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+  // 53100: PostgreSQL's disk_full (the store's disk; the transaction rolled back whole).
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === '53100';
 }
 
 /** Cuts `file` back to `length` bytes when it grew past it; a missing file is left missing. Never throws. */

@@ -4,10 +4,12 @@ import { chunkHash, GENESIS_HASH } from '../../record/chain.js';
 import {
   checkChunk,
   checkSessionId,
+  isStorageFull,
   RecordingChunkError,
   type RecordingState,
   type RecordingStore,
   readWhole,
+  STORAGE_FULL_MESSAGE,
 } from '../../server/recordings.js';
 import { inTransaction } from './database.js';
 
@@ -92,10 +94,16 @@ export function postgresRecordings(pool: pg.Pool): RecordingStore {
         if (prevHash !== state.lastHash) {
           throw new RecordingChunkError('chain_mismatch', `Chunk ${seq} does not follow chunk ${state.lastSeq}.`, expected);
         }
-        await client.query(
-          'INSERT INTO recording_chunks (session_id, seq, prev_hash, hash, byte_offset, data) VALUES ($1, $2, $3, $4, $5, $6)',
-          [id, seq, prevHash, hash, state.bytes, data],
-        );
+        try {
+          await client.query(
+            'INSERT INTO recording_chunks (session_id, seq, prev_hash, hash, byte_offset, data) VALUES ($1, $2, $3, $4, $5, $6)',
+            [id, seq, prevHash, hash, state.bytes, data],
+          );
+        } catch (err) {
+          // The transaction rolls back whole: nothing of the chunk is kept, and a retry once space is back stores it.
+          if (isStorageFull(err)) throw new RecordingChunkError('storage_full', STORAGE_FULL_MESSAGE, expected);
+          throw err;
+        }
         return { status: 'stored' as const, state: { lastSeq: seq, lastHash: hash, bytes: state.bytes + data.length } };
       });
     },

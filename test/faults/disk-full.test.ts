@@ -5,13 +5,13 @@
  * so once, their recordings wait in the CLI's spool, and once space is back
  * they go up whole and verify. Statements are still audited.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runGate } from '../helpers/gate-bin.js';
+import { mountSmallVolume, type SmallVolume } from '../helpers/tmpfs.js';
 import { type PsqlSession, psqlSession } from './harness/clients.js';
 import { recordFigures } from './harness/figures.js';
 import { type Fleet, startReadFleet } from './harness/fleet.js';
@@ -19,34 +19,24 @@ import { until } from './harness/wait.js';
 
 const SESSIONS = 3;
 let fleet: Fleet;
-let volume: string;
-let mounted = false;
+let root: string;
+let volume: SmallVolume | undefined;
 const sql = (text: string) => fleet.store.query(text, [], 'gate_fleet');
 
 beforeAll(async () => {
   fleet = await startReadFleet({ recordOutput: true });
-  const root = await mkdtemp(join(tmpdir(), 'gate-faults-full-'));
+  root = await mkdtemp(join(tmpdir(), 'gate-faults-full-'));
   // The store runs as `postgres` when we are root: it must reach and own its tablespace.
   await chmod(root, 0o755);
-  volume = join(root, 'volume');
-  await mkdir(volume);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', volume], { stdio: 'pipe' });
-    mounted = true;
-  } catch (err) {
-    throw new Error(`this case needs a real full disk: mount -t tmpfs on ${volume} failed (run as root): ${(err as Error).message}`);
-  }
-  if (userInfo().uid === 0) {
-    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
-    await chown(volume, id('-u'), id('-g'));
-  }
-  await fleet.store.query(`CREATE TABLESPACE small_volume LOCATION '${volume}'`);
+  volume = await mountSmallVolume(join(root, 'volume'), '1m', { ownedByPostgres: true });
+  await fleet.store.query(`CREATE TABLESPACE small_volume LOCATION '${volume.dir}'`);
   await sql('ALTER TABLE recording_chunks SET TABLESPACE small_volume');
 });
 
 afterAll(async () => {
   await fleet?.close();
-  if (mounted) execFileSync('umount', ['-l', volume]);
+  volume?.unmount();
+  if (root) await rm(root, { recursive: true, force: true });
 });
 
 /** Fills the volume with a table of incompressible rows until PostgreSQL says 53100 disk_full. */

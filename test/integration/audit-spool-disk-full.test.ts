@@ -2,18 +2,17 @@
  * Issue 19: the audit spool (the gateway's fallback while the store cannot
  * take events) on a real, small tmpfs that fills up mid-batch.
  */
-import { execFileSync, execSync } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createAuditSpool, type UnchainedRow } from '../../src/server/audit/spool.js';
+import { mountSmallVolume, type SmallVolume } from '../helpers/tmpfs.js';
 
 let work: string;
 let dataDir: string;
 let spoolDir: string;
-let filler: string;
-let mounted = false;
+let volume: SmallVolume | undefined;
 
 const row = (id: string): UnchainedRow => ({
   id,
@@ -39,29 +38,15 @@ async function replayed(spool: ReturnType<typeof createAuditSpool>): Promise<str
   return ids;
 }
 
-/** Fills the tmpfs with a filler file until about `leave` bytes are free. */
-async function fill(leave: number): Promise<void> {
-  await writeFile(filler, Buffer.alloc(0));
-  const free = Number(execSync(`df -B1 --output=avail ${spoolDir} | tail -1`).toString().trim());
-  await writeFile(filler, Buffer.alloc(Math.max(0, free - leave), 0x61));
-}
-
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'gate-audit-spool-full-'));
   dataDir = join(work, 'data');
   spoolDir = join(dataDir, 'audit-spool');
-  filler = join(spoolDir, 'filler');
-  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', spoolDir], { stdio: 'pipe' });
-    mounted = true;
-  } catch (err) {
-    throw new Error(`this test needs a real full disk: mount -t tmpfs on ${spoolDir} failed (run as root): ${(err as Error).message}`);
-  }
+  volume = await mountSmallVolume(spoolDir, '256k');
 });
 
 afterAll(async () => {
-  if (mounted) execFileSync('umount', [spoolDir]);
+  volume?.unmount();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -72,7 +57,7 @@ it('a batch the full disk takes only part of is refused whole and leaves no torn
   const sizeAfterA = (await stat(events)).size;
 
   // About one page left: the disk takes a few KiB of this 20 KiB batch, then says ENOSPC.
-  await fill(4096);
+  await volume!.fill(4096);
   const refused = await spool.write(rows('b', 100)).then(
     () => undefined,
     (err: NodeJS.ErrnoException) => err,
@@ -82,7 +67,7 @@ it('a batch the full disk takes only part of is refused whole and leaves no torn
   expect((await stat(events)).size).toBe(sizeAfterA);
   expect((await readFile(events, 'utf8')).endsWith('\n')).toBe(true);
 
-  await rm(filler);
+  await volume!.release();
   await spool.write(rows('b', 100));
   await spool.write(rows('c', 5));
   expect(await replayed(spool)).toEqual([...rows('a', 10), ...rows('b', 100), ...rows('c', 5)].map((r) => r.id));

@@ -3,10 +3,9 @@
  * The chunks' table lives in a tablespace on a real, small tmpfs; PostgreSQL
  * itself answers 53100 disk_full, as it would on a full volume.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { request } from 'undici';
@@ -20,11 +19,12 @@ import { buildServer, type GateServer } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/log.js';
 import { issueGateToken } from '../../src/server/tokens.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { mountSmallVolume, type SmallVolume } from '../helpers/tmpfs.js';
 
 let store: TestPostgres;
 let work: string;
 let tsDir: string;
-let mounted = false;
+let volume: SmallVolume | undefined;
 let server: GateServer;
 let url: string;
 let token: string;
@@ -64,18 +64,7 @@ beforeAll(async () => {
   // The server (as `postgres` when we are root) must reach its tablespace.
   await chmod(work, 0o755);
   tsDir = join(work, 'small-volume');
-  await mkdir(tsDir);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', tsDir], { stdio: 'pipe' });
-    mounted = true;
-  } catch (err) {
-    throw new Error(`this test needs a real full disk: mount -t tmpfs on ${tsDir} failed (run as root): ${(err as Error).message}`);
-  }
-  // As root the server runs as `postgres`, which must own its tablespace's directory.
-  if (userInfo().uid === 0) {
-    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
-    await chown(tsDir, id('-u'), id('-g'));
-  }
+  volume = await mountSmallVolume(tsDir, '2m', { ownedByPostgres: true });
   await store.query(`CREATE TABLESPACE small_volume LOCATION '${tsDir}'`);
   const config = parseConfig(`
 store:
@@ -103,7 +92,7 @@ policies:
 afterAll(async () => {
   await server?.close().catch(() => {});
   await store?.stop();
-  if (mounted) execFileSync('umount', ['-l', tsDir]);
+  volume?.unmount();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

@@ -1,6 +1,6 @@
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -19,6 +19,7 @@ import { buildServer, type GateServer } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/log.js';
 import { createRecordingStore } from '../../src/server/recordings.js';
 import { issueGateToken } from '../../src/server/tokens.js';
+import { mountSmallVolume, type SmallVolume } from '../helpers/tmpfs.js';
 
 // Issue 19: the server's recordings live on a real, small tmpfs that fills up.
 const CONFIG = parseConfig(
@@ -40,19 +41,11 @@ const TMPFS_BYTES = 1024 * 1024;
 let work: string;
 let dataDir: string;
 let recDir: string;
-let filler: string;
+let volume: SmallVolume | undefined;
 let server: GateServer;
 let url: string;
 let token: string;
 let grantId: string;
-
-/** Fills the tmpfs with a filler file until fewer than `leave` bytes are free. */
-async function fill(leave: number): Promise<void> {
-  await writeFile(filler, Buffer.alloc(0));
-  const { execSync } = await import('node:child_process');
-  const free = Number(execSync(`df -B1 --output=avail ${recDir} | tail -1`).toString().trim());
-  await writeFile(filler, Buffer.alloc(Math.max(0, free - leave), 0x61));
-}
 
 async function put(id: string, seq: number, data: Buffer, prevHash: string, hash: string) {
   const res = await request(`${url}/v1/sessions/${id}/chunks/${seq}`, {
@@ -67,13 +60,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'gate-disk-full-'));
   dataDir = join(work, 'data');
   recDir = join(dataDir, 'recordings');
-  filler = join(recDir, 'filler');
-  await mkdir(recDir, { recursive: true, mode: 0o700 });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES},mode=0700`, 'tmpfs', recDir], { stdio: 'pipe' });
-  } catch (err) {
-    throw new Error(`this test needs a real full disk: mount -t tmpfs on ${recDir} failed (run as root): ${(err as Error).message}`);
-  }
+  volume = await mountSmallVolume(recDir, String(TMPFS_BYTES));
   server = await buildServer({ config: CONFIG, dataDir, logger: createLogger({ level: 'silent' }) });
   url = await server.listen({ host: '127.0.0.1', port: 0 });
   token = (await issueGateToken(server.ctx.key, server.ctx.tokenIssuer, { sub: 'alice', email: 'alice@example.com', groups: ['engineering'], kind: 'user' }, 3_600_000))
@@ -85,11 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  try {
-    execFileSync('umount', [recDir], { stdio: 'pipe' });
-  } catch {
-    // Not mounted: beforeAll failed and said why.
-  }
+  volume?.unmount();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -109,7 +92,7 @@ describe('a full server disk', () => {
     }
     const prevOf = (seq: number) => (seq === 1 ? GENESIS_HASH : hashes[seq - 2]!);
     // Room for two chunks (and the index's page), not three.
-    await fill(100_000);
+    await volume!.fill(100_000);
     let seq = 1;
     let refused: Awaited<ReturnType<typeof put>> | undefined;
     for (; seq <= chunks.length; seq++) {
@@ -132,7 +115,7 @@ describe('a full server disk', () => {
     expect((await put(id, seq, chunks[seq - 1]!, prevOf(seq), hashes[seq - 1]!)).status).toBe(507);
     expect((await stat(join(recDir, `${id}.cast`))).size).toBe(stored.length);
 
-    await rm(filler);
+    await volume!.release();
     for (; seq <= chunks.length; seq++) {
       expect((await put(id, seq, chunks[seq - 1]!, prevOf(seq), hashes[seq - 1]!)).json).toEqual({ status: 'stored' });
     }
@@ -148,7 +131,7 @@ describe('a full server disk', () => {
     const api = createHttpSessionApi(createClient({ server: url, token: async () => token, timeoutMs: 5000 }));
     const errors: unknown[] = [];
     // The session's create row fits in SQLite (on the ordinary disk); its chunks do not fit on the tmpfs.
-    await fill(8 * 1024);
+    await volume!.fill(8 * 1024);
     const out = new PassThrough();
     out.resume();
     const result = await recordSession({
@@ -172,7 +155,7 @@ describe('a full server disk', () => {
     expect(errors.every(isStorageFullError)).toBe(true);
     expect((await listPendingSpools(configDir)).map((p) => p.id)).toContain(result.sessionId);
 
-    await rm(filler);
+    await volume!.release();
     // The gate run that recorded it has ended (its writer pid is a process that has exited), so the next gate command resumes it.
     const dead = spawnSync('true').pid;
     await (await openSpool(configDir, result.sessionId)).update({ pid: dead });

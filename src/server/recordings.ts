@@ -112,10 +112,13 @@ function parseRecord(buf: Buffer): { seq: number; hash: string; offset: number; 
 /** What a client is told when a chunk could not be stored for lack of space. */
 export const STORAGE_FULL_MESSAGE = "The gate server's disk is full; the chunk was not stored. Retry once space is freed.";
 
-/** True for a write that failed for lack of space: the disk (ENOSPC, SQLite's SQLITE_FULL) or the user's quota (EDQUOT). */
+/**
+ * True for a write that failed for lack of space: the disk (ENOSPC, SQLite's
+ * SQLITE_FULL, PostgreSQL's 53100 disk_full, whose transaction rolled back
+ * whole) or the user's quota (EDQUOT).
+ */
 export function isStorageFull(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  // 53100: PostgreSQL's disk_full (the store's disk; the transaction rolled back whole).
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === '53100';
 }
 

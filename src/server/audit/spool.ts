@@ -13,9 +13,9 @@ const REPLAY_BATCH = 500;
 /**
  * The audit log's durable fallback while the store cannot take events: a
  * JSON-lines file in the server's data dir (`audit-spool/events.jsonl`,
- * 0600), every write whole and fsync'd before it counts, or rolled back. `events.offset` holds how many
- * bytes of it the store has taken (written atomically after each replayed
- * batch). A crash between a batch's commit and its offset write replays that
+ * 0600), every batch written whole and fsync'd before it counts, or cut
+ * back. `events.offset` holds how many bytes of it the store has taken
+ * (written atomically after each replayed batch). A crash between a batch's commit and its offset write replays that
  * batch again; its ids are already in the store (unique), so those rows are
  * refused and skipped one by one: nothing is doubled, nothing lost.
  */

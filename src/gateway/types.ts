@@ -48,6 +48,12 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
   secret(ref: string): Promise<string>;
   audit(event: GatewayAuditEvent): void;
   /**
+   * Makes the events reported so far survive a kill of the server process.
+   * Handlers call it before sending an answer those events describe; events
+   * are also made durable at the end of the turn without it.
+   */
+  auditSync?(): void;
+  /**
    * Why audit events cannot be kept right now (store and local spool both
    * failing), or undefined. Handlers refuse to forward statements while it is
    * set (fail closed), with a protocol error that says so.

@@ -12,6 +12,7 @@ import { loadOrCreateSigningKey } from './keys.js';
 import { createLogger, type Logger, redact } from './log.js';
 import { createCheckpointer } from './audit/checkpoints.js';
 import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from './store-errors.js';
+import { createAuditJournal } from './audit/journal.js';
 import { createAuditSpool } from './audit/spool.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
@@ -86,8 +87,14 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     store.audit,
     now,
     (err, lost) => log.error('audit append failed', { action: lost.action, events: lost.events, error: String((err as Error)?.message ?? err) }),
-    // While the store cannot take events they wait, fsync'd, in the data dir (docs/store.md).
-    { spool: createAuditSpool(options.dataDir), retryMs: options.auditRetryMs, report: (level, message, fields) => log[level](message, fields) },
+    // Gateway events are journaled before their answer leaves (a kill -9 loses none); while the store
+    // cannot take events they wait, fsync'd, in the spool. Both live in the data dir (docs/store.md).
+    {
+      journal: createAuditJournal(options.dataDir),
+      spool: createAuditSpool(options.dataDir),
+      retryMs: options.auditRetryMs,
+      report: (level, message, fields) => log[level](message, fields),
+    },
   );
   const notifier = createNotifier({ config: options.config, store, audit, log, now, env: options.env ?? process.env, tuning: options.notify });
   // Grant and approval events enqueue their notifications as they are audited (src/server/notify).
@@ -218,7 +225,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       // HTTP targets' keep-alive pools to their upstreams: their idle sockets would hold the process open.
       await closeHttpPools();
       await checkpoints.close();
-      await audit.flush();
+      await audit.close();
       await store.close();
     },
   };

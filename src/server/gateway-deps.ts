@@ -49,6 +49,7 @@ export function tunnelDeps(ctx: ServerContext): TunnelDeps {
     audit(caller, grant, meta, event) {
       ctx.audit.fromGateway(event, { grant, actorKind: caller.kind, actorKey: caller.key, sessionId: meta.sessionId, correlationId: meta.correlationId, ip: meta.ip });
     },
+    auditSync: () => ctx.audit.sync(),
     auditUnavailable: () => ctx.audit.unavailable(),
     requestApproval: (_caller, grant, input) => ctx.grants.requestCommandApproval({ grant, ...input }),
     session: (id) => ctx.store.sessions.get(id),

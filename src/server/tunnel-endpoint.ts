@@ -27,6 +27,8 @@ export interface TunnelDeps {
   /** Calls back once when the grant ends; returns an unsubscribe function. */
   onGrantEnded(id: string, cb: (ended: GrantEnded) => void): () => void;
   audit(caller: Caller, grant: TunnelGrant, meta: TunnelMeta, event: GatewayAuditEvent): void;
+  /** See GatewayContext.auditSync. */
+  auditSync?(): void;
   /** See GatewayContext.auditUnavailable. */
   auditUnavailable?(): string | undefined;
   requestApproval(caller: Caller, grant: TunnelGrant, input: Parameters<GatewayContext['requestApproval']>[0]): Promise<ApprovalCheck>;
@@ -188,6 +190,7 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRe
         localPassword: header(req, TunnelHeader.localPassword),
         secret: (ref) => resolveSecret(ref, deps.env),
         audit,
+        auditSync: deps.auditSync,
         auditUnavailable: deps.auditUnavailable,
         requestApproval: (input) => deps.requestApproval(caller, grant, input),
         signal: controller.signal,

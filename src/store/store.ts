@@ -178,6 +178,8 @@ export interface AuditRepository {
    * forward with the last id they saw as `after`.
    */
   list(filter: AuditFilter): Promise<AuditRow[]>;
+  /** Which of these event ids the store holds (a replay skips them). */
+  knownIds(ids: readonly string[]): Promise<Set<string>>;
   /** Every row in chain order, in pages (for verify). */
   scan(afterSeq: number, limit: number): Promise<{ seq: number; row: AuditRow }[]>;
   /** How many events there are and the hash of the last one (the chain head). Counts every row: not for hot paths. */

@@ -116,11 +116,21 @@ export function auditRecord(r: RelayCore, record: QueryRecord): void {
   r.ctx.audit(queryEvent(record, r.limits.auditStatementBytes));
 }
 
+/**
+ * Sends what is due to the client, once the audit events of the statements
+ * it answers are journaled (a server killed after this has them on disk).
+ * False when the client's socket asked to wait for 'drain'.
+ */
+export function sendToClient(r: RelayCore): boolean {
+  r.ctx.auditSync?.();
+  return r.toClient.flush(r.client);
+}
+
 /** Writes one of gate's own answers in protocol order. */
 export function inject(r: RelayCore, bytes: () => Buffer, dropOnError: boolean): void {
   if (r.queue.length === 0) {
     r.toClient.add(bytes());
-    if (!r.toClient.flush(r.client)) r.clientBackpressure();
+    if (!sendToClient(r)) r.clientBackpressure();
   } else {
     r.queue.push({ kind: 'inject', bytes, dropOnError });
   }

@@ -20,7 +20,7 @@ import { handleClientMessage } from './client-messages.js';
 import { MAX_FRONTEND_MESSAGE, ProtocolError } from './framing.js';
 import type { MaskCatalog } from './catalog.js';
 import type { Masker } from './masking.js';
-import { auditRecord, createCore, type RelayCore, type RelayLimits } from './relay-core.js';
+import { auditRecord, createCore, type RelayCore, type RelayLimits, sendToClient } from './relay-core.js';
 import { createServerSide, handleServerMessage } from './server-messages.js';
 import type { StatementPolicy } from './statement-policy.js';
 
@@ -103,7 +103,7 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
   r.fatal = (code, text) => {
     if (r.closed) return;
     r.cancelling = true;
-    r.toClient.flush(client);
+    sendToClient(r);
     client.write(errorResponse({ severity: 'FATAL', code, message: text }));
     r.finish();
   };
@@ -152,7 +152,7 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
       upstreamFull = true;
       updatePause();
     }
-    if (!r.toClient.empty && !r.toClient.flush(client)) r.clientBackpressure();
+    if (!r.toClient.empty && !sendToClient(r)) r.clientBackpressure();
   }
 
   function onUpstreamData(chunk: Buffer): void {
@@ -173,7 +173,7 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
       return;
     }
     if (r.closed) return;
-    if (!r.toClient.flush(client)) r.clientBackpressure();
+    if (!sendToClient(r)) r.clientBackpressure();
   }
 
   client.on('data', onClientData);
@@ -194,12 +194,12 @@ export function relay(opts: RelayOptions): Promise<RelayResult> {
   client.on('close', () => r.finish());
   upstream.on('end', () => {
     if (r.closed) return;
-    r.toClient.flush(client);
+    sendToClient(r);
     r.finish();
   });
   upstream.on('close', () => {
     if (r.closed) return;
-    r.toClient.flush(client);
+    sendToClient(r);
     r.finish();
   });
   client.on('error', () => r.finish());

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { GatewayAuditEvent, TunnelGrant } from '../../gateway/types.js';
 import type { AuditFilter, AuditRepository, AuditRow } from '../../store/store.js';
 import { type ChainBreak, canonicalJson, checkEvent, GENESIS_HASH, newEventHash } from './chain.js';
+import type { AuditJournal } from './journal.js';
 import { createAuditRecovery } from './recovery.js';
 import type { AuditSpool, UnchainedRow } from './spool.js';
 import { capStatement } from './statement-cap.js';
@@ -65,6 +66,14 @@ export interface AuditLog {
   /** Resolves once every append started so far is written. */
   flush(): Promise<void>;
   /**
+   * Makes the gateway events reported so far survive a kill of the process
+   * (the journal's one write per turn). The gateway calls it before it sends
+   * the answer those events describe.
+   */
+  sync(): void;
+  /** Flushes, then closes the journal: a clean stop leaves nothing to replay. */
+  close(): Promise<void>;
+  /**
    * Why events cannot be kept right now (the store refuses them and the local
    * spool cannot be written either), or undefined. The gateway refuses to
    * forward statements while this is set: fail closed.
@@ -77,6 +86,8 @@ export interface AuditLog {
 export interface AuditLogOptions {
   /** Where events go while the store cannot take them (src/server/audit/spool.ts). Without it they are lost. */
   spool?: AuditSpool;
+  /** Where gateway events are written before their answer leaves, and what a killed process left (src/server/audit/journal.ts). */
+  journal?: AuditJournal;
   /** How often the spool is retried into the store (default 1 s). */
   retryMs?: number;
   /** Where the spool's state changes are logged (src/server/audit/recovery.ts). */
@@ -113,6 +124,10 @@ const MAX_BATCH = 1000;
 
 interface Pending {
   input: AuditInput;
+  /** Built when the event was reported (gateway events: so the journal holds its id and time). */
+  row?: UnchainedRow;
+  /** The journal's ticket for it. */
+  ticket?: number;
   /** Who waits for the row; gateway events have nobody. */
   waiter?: { resolve(row: AuditRow): void; reject(err: unknown): void };
 }
@@ -134,8 +149,14 @@ export function createAuditLog(
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
 
-  function rowFor(input: AuditInput, prev: string | undefined): AuditRow {
-    return chainRow(baseRow(input), prev);
+  const journal = options.journal;
+  const rowOf = (p: Pending) => p.row ?? baseRow(p.input);
+  /** The store (or the spool) has these events: the journal lets go of them. */
+  function kept(batch: Pending[]): void {
+    if (!journal) return;
+    const tickets: number[] = [];
+    for (const p of batch) if (p.ticket !== undefined) tickets.push(p.ticket);
+    if (tickets.length > 0) journal.release(tickets);
   }
 
   function chainRow(base: UnchainedRow, prev: string | undefined): AuditRow {
@@ -179,20 +200,50 @@ export function createAuditLog(
     }
   }
 
+  /** Drops the rows whose ids the store already has (a replay of events it took before a crash). */
+  async function unknownRows(rows: UnchainedRow[]): Promise<UnchainedRow[]> {
+    if (rows.length === 0) return rows;
+    const known = await repo.knownIds(rows.map((r) => r.id));
+    return known.size === 0 ? rows : rows.filter((r) => !known.has(r.id));
+  }
+
   const recovery = options.spool
-    ? createAuditRecovery({ spool: options.spool, storeRows, retryMs: options.retryMs ?? 1000, report: options.report, serialize: (fn) => (tail = tail.then(fn)) })
+    ? createAuditRecovery({
+        spool: options.spool,
+        storeRows: async (rows) => storeRows(await unknownRows(rows)),
+        retryMs: options.retryMs ?? 1000,
+        report: options.report,
+        serialize: (fn) => (tail = tail.then(fn)),
+      })
     : undefined;
+
+  // What a killed process journaled goes to the store (or the spool) before anything new.
+  if (journal) tail = tail.then(() => replayJournal(journal));
+
+  async function replayJournal(j: AuditJournal): Promise<void> {
+    const { rows, discard } = j.recovered();
+    if (rows.length === 0) return;
+    try {
+      if (recovery?.active()) throw new Error('the store is behind');
+      for (let i = 0; i < rows.length; i += MAX_BATCH) await storeRows(await unknownRows(rows.slice(i, i + MAX_BATCH)));
+      discard();
+      options.report?.('info', 'audit events a stopped process journaled are in the store', { events: rows.length });
+    } catch (err) {
+      if (!recovery) return onError(err, { events: rows.length, action: rows[0]!.action });
+      await recovery.keep(rows, [], err, discard);
+    }
+  }
 
   async function write(batch: Pending[]): Promise<void> {
     // The store fell behind (or is down): keep the order, everything goes through the recovery path.
-    if (recovery?.active()) return recovery.keep(batch.map((p) => baseRow(p.input)), batch);
+    if (recovery?.active()) return recovery.keep(batch.map(rowOf), batch, undefined, () => kept(batch));
     let built: AuditRow[] | undefined;
     try {
       if (repo.appendMany) {
         const rows = await repo.appendMany((prev) => {
           let hash = prev;
           built = batch.map((p) => {
-            const row = rowFor(p.input, hash);
+            const row = chainRow(rowOf(p), hash);
             hash = row.hash;
             return row;
           });
@@ -201,13 +252,14 @@ export function createAuditLog(
         for (let i = 0; i < batch.length; i++) batch[i]!.waiter?.resolve(rows[i]!);
       } else {
         for (const p of batch) {
-          const row = await repo.appendAtomically((prev) => rowFor(p.input, prev));
+          const row = await repo.appendAtomically((prev) => chainRow(rowOf(p), prev));
           p.waiter?.resolve(row);
         }
       }
+      kept(batch);
     } catch (err) {
       // Spooled with the ids and times they were built with (or get now, when the store was not even reached).
-      if (recovery) return recovery.keep(built ? built.map(unchained) : batch.map((p) => baseRow(p.input)), batch, err);
+      if (recovery) return recovery.keep(built ? built.map(unchained) : batch.map(rowOf), batch, err, () => kept(batch));
       for (const p of batch) p.waiter?.reject(err);
       const unwaited = batch.filter((p) => !p.waiter);
       if (unwaited.length > 0) onError(err, { events: unwaited.length, action: unwaited[0]!.input.action });
@@ -252,7 +304,9 @@ export function createAuditLog(
         ip: source.ip,
         details: capStatement(event.details),
       };
-      enqueue({ input }, false);
+      if (!journal) return enqueue({ input }, false);
+      const row = baseRow(input);
+      enqueue({ input, row, ticket: journal.add(row) }, false);
     },
     async list(filter) {
       flushQueue();
@@ -283,7 +337,13 @@ export function createAuditLog(
       flushQueue();
       await tail;
     },
-    unavailable: () => recovery?.unavailable(),
+    sync: () => journal?.sync(),
+    async close() {
+      flushQueue();
+      await tail;
+      journal?.close();
+    },
+    unavailable: () => journal?.unavailable() ?? recovery?.unavailable(),
     backlog: () => recovery?.active() ?? false,
   };
 }

@@ -35,6 +35,8 @@ const why = (err: unknown) => String((err as NodeJS.ErrnoException)?.code ?? (er
 export function createAuditRecovery(o: AuditRecoveryOptions) {
   let inSpool = false;
   let stranded: UnchainedRow[] = [];
+  /** Told once the stranded rows are kept (the journal lets go of them). */
+  let strandedKept: (() => void)[] = [];
   let reason: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let storeError = '';
@@ -50,6 +52,13 @@ export function createAuditRecovery(o: AuditRecoveryOptions) {
 
   const report = o.report ?? (() => {});
 
+  function keptStranded(): void {
+    for (const cb of strandedKept) cb();
+    stranded = [];
+    strandedKept = [];
+    reason = undefined;
+  }
+
   async function retry(): Promise<void> {
     try {
       let replayed = 0;
@@ -58,8 +67,7 @@ export function createAuditRecovery(o: AuditRecoveryOptions) {
       if (stranded.length > 0) {
         replayed += stranded.length;
         await o.storeRows(stranded);
-        stranded = [];
-        reason = undefined;
+        keptStranded();
       }
       report('info', 'audit store is back: spooled events replayed', { events: replayed });
     } catch (err) {
@@ -67,8 +75,7 @@ export function createAuditRecovery(o: AuditRecoveryOptions) {
       if (stranded.length > 0) {
         try {
           await o.spool.write(stranded);
-          stranded = [];
-          reason = undefined;
+          keptStranded();
           inSpool = true;
         } catch {
           // still nowhere to keep them
@@ -93,14 +100,18 @@ export function createAuditRecovery(o: AuditRecoveryOptions) {
   return {
     active: () => inSpool || stranded.length > 0,
     unavailable: () => reason,
-    /** Keeps a batch the store did not take (or must not take yet, to keep the order). */
-    async keep(rows: UnchainedRow[], batch: Waiting[], err?: unknown): Promise<void> {
+    /**
+     * Keeps a batch the store did not take (or must not take yet, to keep the
+     * order); `onKept` runs once it is durable (spooled or stored).
+     */
+    async keep(rows: UnchainedRow[], batch: Waiting[], err?: unknown, onKept?: () => void): Promise<void> {
       if (err !== undefined) storeError = why(err);
       // Nobody reads the returned row's hash; its place in the chain is decided on replay.
       for (let i = 0; i < rows.length; i++) batch[i]?.waiter?.resolve({ ...rows[i]!, prev_hash: '', hash: '' });
       if (stranded.length === 0) {
         try {
           await o.spool.write(rows);
+          onKept?.();
           if (!inSpool) report('warn', 'audit store cannot take events: spooling them locally', { error: storeError });
           inSpool = true;
           schedule();
@@ -111,6 +122,7 @@ export function createAuditRecovery(o: AuditRecoveryOptions) {
         }
       }
       stranded.push(...rows);
+      if (onKept) strandedKept.push(onKept);
       schedule();
     },
   };

@@ -35,6 +35,10 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
   }
 
   return {
+    async knownIds(ids) {
+      const { rows } = await pool.query<{ id: string }>('SELECT id FROM audit_events WHERE id = ANY($1::text[])', [ids]);
+      return new Set(rows.map((r) => r.id));
+    },
     async tip() {
       const { rows } = await pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
       return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;

@@ -26,7 +26,11 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
   const addCheckpoint = db.prepare('INSERT INTO audit_checkpoints (count, head, time, signature) VALUES (@count, @head, @time, @signature) ON CONFLICT (count) DO NOTHING');
   const listCheckpoints = db.prepare('SELECT count, head, time, signature FROM audit_checkpoints ORDER BY count');
   const tip = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  const known = db.prepare('SELECT id FROM audit_events WHERE id IN (SELECT value FROM json_each(?))').pluck();
   return {
+    async knownIds(ids) {
+      return new Set(known.all(JSON.stringify(ids)) as string[]);
+    },
     async tip() {
       const r = tip.get() as { seq: number; hash: string } | undefined;
       return r ? { seq: Number(r.seq), hash: r.hash } : undefined;

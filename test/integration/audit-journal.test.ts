@@ -1,0 +1,219 @@
+/**
+ * Issue 19: the gateway's audit journal. Every gateway event is written to
+ * the data dir before the answer it describes leaves; what a killed process
+ * left is replayed at the next start without doubling what the store already
+ * had; and when the journal cannot be written the gateway fails closed.
+ * (The kill -9 itself, under load, is test/faults/replica-kill.test.ts.)
+ */
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { createAuditJournal } from '../../src/server/audit/journal.js';
+import type { UnchainedRow } from '../../src/server/audit/spool.js';
+import { buildServer, type GateServer } from '../../src/server/app.js';
+import { createLogger } from '../../src/server/log.js';
+import { issueGateToken } from '../../src/server/tokens.js';
+import { dialTunnel } from '../../src/tunnel/dialer.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { mountSmallVolume, type SmallVolume } from '../helpers/tmpfs.js';
+
+let work: string;
+let target: TestPostgres;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'gate-audit-journal-'));
+  target = await startPostgres();
+}, 120_000);
+
+afterAll(async () => {
+  await target?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const row = (id: string, statement = `select '${id}'`): UnchainedRow => ({
+  id,
+  time: new Date().toISOString(),
+  actor: 'alice',
+  actor_kind: 'user',
+  action: 'pg.query',
+  target: 'db',
+  role: 'admin',
+  grant_id: 'gr_1',
+  session_id: null,
+  correlation_id: null,
+  ip: '127.0.0.1',
+  result: 'ok',
+  details: JSON.stringify({ statement }),
+});
+
+const segments = async (dataDir: string) => (await readdir(join(dataDir, 'audit-journal'))).filter((f) => f.endsWith('.jsonl')).sort();
+
+describe('the journal on disk', () => {
+  it('holds an event from the moment it is synced until it is kept elsewhere, and stays small under steady use', async () => {
+    const dataDir = join(work, 'unit-steady');
+    const journal = createAuditJournal(dataDir, { segmentBytes: 2048 });
+    const tickets = ['a', 'b', 'c'].map((id) => journal.add(row(id)));
+    journal.sync();
+    const [first] = await segments(dataDir);
+    const lines = (await readFile(join(dataDir, 'audit-journal', first!), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as UnchainedRow).id)).toEqual(['a', 'b', 'c']);
+    // The store has them: the segment starts over instead of growing.
+    journal.release(tickets);
+    expect((await stat(join(dataDir, 'audit-journal', first!))).size).toBe(0);
+
+    // Past the segment size a new segment starts; the old one goes once its last event is kept.
+    const held = Array.from({ length: 20 }, (_, i) => journal.add(row(`r${i}`)));
+    journal.sync();
+    expect((await segments(dataDir)).length).toBe(1);
+    const next = journal.add(row('next'));
+    journal.sync();
+    expect((await segments(dataDir)).length).toBe(2);
+    journal.release(held);
+    expect(await segments(dataDir)).not.toContain(first);
+    journal.release([next]);
+    journal.close();
+    expect(await segments(dataDir)).toEqual([]);
+  });
+
+  it('gives back, in order, what a process that never closed it left, skipping a line a crash cut', async () => {
+    const dataDir = join(work, 'unit-crash');
+    const killed = createAuditJournal(dataDir);
+    for (const id of ['k1', 'k2']) killed.add(row(id));
+    killed.sync();
+    const [seg] = await segments(dataDir);
+    // The crash: half a line, written while its answer had not left yet.
+    await appendFile(join(dataDir, 'audit-journal', seg!), JSON.stringify(row('torn')).slice(0, 60));
+
+    const restarted = createAuditJournal(dataDir);
+    const { rows, discard } = restarted.recovered();
+    expect(rows.map((r) => r.id)).toEqual(['k1', 'k2']);
+    // New events go to a new segment, never into the one being replayed.
+    restarted.add(row('n1'));
+    restarted.sync();
+    expect((await segments(dataDir)).length).toBe(2);
+    discard();
+    expect(await segments(dataDir)).not.toContain(seg);
+    restarted.close();
+  });
+});
+
+describe('a gate server on the journal', () => {
+  let server: GateServer | undefined;
+  let proxy: Server | undefined;
+  let volume: SmallVolume | undefined;
+  afterEach(async () => {
+    proxy?.close();
+    await server?.close().catch(() => {});
+    volume?.unmount();
+    server = proxy = volume = undefined;
+  });
+
+  const env = () => ({ TARGET_PW: target.password });
+  const config = () =>
+    parseConfig(`
+admins: [platform]
+targets:
+  db:
+    type: postgres
+    address: 127.0.0.1:${target.port}
+    database: postgres
+    roles:
+      admin: { username: postgres, password: env:TARGET_PW }
+policies:
+  - { name: eng, groups: [engineering], targets: [db], roles: [admin], max_duration: 1h }
+`);
+
+  async function start(dataDir: string): Promise<{ url: string; admin: string }> {
+    server = await buildServer({ config: config(), dataDir, env: env(), logger: createLogger({ level: 'silent' }), auditRetryMs: 100 });
+    const url = await server.listen({ port: 0 });
+    const admin = (await issueGateToken(server.ctx.key, server.ctx.tokenIssuer, { sub: 'carol', groups: ['platform'], kind: 'user' }, 600_000)).token;
+    return { url, admin };
+  }
+
+  /** What `gate connect` does, in-process, for one grant: a local port whose connections are tunnels. */
+  async function tunnelPort(url: string): Promise<number> {
+    const token = (await issueGateToken(server!.ctx.key, server!.ctx.tokenIssuer, { sub: 'alice', groups: ['engineering'], kind: 'user' }, 600_000)).token;
+    const res = await fetch(`${url}/v1/grants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target: 'db', role: 'admin', reason: 'journal test' }),
+    });
+    const grantId = ((await res.json()) as { grant: { id: string } }).grant.id;
+    proxy = createServer(async (local) => {
+      local.on('error', () => {});
+      try {
+        const remote = await dialTunnel({ server: url, token, grantId });
+        remote.on('error', () => local.destroy());
+        local.pipe(remote).pipe(local);
+      } catch {
+        local.destroy();
+      }
+    });
+    await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
+    return (proxy.address() as { port: number }).port;
+  }
+
+  async function statements(url: string, admin: string): Promise<string[]> {
+    const res = await fetch(`${url}/v1/audit?action=pg.query&limit=10000`, { headers: { authorization: `Bearer ${admin}` } });
+    return ((await res.json()) as { events: { details: { statement?: string } }[] }).events.map((e) => e.details.statement ?? '');
+  }
+
+  it('replays what a killed server journaled at the next start, once: ids the store already has are not doubled', async () => {
+    const dataDir = join(work, 'server-replay');
+    let { url, admin } = await start(dataDir);
+    const port = await tunnelPort(url);
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'unused-local', database: 'postgres' });
+    await c.connect();
+    await c.query(`select 'stored' as m`);
+    await c.end();
+    await server!.ctx.audit.flush();
+    const [stored] = (await server!.ctx.store.audit.list({ actions: ['pg.query'] })).map(({ prev_hash: _p, hash: _h, ...r }) => r);
+    expect(stored!.details).toContain('stored');
+    await server!.close();
+    server = undefined;
+    proxy?.close();
+
+    // What a server killed right after answering leaves: a segment with an event the store took before the kill and one it never got.
+    await writeFile(join(dataDir, 'audit-journal', 'segment-99999999.jsonl'), `${JSON.stringify(stored)}\n${JSON.stringify(row('ev_journaled_only', "select 'journaled only'"))}\n`);
+    ({ url, admin } = await start(dataDir));
+    await vi.waitFor(async () => expect(await statements(url, admin)).toContain("select 'journaled only'"), { timeout: 10_000, interval: 100 });
+    expect((await statements(url, admin)).filter((s) => s === `select 'stored' as m`)).toHaveLength(1);
+    expect(await segments(dataDir)).not.toContain('segment-99999999.jsonl');
+    const verify = (await (await fetch(`${url}/v1/audit/verify`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { ok: boolean };
+    expect(verify.ok).toBe(true);
+  }, 60_000);
+
+  it('fails closed when the journal cannot be written: the next statement gets an ErrorResponse naming it, and flows again once the disk has room', async () => {
+    const dataDir = join(work, 'server-full');
+    volume = await mountSmallVolume(join(dataDir, 'audit-journal'), '64k');
+    const { url, admin } = await start(dataDir);
+    const port = await tunnelPort(url);
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'unused-local', database: 'postgres' });
+    c.on('error', () => {});
+    await c.connect();
+    expect((await c.query(`select 'before' as x`)).rows[0].x).toBe('before');
+    await server!.ctx.audit.flush();
+    await volume.fill(0);
+    // Its answer comes back (the statement ran; its event still goes to the store), but the journal could not take it.
+    expect((await c.query(`select 'unjournaled' as x`)).rows[0].x).toBe('unjournaled');
+    expect(server!.ctx.audit.unavailable()).toMatch(/local audit journal cannot be written \(ENOSPC\)/);
+    const err = await c.query(`select 'refused' as x`).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    expect(err?.code).toBe('58030');
+    expect(err?.message).toMatch(/audit journal cannot be written \(ENOSPC\); statements are not forwarded to db/);
+    await volume.release();
+    await vi.waitFor(() => expect(server!.ctx.audit.unavailable()).toBeUndefined(), { timeout: 10_000, interval: 100 });
+    expect((await c.query(`select 'after' as x`)).rows[0].x).toBe('after');
+    await c.end();
+    await server!.ctx.audit.flush();
+    const kept = await statements(url, admin);
+    expect(kept).toEqual(expect.arrayContaining([`select 'before' as x`, `select 'unjournaled' as x`, `select 'after' as x`]));
+    expect(kept).not.toContain(`select 'refused' as x`);
+  }, 60_000);
+});

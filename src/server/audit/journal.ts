@@ -110,16 +110,22 @@ export function createAuditJournal(dataDir: string, options: { segmentBytes?: nu
   }
 
   /** Writes `data` whole at the end of the current segment, or cuts the segment back to where it was and throws. */
-  function writeWhole(data: Buffer): void {
+  function writeWhole(data: string): void {
     fd ??= openSync(segment(current).path, 'a', 0o600);
+    const length = Buffer.byteLength(data);
     let off = 0;
     try {
-      while (off < data.length) off += writeSync(fd, data, off);
+      // A string is written without a copy into a Buffer first; only a short write (a filling disk) needs one.
+      off = writeSync(fd, data);
+      if (off < length) {
+        const buf = Buffer.from(data, 'utf8');
+        while (off < length) off += writeSync(fd, buf, off);
+      }
     } catch (err) {
       if (off > 0) ftruncateSync(fd, bytes);
       throw err;
     }
-    bytes += data.length;
+    bytes += length;
   }
 
   function rotate(): void {
@@ -144,9 +150,8 @@ export function createAuditJournal(dataDir: string, options: { segmentBytes?: nu
   function sync(): void {
     tickQueued = false;
     if (lines.length === 0) return;
-    const data = Buffer.from(lines.join(''), 'utf8');
     try {
-      writeWhole(data);
+      writeWhole(lines.length === 1 ? lines[0]! : lines.join(''));
     } catch (err) {
       broken = `audit is unavailable: the local audit journal cannot be written (${errText(err)})`;
       retrySoon();

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type LoopClient, loopOverTunnel, type PsqlSession, psqlSession, startConnect } from './harness/clients.js';
 import { recordFigures } from './harness/figures.js';
+import { expectRecordingsComplete } from './harness/recordings.js';
 import { type Fleet, startReadFleet } from './harness/fleet.js';
 import { until } from './harness/wait.js';
 import type { RunningGate } from '../helpers/gate-bin.js';
@@ -103,6 +104,8 @@ it(`kill -9 of a replica under ${PSQLS} gate psql sessions and ${CONNECTS} gate 
   }
   const replayMs = performance.now() - restartedAt;
   const missing = acked.filter((m) => !audited.has(m));
+  // Every recording arrives complete, the cut sessions' included: their uploads finish through the other replica.
+  const recordings = await expectRecordingsComplete(sessions);
   await recordFigures('replica_kill', {
     replicas: 2,
     connect_clients: CONNECTS,
@@ -116,6 +119,7 @@ it(`kill -9 of a replica under ${PSQLS} gate psql sessions and ${CONNECTS} gate 
     events_lost: missing.length,
     recovery_ms: Math.round(recovery),
     audit_complete_after_restart_ms: Math.round(replayMs),
+    recordings_complete: recordings,
   });
   expect({ missing: missing.slice(0, 20), count: missing.length }).toEqual({ missing: [], count: 0 });
   // The replay skips what the store already had: no statement is audited twice.

@@ -74,6 +74,8 @@ export function loopOverTunnel(name: string, port: number, user: string, everyMs
 
 export interface PsqlSession extends LoopClient {
   child: ChildProcess;
+  /** The environment it ran with (its own config dir holds its recording spool). */
+  env: NodeJS.ProcessEnv;
   stdout: () => string;
   stderr: () => string;
   /** Resolves with gate psql's exit code. */
@@ -88,6 +90,7 @@ export function psqlSession(env: NodeJS.ProcessEnv, name: string, target: string
   const s: PsqlSession = {
     name,
     child,
+    env,
     acked: [],
     ackedAt: [],
     errors: [],

@@ -41,6 +41,15 @@ interface Segment {
 }
 
 const SEGMENT = /^segment-(\d+)\.jsonl$/;
+
+/** Closing a written segment cannot lose an event (each was written whole before): an error here is nobody's to handle. */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // EIO on close: the events are also on their way to the store
+  }
+}
 const errText = (err: unknown) => String((err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? err);
 
 export function createAuditJournal(dataDir: string, options: { segmentBytes?: number } = {}): AuditJournal {
@@ -81,19 +90,23 @@ export function createAuditJournal(dataDir: string, options: { segmentBytes?: nu
 
   function closeFd(f: number): void {
     if (syncing.has(f)) closeAfterSync.add(f);
-    else closeSync(f);
+    else closeQuietly(f);
+  }
+
+  /** fdatasync on libuv's pool, then (`close`) the fd is closed. */
+  function datasync(f: number, close: boolean): void {
+    syncing.add(f);
+    fdatasync(f, () => {
+      syncing.delete(f);
+      if (closeAfterSync.delete(f) || close) closeQuietly(f);
+    });
   }
 
   function datasyncSoon(): void {
-    if (syncTimer || fd === undefined) return;
-    const f = fd;
+    if (syncTimer) return;
     syncTimer = setTimeout(() => {
       syncTimer = undefined;
-      syncing.add(f);
-      fdatasync(f, () => {
-        syncing.delete(f);
-        if (closeAfterSync.delete(f)) closeSync(f);
-      });
+      if (fd !== undefined && !syncing.has(fd)) datasync(fd, false);
     }, DATASYNC_MS);
     syncTimer.unref();
   }
@@ -129,7 +142,11 @@ export function createAuditJournal(dataDir: string, options: { segmentBytes?: nu
   }
 
   function rotate(): void {
-    if (fd !== undefined) closeFd(fd);
+    // The finished segment is synced before it is closed; writes go on in the next.
+    if (fd !== undefined) {
+      if (syncing.has(fd)) closeAfterSync.add(fd);
+      else datasync(fd, true);
+    }
     fd = undefined;
     bytes = 0;
     const old = current++;

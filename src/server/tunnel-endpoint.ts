@@ -128,6 +128,9 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRe
       });
       throw err;
     }
+    // Fail closed: a tunnel whose events could not be kept is not opened (open ones refuse each statement or request).
+    const unaudited = deps.auditUnavailable?.();
+    if (unaudited) throw new ApiError('unavailable', `The gate server cannot keep audit events right now (${unaudited}); no tunnel is opened until it can.`);
     // Counted and taken with no await in between: two upgrades cannot both take the last slot.
     const slot = counters.take(grant);
     if ('refused' in slot) {

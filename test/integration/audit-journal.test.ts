@@ -18,19 +18,29 @@ import { buildServer, type GateServer } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/log.js';
 import { issueGateToken } from '../../src/server/tokens.js';
 import { dialTunnel } from '../../src/tunnel/dialer.js';
+import { createTestPki, type TestPki } from '../helpers/certs.js';
+import { type FakeKube, startFakeKube } from '../helpers/fake-kube.js';
+import { type HttpUpstream, startHttpUpstream } from '../helpers/http-upstream.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { mountSmallVolume, type SmallVolume } from '../helpers/tmpfs.js';
 
 let work: string;
 let target: TestPostgres;
+let pki: TestPki;
+let api: HttpUpstream;
+let kube: FakeKube;
+const API_TOKEN = 'journal-api-token-5d1e';
+const KUBE_TOKEN = 'journal-kube-token-8b2c';
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'gate-audit-journal-'));
-  target = await startPostgres();
+  pki = await createTestPki();
+  [target, api, kube] = await Promise.all([startPostgres(), startHttpUpstream({ pki, bearer: API_TOKEN }), startFakeKube({ token: KUBE_TOKEN, pki })]);
 }, 120_000);
 
 afterAll(async () => {
-  await target?.stop();
+  await Promise.all([target?.stop(), api?.close(), kube?.close()]);
+  await pki?.cleanup();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -112,7 +122,7 @@ describe('a gate server on the journal', () => {
     server = proxy = volume = undefined;
   });
 
-  const env = () => ({ TARGET_PW: target.password });
+  const env = () => ({ TARGET_PW: target.password, CA: pki.ca.cert, API_TOKEN, KUBE_TOKEN });
   const config = () =>
     parseConfig(`
 admins: [platform]
@@ -123,8 +133,20 @@ targets:
     database: postgres
     roles:
       admin: { username: postgres, password: env:TARGET_PW }
+  api:
+    type: http
+    address: ${api.origin}/api
+    tls: { ca: env:CA }
+    roles:
+      admin: { bearer: env:API_TOKEN }
+  k8s:
+    type: kubernetes
+    address: ${kube.url}
+    tls: { ca: env:CA }
+    roles:
+      admin: { token: env:KUBE_TOKEN }
 policies:
-  - { name: eng, groups: [engineering], targets: [db], roles: [admin], max_duration: 1h }
+  - { name: eng, groups: [engineering], targets: [db, api, k8s], roles: [admin], max_duration: 1h }
 `);
 
   async function start(dataDir: string): Promise<{ url: string; admin: string }> {
@@ -134,15 +156,19 @@ policies:
     return { url, admin };
   }
 
-  /** What `gate connect` does, in-process, for one grant: a local port whose connections are tunnels. */
-  async function tunnelPort(url: string): Promise<number> {
+  async function grant(url: string, name: string): Promise<{ token: string; grantId: string }> {
     const token = (await issueGateToken(server!.ctx.key, server!.ctx.tokenIssuer, { sub: 'alice', groups: ['engineering'], kind: 'user' }, 600_000)).token;
     const res = await fetch(`${url}/v1/grants`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ target: 'db', role: 'admin', reason: 'journal test' }),
+      body: JSON.stringify({ target: name, role: 'admin', reason: 'journal test' }),
     });
-    const grantId = ((await res.json()) as { grant: { id: string } }).grant.id;
+    return { token, grantId: ((await res.json()) as { grant: { id: string } }).grant.id };
+  }
+
+  /** What `gate connect` does, in-process, for one grant: a local port whose connections are tunnels. */
+  async function tunnelPort(url: string): Promise<number> {
+    const { token, grantId } = await grant(url, 'db');
     proxy = createServer(async (local) => {
       local.on('error', () => {});
       try {
@@ -215,5 +241,65 @@ policies:
     const kept = await statements(url, admin);
     expect(kept).toEqual(expect.arrayContaining([`select 'before' as x`, `select 'unjournaled' as x`, `select 'after' as x`]));
     expect(kept).not.toContain(`select 'refused' as x`);
+  }, 60_000);
+
+  it('fails closed on every kind of target: open HTTP and Kubernetes tunnels answer 503 naming audit and forward nothing, and no new tunnel opens', async () => {
+    const dataDir = join(work, 'server-full-all');
+    volume = await mountSmallVolume(join(dataDir, 'audit-journal'), '64k');
+    const { url } = await start(dataDir);
+    const apiGrant = await grant(url, 'api');
+    const kubeGrant = await grant(url, 'k8s');
+    const dbGrant = await grant(url, 'db');
+    const apiTunnel = await dialTunnel({ server: url, token: apiGrant.token, grantId: apiGrant.grantId });
+    const kubeTunnel = await dialTunnel({ server: url, token: kubeGrant.token, grantId: kubeGrant.grantId });
+    /** One HTTP/1.1 request on an open tunnel; the answer's status and JSON body. */
+    const ask = (tunnel: typeof apiTunnel, path: string) =>
+      new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+        let text = '';
+        const onData = (d: Buffer) => {
+          text += d.toString('utf8');
+          const at = text.indexOf('\r\n\r\n');
+          const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? -1);
+          if (at >= 0 && length >= 0 && Buffer.byteLength(text.slice(at + 4)) >= length) {
+            tunnel.off('data', onData);
+            resolve({ status: Number(text.slice(9, 12)), body: JSON.parse(text.slice(at + 4)) as Record<string, unknown> });
+          }
+        };
+        tunnel.on('data', onData);
+        tunnel.once('error', reject);
+        tunnel.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      });
+    expect((await ask(apiTunnel, '/v1/customers')).status).toBe(200);
+    expect((await ask(kubeTunnel, '/api/v1/namespaces/default/pods')).status).toBe(200);
+    await server!.ctx.audit.flush();
+    const apiSeen = api.seen.length;
+    const kubeSeen = kube.seen.length;
+
+    // The disk fills; the next event cannot be journaled.
+    await volume.fill(0);
+    expect((await ask(apiTunnel, '/v1/customers?one-more')).status).toBe(200);
+    await vi.waitFor(() => expect(server!.ctx.audit.unavailable()).toMatch(/local audit journal cannot be written \(ENOSPC\)/), { timeout: 5_000, interval: 20 });
+
+    const refusedApi = await ask(apiTunnel, '/v1/customers?refused');
+    expect(refusedApi.status).toBe(503);
+    expect(refusedApi.body).toMatchObject({ error: { code: 'audit_unavailable', message: expect.stringMatching(/audit journal cannot be written \(ENOSPC\); requests are not forwarded to api until/) } });
+    const refusedKube = await ask(kubeTunnel, '/api/v1/namespaces/default/pods?refused');
+    expect(refusedKube.status).toBe(503);
+    expect(refusedKube.body).toMatchObject({ kind: 'Status', code: 503, reason: 'ServiceUnavailable', message: expect.stringMatching(/requests are not forwarded to k8s until/) });
+    expect(api.seen.filter((r) => r.url.includes('refused'))).toEqual([]);
+    expect(kube.seen.filter((r) => r.url.includes('refused'))).toEqual([]);
+    // No new tunnel, to any target, while its events could not be kept.
+    await expect(dialTunnel({ server: url, token: dbGrant.token, grantId: dbGrant.grantId })).rejects.toThrow(/cannot keep audit events right now/);
+
+    await volume.release();
+    await vi.waitFor(() => expect(server!.ctx.audit.unavailable()).toBeUndefined(), { timeout: 10_000, interval: 100 });
+    expect((await ask(apiTunnel, '/v1/customers?after')).status).toBe(200);
+    expect((await ask(kubeTunnel, '/api/v1/namespaces/default/pods?after')).status).toBe(200);
+    expect(api.seen.length).toBe(apiSeen + 2);
+    expect(kube.seen.length).toBe(kubeSeen + 1);
+    const db = await dialTunnel({ server: url, token: dbGrant.token, grantId: dbGrant.grantId });
+    db.destroy();
+    apiTunnel.destroy();
+    kubeTunnel.destroy();
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { auditRefusal } from '../fail-closed.js';
 import { admit, MAX_HELD_BODY, parseRequest, type ParsedRequest, ruleFor } from './admission.js';
 import { BodySample, type ExchangeRecord, httpAuditDetails } from './audit.js';
 import { readBounded, lineRewriter } from './body.js';
@@ -43,6 +44,8 @@ export async function forwardHttpRequest(t: HttpTunnel, req: IncomingMessage, re
 
   const ended = t.ended();
   if (ended) return refuse(ended, 'denied', {}, true);
+  const unaudited = auditRefusal(ctx, 'requests');
+  if (unaudited) return refuse({ status: 503, code: 'audit_unavailable', message: unaudited }, 'denied');
   const parsed = parseRequest(req, ctx.localPassword);
   if (!parsed.ok) return refuse(parsed.refusal, parsed.refusal.status === 400 ? 'error' : 'denied');
   const r: ParsedRequest = parsed.req;

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { auditRefusal } from '../fail-closed.js';
 import { admit, parseRequest, ruleFor } from './admission.js';
 import { type ExchangeRecord, httpAuditDetails } from './audit.js';
 import { type HttpRefusal, writeRawRefusal } from './errors.js';
@@ -46,6 +47,8 @@ export async function forwardHttpUpgrade(t: HttpTunnel, req: IncomingMessage, so
 
   const ended = t.ended();
   if (ended) return refuse(ended, 'denied');
+  const unaudited = auditRefusal(ctx, 'requests');
+  if (unaudited) return refuse({ status: 503, code: 'audit_unavailable', message: unaudited }, 'denied');
   if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
     return refuse({ status: 400, code: 'upgrade_not_supported', message: 'gate: only WebSocket upgrades pass through an HTTP target.' }, 'error');
   }

@@ -1,5 +1,6 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { KubernetesTarget } from '../../config/schema.js';
+import { auditRefusal } from '../fail-closed.js';
 import type { GatewayContext } from '../types.js';
 import { localGuard } from './local-guard.js';
 import { admit, auditDetails } from './policy.js';
@@ -100,6 +101,8 @@ export async function forwardRequest(t: TunnelState, req: IncomingMessage, res: 
   const { info } = classified;
   const ended = t.endedMessage();
   if (ended) return sendStatus(res, kubeStatus(403, 'Forbidden', ended, info), info, true);
+  const unaudited = auditRefusal(t.ctx, 'requests');
+  if (unaudited) return sendStatus(res, kubeStatus(503, 'ServiceUnavailable', unaudited, info), info);
   const guard = guardRefusal(t, req, info);
   if (guard) return sendStatus(res, guard, info, true);
   if (!classified.ok) {

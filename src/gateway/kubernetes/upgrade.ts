@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { auditRefusal } from '../fail-closed.js';
 import { guardRefusal, refusedPath, upstreamFailure, type TunnelState } from './forward.js';
 import { admit, auditDetails } from './policy.js';
 import { classifyRequest } from './request-info.js';
@@ -38,6 +39,11 @@ export async function forwardUpgrade(t: TunnelState, req: IncomingMessage, socke
   const ended = t.endedMessage();
   if (ended) {
     socket.end(rawStatusResponse(kubeStatus(403, 'Forbidden', ended, info)));
+    return;
+  }
+  const unaudited = auditRefusal(t.ctx, 'requests');
+  if (unaudited) {
+    socket.end(rawStatusResponse(kubeStatus(503, 'ServiceUnavailable', unaudited, info)));
     return;
   }
   const guard = guardRefusal(t, req, info);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { McpTarget } from '../../config/mcp-target.js';
+import { auditRefusal } from '../fail-closed.js';
 import type { GatewayContext, GrantEnded, ProtocolHandler } from '../types.js';
 import { detectJson, type Detector } from './detectors.js';
 import { isRequest, parseMessages, type RpcMessage, toolErrorResult } from './messages.js';
@@ -70,6 +71,8 @@ async function serve(state: State, req: IncomingMessage, res: ServerResponse): P
     const reason = ctx.signal.reason as Partial<GrantEnded> | undefined;
     return sendRpcError(res, 403, null, `gate: access to target "${ctx.targetName}" has ended: ${reason?.message ?? 'the grant is no longer active'}`);
   }
+  const unaudited = auditRefusal(ctx, 'calls');
+  if (unaudited) return sendRpcError(res, 503, null, unaudited);
   if (req.method !== 'POST') return forward(state, req, res, undefined, new Map(), []);
   const body = await readBody(req);
   if (body === undefined) return sendRpcError(res, 413, null, `gate: request body over ${MAX_BODY} bytes`);

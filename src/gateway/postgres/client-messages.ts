@@ -3,6 +3,7 @@
  * and either forwarded (with an entry in the response queue for what the
  * server will answer) or answered by gate itself.
  */
+import { auditRefusal } from '../fail-closed.js';
 import { type QueryRecord, statementFields, summaryFields } from './audit-record.js';
 import { cstringAt } from './backend.js';
 import { F, parseBind, parseExecute, parseTargetRef } from './frontend.js';
@@ -146,9 +147,9 @@ function statementText(r: RelayCore, body: Buffer, offset: number, protocol: Pro
 
 /** Fail closed: nothing is forwarded while its audit event could not be kept anywhere. */
 function auditRefused(r: RelayCore, protocol: Protocol): boolean {
-  const why = r.ctx.auditUnavailable?.();
-  if (why === undefined) return false;
-  refuse(r, protocol, `gate: ${why}; statements are not forwarded to ${r.targetName} until audit events can be kept again`, '58030');
+  const refusal = auditRefusal(r.ctx, 'statements');
+  if (refusal === undefined) return false;
+  refuse(r, protocol, refusal, '58030');
   return true;
 }
 

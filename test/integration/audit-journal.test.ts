@@ -6,6 +6,7 @@
  * (The kill -9 itself, under load, is test/faults/replica-kill.test.ts.)
  */
 import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,9 @@ let target: TestPostgres;
 let pki: TestPki;
 let api: HttpUpstream;
 let kube: FakeKube;
+/** A stand-in MCP server: answers every JSON-RPC request with an empty result and counts what reached it. */
+let mcp: HttpServer;
+const mcpSeen: string[] = [];
 const API_TOKEN = 'journal-api-token-5d1e';
 const KUBE_TOKEN = 'journal-kube-token-8b2c';
 
@@ -36,10 +40,23 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'gate-audit-journal-'));
   pki = await createTestPki();
   [target, api, kube] = await Promise.all([startPostgres(), startHttpUpstream({ pki, bearer: API_TOKEN }), startFakeKube({ token: KUBE_TOKEN, pki })]);
+  mcp = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => {
+      body += d.toString('utf8');
+    });
+    req.on('end', () => {
+      mcpSeen.push(body);
+      const id = (JSON.parse(body) as { id?: number }).id ?? null;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id, result: {} }));
+    });
+  });
+  await new Promise<void>((r) => mcp.listen(0, '127.0.0.1', r));
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all([target?.stop(), api?.close(), kube?.close()]);
+  mcp?.close();
   await pki?.cleanup();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -145,8 +162,13 @@ targets:
     tls: { ca: env:CA }
     roles:
       admin: { token: env:KUBE_TOKEN }
+  tickets:
+    type: mcp
+    address: http://127.0.0.1:${(mcp.address() as { port: number }).port}/mcp
+    roles:
+      admin: {}
 policies:
-  - { name: eng, groups: [engineering], targets: [db, api, k8s], roles: [admin], max_duration: 1h }
+  - { name: eng, groups: [engineering], targets: [db, api, k8s, tickets], roles: [admin], max_duration: 1h }
 `);
 
   async function start(dataDir: string): Promise<{ url: string; admin: string }> {
@@ -243,7 +265,7 @@ policies:
     expect(kept).not.toContain(`select 'refused' as x`);
   }, 60_000);
 
-  it('fails closed on every kind of target: open HTTP and Kubernetes tunnels answer 503 naming audit and forward nothing, and no new tunnel opens', async () => {
+  it('fails closed on every kind of target: open HTTP, Kubernetes and MCP tunnels answer 503 naming audit and forward nothing, and no new tunnel opens', async () => {
     const dataDir = join(work, 'server-full-all');
     volume = await mountSmallVolume(join(dataDir, 'audit-journal'), '64k');
     const { url } = await start(dataDir);
@@ -252,8 +274,10 @@ policies:
     const dbGrant = await grant(url, 'db');
     const apiTunnel = await dialTunnel({ server: url, token: apiGrant.token, grantId: apiGrant.grantId });
     const kubeTunnel = await dialTunnel({ server: url, token: kubeGrant.token, grantId: kubeGrant.grantId });
-    /** One HTTP/1.1 request on an open tunnel; the answer's status and JSON body. */
-    const ask = (tunnel: typeof apiTunnel, path: string) =>
+    const mcpGrant = await grant(url, 'tickets');
+    const mcpTunnel = await dialTunnel({ server: url, token: mcpGrant.token, grantId: mcpGrant.grantId });
+    /** One HTTP/1.1 request on an open tunnel (a JSON-RPC POST when `rpc` is given); the answer's status and JSON body. */
+    const ask = (tunnel: typeof apiTunnel, path: string, rpc?: string) =>
       new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
         let text = '';
         const onData = (d: Buffer) => {
@@ -267,10 +291,17 @@ policies:
         };
         tunnel.on('data', onData);
         tunnel.once('error', reject);
-        tunnel.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        if (rpc === undefined) tunnel.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        else {
+          const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: rpc, params: {} });
+          tunnel.write(
+            `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+          );
+        }
       });
     expect((await ask(apiTunnel, '/v1/customers')).status).toBe(200);
     expect((await ask(kubeTunnel, '/api/v1/namespaces/default/pods')).status).toBe(200);
+    expect((await ask(mcpTunnel, '/mcp', 'tools/list')).status).toBe(200);
     await server!.ctx.audit.flush();
     const apiSeen = api.seen.length;
     const kubeSeen = kube.seen.length;
@@ -286,6 +317,10 @@ policies:
     const refusedKube = await ask(kubeTunnel, '/api/v1/namespaces/default/pods?refused');
     expect(refusedKube.status).toBe(503);
     expect(refusedKube.body).toMatchObject({ kind: 'Status', code: 503, reason: 'ServiceUnavailable', message: expect.stringMatching(/requests are not forwarded to k8s until/) });
+    const refusedMcp = await ask(mcpTunnel, '/mcp', 'ping');
+    expect(refusedMcp.status).toBe(503);
+    expect(refusedMcp.body).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringMatching(/calls are not forwarded to tickets until/) } });
+    expect(mcpSeen.filter((b) => b.includes('ping'))).toEqual([]);
     expect(api.seen.filter((r) => r.url.includes('refused'))).toEqual([]);
     expect(kube.seen.filter((r) => r.url.includes('refused'))).toEqual([]);
     // No new tunnel, to any target, while its events could not be kept.
@@ -295,11 +330,14 @@ policies:
     await vi.waitFor(() => expect(server!.ctx.audit.unavailable()).toBeUndefined(), { timeout: 10_000, interval: 100 });
     expect((await ask(apiTunnel, '/v1/customers?after')).status).toBe(200);
     expect((await ask(kubeTunnel, '/api/v1/namespaces/default/pods?after')).status).toBe(200);
+    expect((await ask(mcpTunnel, '/mcp', 'ping')).status).toBe(200);
+    expect(mcpSeen.filter((b) => b.includes('ping'))).toHaveLength(1);
     expect(api.seen.length).toBe(apiSeen + 2);
     expect(kube.seen.length).toBe(kubeSeen + 1);
     const db = await dialTunnel({ server: url, token: dbGrant.token, grantId: dbGrant.grantId });
     db.destroy();
     apiTunnel.destroy();
     kubeTunnel.destroy();
+    mcpTunnel.destroy();
   }, 60_000);
 });

@@ -7,6 +7,7 @@ import { connectionDetails } from './connection-details.js';
 import type { CliContext } from './context.js';
 import { httpLocalRefusal, PROXY_VARIABLES } from './http-details.js';
 import { say } from './output.js';
+import { uploadNotices } from './upload-notices.js';
 import { flushPendingRecordings } from './pending-recordings.js';
 import { type GrantFlags, grantForTarget } from './target-grant.js';
 import { openTunnel } from './tunnel-session.js';
@@ -69,15 +70,12 @@ export async function runWrapped(
   });
   // While the tool runs, Ctrl-C belongs to it: in pipe mode the terminal sends
   // SIGINT to the whole process group, and gate must outlive the tool.
-  // A full server disk is said once, not per refused chunk; the uploader keeps retrying from the spool.
-  let toldStorageFull = false;
-  const onUploadError = (err: unknown) => {
-    if (toldStorageFull || !isStorageFullError(err)) return;
-    toldStorageFull = true;
-    const line = `${ctx.style.yellow('gate:')} the gate server's disk is full: the recording of session ${sessionId} is kept locally and will be uploaded later.`;
+  // Upload trouble is said once, not per failed chunk; the uploader keeps retrying from the spool.
+  const notices = uploadNotices(sessionId, (text) => {
+    const line = `${ctx.style.yellow('gate:')} ${text}`;
     if (tty) ctx.io.stderr.write(`\r\n${line}\r\n`);
     else say(ctx.io, line);
-  };
+  });
   const restoreInterrupts = ctx.deferInterrupts();
   try {
     const result = await recordSession({
@@ -96,7 +94,7 @@ export async function runWrapped(
       // A redirected stdout (`pg_dump > file`) is counted and hashed, not stored, unless the target says full.
       recordOutput: target.record_output ?? 'terminal',
       shell: env.SHELL,
-      upload: { onError: onUploadError },
+      upload: notices,
     });
     if (result.upload.status === 'pending') {
       say(ctx.io, ctx.style.dim(`gate: the recording of session ${sessionId} is kept locally and will be uploaded by the next gate command.`));
@@ -138,10 +136,4 @@ function privateListener(
 
 function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/** True for the server's answer to a chunk it had no room for (HTTP 507, `storage_full`). */
-export function isStorageFullError(err: unknown): boolean {
-  const details = (err as { details?: { status?: unknown; code?: unknown } } | undefined)?.details;
-  return details?.status === 507 || details?.code === 'storage_full';
 }

@@ -223,8 +223,10 @@ export interface LiveUploadOptions {
   eagerBytes?: number;
   chunkBytes?: number;
   backoff?: BackoffOptions;
-  /** Told about each failed attempt (it will be retried); for debug output. */
+  /** Told about each failed attempt (it will be retried). */
   onError?(err: unknown): void;
+  /** Told when an attempt succeeds after failed ones. */
+  onResumed?(): void;
 }
 
 /** What happened to a recording when gate stopped waiting for it. */
@@ -286,6 +288,7 @@ export function startLiveUpload(spool: Spool, api: SessionApi, options: LiveUplo
           signal: stop.signal,
           tail,
         });
+        if (failures > 0) options.onResumed?.();
         failures = 0;
         if (finishing && !stop.signal.aborted) {
           await api.close(spool.id, { ...finishing, incomplete: false }, { signal: stop.signal });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from '../../src/api/client.js';
 import { createHttpSessionApi } from '../../src/api/sessions-client.js';
-import { isStorageFullError } from '../../src/cli/wrapped-session.js';
+import { isStorageFullError } from '../../src/cli/upload-notices.js';
 import { parseConfig } from '../../src/config/load.js';
 import { chunkHash, GENESIS_HASH } from '../../src/record/chain.js';
 import { recordSession } from '../../src/record/session.js';

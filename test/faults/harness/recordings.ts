@@ -23,8 +23,11 @@ export async function expectRecordingsComplete(sessions: PsqlSession[], target =
     recorded.push((await runGate(['sessions', 'export', id], { env })).stdout);
   }
   for (const s of sessions) {
-    const cast = recorded.find((c) => new RegExp(`${s.name}-1(?!\\d)`).test(c));
-    expect(cast, `no recording holds ${s.name}'s output`).toBeDefined();
+    // A session cut before its first answer showed nothing to look for.
+    if (s.acked.length === 0) continue;
+    const first = new RegExp(`${s.acked[0]}(?!\\d)`);
+    const cast = recorded.find((c) => first.test(c));
+    expect(cast, `no recording holds ${s.name}'s output (${s.acked.length} answers shown, the first ${s.acked[0]})`).toBeDefined();
     for (const m of s.acked) expect(cast).toContain(m);
   }
   return ids.length;

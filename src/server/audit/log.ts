@@ -225,9 +225,14 @@ export function createAuditLog(
     if (rows.length === 0) return;
     try {
       if (recovery?.active()) throw new Error('the store is behind');
-      for (let i = 0; i < rows.length; i += MAX_BATCH) await storeRows(await unknownRows(rows.slice(i, i + MAX_BATCH)));
+      let missing = 0;
+      for (let i = 0; i < rows.length; i += MAX_BATCH) {
+        const fresh = await unknownRows(rows.slice(i, i + MAX_BATCH));
+        await storeRows(fresh);
+        missing += fresh.length;
+      }
       discard();
-      options.report?.('info', 'audit events a stopped process journaled are in the store', { events: rows.length });
+      options.report?.('info', 'audit journal replayed: events a stopped process had not stored are in the store', { journaled: rows.length, stored: missing });
     } catch (err) {
       if (!recovery) return onError(err, { events: rows.length, action: rows[0]!.action });
       await recovery.keep(rows, [], err, discard);

@@ -3,7 +3,7 @@
  * the store and a target (roles with just-right and too-wide privileges), a
  * test OIDC issuer, the fake Kubernetes API server and a closed TCP port.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,10 +75,10 @@ ${roles}
 ${extra}`;
 }
 
-async function check(yaml: string, json = true) {
+async function check(yaml: string, json = true, extra: string[] = []) {
   const file = join(dir, `gate-${Math.random().toString(36).slice(2)}.yaml`);
   await writeFile(file, yaml);
-  const r = await runCliWith(['server', '--check', '--config', file, ...(json ? ['--json'] : [])], { env: env() });
+  const r = await runCliWith(['server', '--check', '--config', file, ...(json ? ['--json'] : []), ...extra], { env: env() });
   return { ...r, file, report: json && r.stdout ? (JSON.parse(r.stdout) as Report) : undefined };
 }
 
@@ -98,7 +98,28 @@ describe('gate server --check', () => {
     expect(r.stdout).toMatch(/✓ target db-prod \(role read\): connected to 127\.0\.0\.1:\d+\/app as app_ro; privileges within/);
     expect(r.stdout).toContain('✓ target k8s (role view): reached');
     expect(r.stdout).toContain('v1.32.4');
+    expect(r.stdout).toContain(`✓ data dir: ${join(dir, 'data')}: writable\n`);
     expect(r.stdout).toMatch(/\n\d+ ok, 0 warnings, 0 errors\n$/);
+  });
+
+  it('checks the data dir whatever the store: counts the audit events a server that did not stop cleanly left for the next start, and names a data dir it cannot write', async () => {
+    const left = join(dir, 'data-left');
+    await mkdir(join(left, 'audit-journal'), { recursive: true });
+    const event = (id: string) => JSON.stringify({ id, action: 'pg.query', details: '{"statement":"select secret_column from t"}' });
+    // Two whole events and one a crash cut mid-line.
+    await writeFile(join(left, 'audit-journal', 'segment-00000007.jsonl'), `${event('ev_1')}\n${event('ev_2')}\n${event('ev_3').slice(0, 30)}`);
+    const r = await check(configYaml('      read: { username: app_ro, password: env:RO_PW }'), true, ['--data-dir', left]);
+    const item = r.report!.checks.find((c) => c.component === 'data_dir')!;
+    expect(item).toMatchObject({ status: 'ok', details: { data_dir: left, journaled_events: 2, spooled_events: 0 } });
+    expect(item.message).toBe(`${left}: writable; 2 audit events in the journal of a server that did not stop cleanly: the next start replays them into the store`);
+    // Counted, never shown.
+    expect(r.stdout).not.toContain('secret_column');
+
+    const file = join(dir, 'not-a-dir');
+    await writeFile(file, '');
+    const bad = await check(configYaml('      read: { username: app_ro, password: env:RO_PW }'), true, ['--data-dir', file]);
+    expect(bad.code).toBe(1);
+    expect(bad.report!.checks.find((c) => c.component === 'data_dir')).toMatchObject({ status: 'error', message: `${file}: ${file} is not a directory; the server keeps its key, audit journal and spool there` });
   });
 
   it('warns about a read role that can write, a role that may do what guardrails deny, and a superuser; exits 1', async () => {

@@ -1,4 +1,5 @@
 import type { GateConfig } from '../../config/schema.js';
+import { checkDataDir } from './data-dir.js';
 import { checkIdentity } from './idp.js';
 import { checkKubernetesTarget } from './kubernetes.js';
 import { checkHttpTarget, checkMcpTarget, checkTcpTarget } from './network.js';
@@ -26,6 +27,7 @@ export async function runServerCheck(config: GateConfig, configFile: string, opt
   const targets = Object.entries(config.targets);
   const parts = await Promise.all([
     checkStore(config, options.dataDir, ctx).then((i) => [i]),
+    checkDataDir(options.dataDir).then((i) => [i]),
     checkIdentity(config, ctx),
     ...targets.map(([name, t]) => checkTarget(name, t, ctx)),
   ]);
@@ -65,7 +67,7 @@ function summarize(checks: CheckItem[]): CheckReport {
 /** The report as lines for a terminal: one per check, then the summary. */
 export function formatReport(report: CheckReport, mark: (s: CheckItem['status']) => string): string {
   const lines = report.checks.map((c) => {
-    const what = c.component === 'target' ? `target ${c.name}${c.role ? ` (role ${c.role})` : ''}` : c.component === 'idp' ? `idp ${c.name}` : c.component;
+    const what = c.component === 'target' ? `target ${c.name}${c.role ? ` (role ${c.role})` : ''}` : c.component === 'idp' ? `idp ${c.name}` : c.component === 'data_dir' ? 'data dir' : c.component;
     return `${mark(c.status)} ${what}: ${c.message}`;
   });
   const { ok, warnings, errors } = report.summary;

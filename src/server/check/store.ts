@@ -1,11 +1,9 @@
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import pg from 'pg';
 import type { GateConfig } from '../../config/schema.js';
 import { clientConfig, describeTarget } from '../../store/postgres/database.js';
 import { PG_MIGRATIONS } from '../../store/postgres/migrations.js';
 import { resolveStoreSetting } from '../../store/open.js';
+import { writableProblem } from './data-dir.js';
 import { reasonOf, withTimeout } from './secrets.js';
 import type { CheckItem, ProbeContext } from './types.js';
 
@@ -52,21 +50,7 @@ export async function checkStore(config: GateConfig, dataDir: string, ctx: Probe
 }
 
 async function checkSqliteDir(dataDir: string): Promise<CheckItem> {
-  // The data dir may not exist yet: then its nearest existing parent must be writable.
-  let dir = dataDir;
-  for (;;) {
-    try {
-      if (!(await stat(dir)).isDirectory()) return { component: 'store', status: 'error', message: `SQLite: ${dir} is not a directory` };
-      break;
-    } catch {
-      if (dirname(dir) === dir) break;
-      dir = dirname(dir);
-    }
-  }
-  try {
-    await access(dir, constants.W_OK);
-  } catch {
-    return { component: 'store', status: 'error', message: `SQLite: the data dir ${dataDir} is not writable by this user` };
-  }
+  const problem = await writableProblem(dataDir);
+  if (problem) return { component: 'store', status: 'error', message: `SQLite: the data dir ${dataDir}: ${problem}` };
   return { component: 'store', status: 'ok', message: `SQLite in ${dataDir} (writable)`, details: { kind: 'sqlite', data_dir: dataDir } };
 }

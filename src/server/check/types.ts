@@ -7,7 +7,7 @@
 export type CheckStatus = 'ok' | 'warning' | 'error';
 
 export interface CheckItem {
-  component: 'config' | 'store' | 'idp' | 'target';
+  component: 'config' | 'store' | 'data_dir' | 'idp' | 'target';
   /** The target's or issuer's name; absent for the config and the store. */
   name?: string;
   role?: string;

@@ -73,6 +73,12 @@ export interface GatewayContext<T extends TargetConfig = TargetConfig> {
     /** How many runs one approval allows (the rule's `reuse`, default 1). */
     reuse?: number;
   }): Promise<ApprovalCheck>;
+  /**
+   * Passes a CancelRequest this replica has no key for to the other replicas
+   * (a shared store): `sent`/`failed` is the holder's answer, `unknown` that
+   * none holds the key under this grant. Absent with a single server.
+   */
+  forwardCancel?(pid: number, key: number): Promise<'sent' | 'failed' | 'unknown'>;
   /** Aborted when the grant expires or is revoked; `signal.reason` is a GrantEnded. */
   signal: AbortSignal;
 }

@@ -30,6 +30,7 @@ import { targetRoutes } from './routes/targets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { createWorkloadVerifier } from './identity/workload.js';
 import { closeHttpPools } from '../gateway/http/upstream.js';
+import { cancelHeldQuery } from '../gateway/postgres/cancel-registry.js';
 import { tunnelDeps } from './gateway-deps.js';
 import { clientErrorHandler, httpServerTimeouts } from './http-limits.js';
 import { attachTunnelEndpoint } from './tunnel-endpoint.js';
@@ -104,6 +105,8 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
   await grants.start();
   // Notifications a stopped server left pending go out now.
   notifier.start();
+  // Another replica's client may cancel a query this one holds (src/store/postgres/cancel-bus.ts).
+  const stopServingCancels = store.cancels?.serve((k) => cancelHeldQuery(k.pid, k.key, k.grantId));
 
   let oidc = options.config.identity.oidc;
   let verifier: TokenVerifier | undefined;
@@ -219,6 +222,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     async close() {
       // Release long-polls first: app.close() waits for in-flight requests.
       grants.close();
+      stopServingCancels?.();
       tunnels.closeAll();
       await app.close();
       await notifier.close();

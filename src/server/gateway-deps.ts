@@ -51,6 +51,7 @@ export function tunnelDeps(ctx: ServerContext): TunnelDeps {
     },
     auditSync: () => ctx.audit.sync(),
     auditUnavailable: () => ctx.audit.unavailable(),
+    forwardCancel: ctx.store.cancels && ((key) => ctx.store.cancels!.ask(key)),
     requestApproval: (_caller, grant, input) => ctx.grants.requestCommandApproval({ grant, ...input }),
     session: (id) => ctx.store.sessions.get(id),
     limits: tunnelLimitsFrom(ctx.config.limits),

@@ -31,6 +31,8 @@ export interface TunnelDeps {
   auditSync?(): void;
   /** See GatewayContext.auditUnavailable. */
   auditUnavailable?(): string | undefined;
+  /** Asks the other replicas to cancel a query this one has no key for (see GatewayContext.forwardCancel). */
+  forwardCancel?(key: { pid: number; key: number; grantId: string }): Promise<'sent' | 'failed' | 'unknown'>;
   requestApproval(caller: Caller, grant: TunnelGrant, input: Parameters<GatewayContext['requestApproval']>[0]): Promise<ApprovalCheck>;
   /** The recorded session a `Gate-Session` header names, if it exists. */
   session(id: string): Promise<StoredSession | undefined>;
@@ -195,6 +197,7 @@ export function attachTunnelEndpoint(server: Server, deps: TunnelDeps): TunnelRe
         audit,
         auditSync: deps.auditSync,
         auditUnavailable: deps.auditUnavailable,
+        forwardCancel: deps.forwardCancel && ((pid, key) => deps.forwardCancel!({ pid, key, grantId: grant.id })),
         requestApproval: (input) => deps.requestApproval(caller, grant, input),
         signal: controller.signal,
       });

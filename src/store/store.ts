@@ -33,7 +33,38 @@ export interface Store {
    * Changes made through this very Store are never reported back.
    */
   watch?(listener: StoreWatcher): () => void;
+  /**
+   * Carries a PostgreSQL CancelRequest to the replica that holds the query
+   * (PostgreSQL: NOTIFY). Absent on a single-process store, where the one
+   * server's own registry knows every key.
+   */
+  readonly cancels?: CancelBus;
   close(): Promise<void>;
+}
+
+/** A client's cancel key as gate issued it (never the upstream's), and the grant it was issued under. */
+export interface CancelKey {
+  pid: number;
+  key: number;
+  grantId: string;
+}
+
+/** What became of a cancel passed to the other replicas. */
+export type CancelOutcome = 'sent' | 'failed' | 'unknown';
+
+export interface CancelBus {
+  /**
+   * Asks the other replicas to cancel the query behind `key`. `sent` or
+   * `failed` is the holder's answer; `unknown` means no replica answered in
+   * time (the key is stale, forged, or its replica is gone).
+   */
+  ask(key: CancelKey): Promise<CancelOutcome>;
+  /**
+   * Serves the other replicas' asks: `handle` resolves undefined when this
+   * replica does not hold the key (it stays silent), else whether it sent the
+   * cancel upstream.
+   */
+  serve(handle: (key: CancelKey) => Promise<boolean | undefined>): () => void;
 }
 
 /** Something another replica changed: re-read it from the store. */

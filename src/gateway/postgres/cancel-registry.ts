@@ -59,6 +59,16 @@ export function sendCancel(target: CancelTarget, timeoutMs = 5_000): Promise<boo
   });
 }
 
+/**
+ * Answers another replica's cancel (the shared store's cancel bus): undefined
+ * when this process holds no such key under that grant, else whether the
+ * cancel reached the upstream.
+ */
+export async function cancelHeldQuery(pid: number, key: number, grantId: string): Promise<boolean | undefined> {
+  const target = lookupCancelTarget(pid, key, grantId);
+  return target ? sendCancel(target) : undefined;
+}
+
 /** Number of live registrations (tests use it to prove cleanup). */
 export function cancelRegistrySize(): number {
   return registry.size;

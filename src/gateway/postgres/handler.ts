@@ -235,14 +235,19 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
   }
 }
 
+/**
+ * A CancelRequest: honoured only for a key gate issued under this grant. A key
+ * this replica does not hold may belong to another one behind the same
+ * balancer; the shared store carries it there.
+ */
 async function handleCancel(pid: number, key: number, ctx: GatewayContext<PostgresTarget>): Promise<void> {
   const target = lookupCancelTarget(pid, key, ctx.grant.id);
-  if (!target) {
+  const outcome = target ? ((await sendCancel(target)) ? 'sent' : 'failed') : ((await ctx.forwardCancel?.(pid, key)) ?? 'unknown');
+  if (outcome === 'unknown') {
     ctx.audit({ action: 'pg.cancel', result: 'denied', details: { error: 'unknown cancel key for this grant' } });
     return;
   }
-  const sent = await sendCancel(target);
-  ctx.audit({ action: 'pg.cancel', result: sent ? 'ok' : 'error', details: {} });
+  ctx.audit({ action: 'pg.cancel', result: outcome === 'sent' ? 'ok' : 'error', details: target ? {} : { via: 'another replica' } });
 }
 
 function sameSecret(a: string, b: string): boolean {

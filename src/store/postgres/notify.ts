@@ -11,8 +11,19 @@ export interface FeedLogger {
   info(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/** A message on the channel that is not a grant or approval change (the cancel bus's). */
+export interface FeedMessage {
+  k: string;
+  o: string;
+  [field: string]: unknown;
+}
+
 export interface ChangeFeed {
   readonly payload: ChangePayload;
+  /** This store's origin id: messages it sent carry it. */
+  readonly origin: string;
+  /** Other replicas' messages of kind `k` (never this store's own). */
+  onMessage(k: string, fn: (msg: FeedMessage) => void): () => void;
   /** Connects and LISTENs; resolves once notifications flow. */
   start(): Promise<void>;
   watch(watcher: StoreWatcher): () => void;
@@ -30,6 +41,7 @@ const MAX_BACKOFF_MS = 5_000;
  */
 export function createChangeFeed(config: pg.ClientConfig, origin: string, log: FeedLogger): ChangeFeed {
   const watchers = new Set<StoreWatcher>();
+  const handlers = new Map<string, (msg: FeedMessage) => void>();
   let client: pg.Client | undefined;
   let closed = false;
   let failures = 0;
@@ -42,7 +54,13 @@ export function createChangeFeed(config: pg.ClientConfig, origin: string, log: F
     } catch {
       return;
     }
-    if (msg.o === origin || (msg.k !== 'grant' && msg.k !== 'approval') || typeof msg.id !== 'string') return;
+    if (msg === null || typeof msg !== 'object' || msg.o === origin || typeof msg.k !== 'string') return;
+    const handler = handlers.get(msg.k);
+    if (handler) {
+      handler(msg as FeedMessage);
+      return;
+    }
+    if ((msg.k !== 'grant' && msg.k !== 'approval') || typeof msg.id !== 'string') return;
     const change: StoreChange = { kind: msg.k, id: msg.id };
     for (const w of watchers) w.change(change);
   }
@@ -99,6 +117,13 @@ export function createChangeFeed(config: pg.ClientConfig, origin: string, log: F
 
   return {
     payload: (kind, id) => JSON.stringify({ k: kind, id, o: origin }),
+    origin,
+    onMessage(k, fn) {
+      handlers.set(k, fn);
+      return () => {
+        if (handlers.get(k) === fn) handlers.delete(k);
+      };
+    },
     start: connect,
     watch(watcher) {
       watchers.add(watcher);
@@ -108,6 +133,7 @@ export function createChangeFeed(config: pg.ClientConfig, origin: string, log: F
       closed = true;
       if (retry) clearTimeout(retry);
       watchers.clear();
+      handlers.clear();
       const c = client;
       client = undefined;
       await c?.end().catch(() => {});

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Store } from '../store.js';
 import { postgresApprovals } from './approvals.js';
 import { postgresAudit } from './audit.js';
+import { postgresCancelBus } from './cancel-bus.js';
 import { clientConfig, describeTarget, migrate, type PostgresConnection } from './database.js';
 import { postgresGrants } from './grants.js';
 import { createChangeFeed, type FeedLogger } from './notify.js';
@@ -59,6 +60,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     serviceTokens: postgresServiceTokens(pool),
     notifyOutbox: postgresNotifyOutbox(pool),
     recordings: postgresRecordings(pool),
+    cancels: postgresCancelBus(pool, feed),
     async recordLogin(who, at) {
       await pool.query(
         `INSERT INTO logins (sub, email, name, groups_json, kind, last_login_at) VALUES ($1, $2, $3, $4, $5, $6)

@@ -1,10 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import type { GrantWire, TargetSummary } from '../api/wire-grants.js';
-import { dialTunnel } from '../tunnel/dialer.js';
 import type { McpContext } from './context.js';
-import { toolErrorFrom } from './grant.js';
 import { ToolError } from './tool-error.js';
+import { openToolTunnel } from './tunnel.js';
 
 export interface HttpCall {
   method: string;
@@ -31,24 +30,13 @@ const TIMEOUT_MS = 120_000;
  * checks the Host as for a local client, so it is a loopback name.
  */
 export async function httpOverTunnel(mcp: McpContext, target: TargetSummary, grant: GrantWire, call: HttpCall, maxBytes: number): Promise<HttpAnswer> {
-  let socket: Socket;
-  try {
-    socket = await dialTunnel({
-      server: mcp.server,
-      token: await mcp.cli.token(mcp.server),
-      grantId: grant.id,
-      sessionId: mcp.sessionId,
-      correlationId: mcp.cli.env.correlationId,
-      signal: mcp.cli.signal,
-    });
-  } catch (err) {
-    throw toolErrorFrom(err, target.name);
-  }
+  const socket = await openToolTunnel(mcp, target, grant);
   const body = call.body === undefined ? undefined : Buffer.from(call.body, 'utf8');
   try {
     return await new Promise<HttpAnswer>((resolve, reject) => {
       const req = httpRequest({
-        createConnection: () => socket,
+        // node:http takes any duplex here; a framed tunnel stream is one.
+        createConnection: () => socket as Socket,
         method: call.method,
         path: call.path,
         headers: {

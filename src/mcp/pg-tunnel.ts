@@ -1,10 +1,8 @@
-import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { GrantWire, TargetSummary } from '../api/wire-grants.js';
-import { dialTunnel } from '../tunnel/dialer.js';
 import type { McpContext } from './context.js';
-import { toolErrorFrom } from './grant.js';
 import { ToolError } from './tool-error.js';
+import { openToolTunnel } from './tunnel.js';
 
 /**
  * Runs `fn` with a `pg` client whose socket is one tunnel to the gateway,
@@ -18,19 +16,7 @@ export async function withPgTunnel<T>(
   grant: GrantWire,
   fn: (client: pg.Client, notices: string[]) => Promise<T>,
 ): Promise<T> {
-  let socket: Socket;
-  try {
-    socket = await dialTunnel({
-      server: mcp.server,
-      token: await mcp.cli.token(mcp.server),
-      grantId: grant.id,
-      sessionId: mcp.sessionId,
-      correlationId: mcp.cli.env.correlationId,
-      signal: mcp.cli.signal,
-    });
-  } catch (err) {
-    throw toolErrorFrom(err, target.name);
-  }
+  const socket = await openToolTunnel(mcp, target, grant);
   // pg calls connect() on its stream; this one is connected already (the upgrade), so only say so.
   const connected = Object.assign(socket, {
     connect() {

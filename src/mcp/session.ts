@@ -20,6 +20,9 @@ export interface McpSession {
   close(): Promise<void>;
 }
 
+/** How long a tool call's answer waits for the server to take its `mcp.tool_call` record. */
+const TOOL_CALL_AUDIT_MS = 5_000;
+
 export interface ToolCallRecord {
   tool: string;
   arguments: Record<string, unknown>;
@@ -124,7 +127,8 @@ export async function startMcpSession(opts: StartMcpSessionOptions): Promise<Mcp
         duration_ms: Math.max(0, Math.round(call.durationMs)),
       };
       try {
-        await opts.client.raw('POST', `/v1/sessions/${encodeURIComponent(meta.id)}/tool-calls`, { body });
+        // Bounded: the agent's answer waits for this, and a server that stopped answering must not hold it (the recording has the call).
+        await opts.client.raw('POST', `/v1/sessions/${encodeURIComponent(meta.id)}/tool-calls`, { body, timeoutMs: TOOL_CALL_AUDIT_MS });
       } catch (err) {
         debug('mcp.tool_call for %s not audited: %s', meta.id, (err as Error).message);
       }

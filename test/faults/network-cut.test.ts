@@ -5,10 +5,13 @@
  * as the path is back, and a recording whose upload was cut goes up with
  * the next gate command. Then a black hole (bytes dropped, sockets left
  * open): with the tunnel heartbeat a client hears gate's message within
- * interval + timeout, without it (GATE_TUNNEL_PING_INTERVAL=0) it waits.
+ * interval + timeout, without it (GATE_TUNNEL_PING_INTERVAL=0) it waits;
+ * an agent's `gate_sql` call through `gate mcp` fails the same way.
  */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runGate, type RunningGate } from '../helpers/gate-bin.js';
+import { GATE_BIN, runGate, type RunningGate } from '../helpers/gate-bin.js';
 import { loopOverTunnel, psqlSession, startConnect } from './harness/clients.js';
 import { recordFigures } from './harness/figures.js';
 import { type Fleet, startReadFleet } from './harness/fleet.js';
@@ -131,4 +134,44 @@ it('a black hole: with the heartbeat the tunnel ends with gate\'s FATAL within s
     bound_ms: HEARTBEAT_BOUND_MS,
     without_heartbeat: `no error within ${HEARTBEAT_BOUND_MS} ms`,
   });
+});
+
+it("a black hole under an agent's gate_sql call: the call fails within the heartbeat's bound saying the link is lost, and the next call works", async () => {
+  const token = await fleet.token('alice', ['engineering']);
+  const env = await fleet.cliEnv(token, HEARTBEAT);
+  const transport = new StdioClientTransport({ command: process.execPath, args: [GATE_BIN, 'mcp'], env: env as Record<string, string>, stderr: 'pipe' });
+  const agent = new Client({ name: 'faults-agent', version: '1.0.0' });
+  await agent.connect(transport);
+  let agentLog = '';
+  transport.stderr?.on('data', (c: Buffer) => {
+    agentLog += c.toString();
+  });
+  type ToolResult = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown> };
+  const sql = (q: string) => agent.callTool({ name: 'gate_sql', arguments: { target: 'db', sql: q } }) as Promise<ToolResult>;
+  const text = (r: ToolResult) => r.content.map((c) => c.text ?? '').join('\n');
+  try {
+    const first = await sql(`SELECT 'before' AS m`);
+    expect(first.isError ?? false).toBe(false);
+    const running = sql('SELECT pg_sleep(6)');
+    await until('the agent statement runs', async () =>
+      Number((await fleet.target.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(6)'`))[0]!.n) === 1);
+    fleet.lb.blackhole(true);
+    let lost: ToolResult | 'timeout';
+    try {
+      // The heartbeat's bound, plus the 5 s the answer waits at most for the server to take the call's audit record.
+      lost = await bounded(running, HEARTBEAT_BOUND_MS + 5_000);
+    } finally {
+      fleet.lb.blackhole(false);
+    }
+    // Without the heartbeat the answer, dropped in the hole, never comes: the call would wait forever.
+    expect(lost, agentLog).not.toBe('timeout');
+    const result = lost as ToolResult;
+    expect(result.isError).toBe(true);
+    expect(text(result)).toBe('gate: lost the gate server: no answer for 3 s. Whether the statement ran on db is unknown: check before running it again.');
+    const after = await sql(`SELECT 'after' AS m`);
+    expect(after.isError ?? false).toBe(false);
+    expect(text(after)).toContain('after');
+  } finally {
+    await bounded(agent.close(), 10_000);
+  }
 });

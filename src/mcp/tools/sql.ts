@@ -4,6 +4,7 @@ import type { McpContext } from '../context.js';
 import { offeredTarget } from '../context.js';
 import { grantForCall } from '../grant.js';
 import { typeName, withPgTunnel } from '../pg-tunnel.js';
+import { isLinkLost } from '../../tunnel/heartbeat.js';
 import { ToolError } from '../tool-error.js';
 import type { ToolDefinition } from '../tool.js';
 
@@ -64,6 +65,12 @@ async function runSql(client: pg.Client, sql: string, params: unknown[] | undefi
 
 /** The gateway's refusals (guardrail, approval) and PostgreSQL's errors, as the agent must read them. */
 export function sqlError(err: pg.DatabaseError, target: string): ToolError {
+  if (isLinkLost(err)) {
+    return new ToolError('error', `gate: ${err.message}. Whether the statement ran on ${target} is unknown: check before running it again.`, {
+      target,
+      reason: 'link_lost',
+    });
+  }
   const message = String(err?.message ?? err);
   const sqlstate = err?.code;
   const approval = /\b(a_[0-9a-z]+)\b/i.exec(message)?.[1];

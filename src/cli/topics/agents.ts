@@ -66,6 +66,13 @@ next, with \`structuredContent.error.outcome\`:
   retry. For an \`mcp\` target's prefixed tools (\`gate mcp --target\`), the
   tunnel to the target is closed when the grant ends, and reopened under the
   new grant on the next call after \`gate_request_access\`.
+- link lost: each call's tunnel is \`gate-tunnel/2\` with the heartbeat
+  (\`GATE_TUNNEL_PING_INTERVAL\` / \`_TIMEOUT\`, default 5 s / 15 s), so a call
+  whose network path stops carrying packets fails within interval +
+  timeout: \`gate: lost the gate server: no answer for 15 s. Whether the
+  statement ran on db is unknown: check before running it again.\`
+  (\`structuredContent.error.reason\` is \`link_lost\`). Check the statement's
+  effect before retrying a write.
 
 ### One MCP session is one gate session
 

@@ -4,7 +4,6 @@
  * functions, opacity, lineage). Results are cached by (text, read options),
  * so a repeated statement costs one Map lookup.
  */
-import { createHash } from 'node:crypto';
 import { type Ast, list, nodeOf, walk } from './ast.js';
 import { LruCache } from './cache.js';
 import { collectFacts, tableOf } from './collect.js';
@@ -74,10 +73,6 @@ function analyzeUncached(text: string, options: SqlReadOptions): QueryAnalysis {
   return { ok: true, statements };
 }
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
 /**
  * A parse tree shape this module does not expect must not take the relay
  * down, nor pass unexamined: it becomes an opaque statement (denied by
@@ -96,7 +91,6 @@ function analyzeSafely(stmt: Ast, text: string): StatementAnalysis {
     }
     return {
       text,
-      sha256: sha256(text),
       tag,
       tags: [tag],
       tables: [],
@@ -117,7 +111,6 @@ function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
   const writes = facts.writes;
   const analysis: StatementAnalysis = {
     text,
-    sha256: sha256(text),
     tag: facts.tags[0] ?? 'UNKNOWN',
     tags: facts.tags,
     tables: facts.tables,

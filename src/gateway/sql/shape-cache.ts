@@ -17,7 +17,6 @@
  * is never reused), so a parser reading this module does not expect is caught
  * by the parser itself.
  */
-import { createHash } from 'node:crypto';
 import { LruCache } from './cache.js';
 import type { StatementAnalysis } from './types.js';
 
@@ -59,7 +58,7 @@ export class ShapeCache {
     const shape = this.shapes.get(key);
     if (!shape?.confirmed || shape.poisoned) return undefined;
     const slice = text.slice(shape.start, text.length - shape.tail).trim();
-    return { ...shape.analysis, text: slice, sha256: sha256(slice) };
+    return { ...shape.analysis, text: slice };
   }
 
   /** Records a full analysis of `text` (its only statement) under `key`. */
@@ -112,10 +111,6 @@ function reusable(s: StatementAnalysis): boolean {
 }
 
 function factsOf(s: StatementAnalysis): string {
-  const { text: _text, sha256: _sha, ...facts } = s;
+  const { text: _text, ...facts } = s;
   return JSON.stringify(facts);
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
 }

@@ -51,8 +51,6 @@ export interface DataCopy {
 export interface StatementAnalysis {
   /** The statement's own text, exactly as sent (a slice of the query string). */
   text: string;
-  /** Byte-exact SHA-256 (hex) of `text`, for approval binding and audit. */
-  sha256: string;
   /** PostgreSQL's command tag for the statement itself: `SELECT`, `DELETE`, `DROP TABLE`, `ALTER SYSTEM`, … */
   tag: string;
   /**

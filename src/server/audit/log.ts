@@ -116,10 +116,15 @@ export function auditId(nowMs = Date.now()): string {
  * Gateway events (one per statement or API call) are written in batches: at
  * most every BATCH_WINDOW_MS, in one transaction, so the audit log costs the
  * data path a queue push rather than a database transaction per statement.
- * Other events (logins, grant changes) are written on the next turn of the
- * event loop.
+ * With the journal the events are durable before their answer leaves, so the
+ * store can take them in larger batches (JOURNALED_WINDOW_MS): a transaction
+ * writes each index page it touches once, and ten times fewer transactions
+ * write several times fewer pages per event. Reads (`gate audit`, verify)
+ * flush first, so they never see less. Other events (logins, grant changes)
+ * are written on the next turn of the event loop.
  */
 const BATCH_WINDOW_MS = 10;
+const JOURNALED_WINDOW_MS = 100;
 const MAX_BATCH = 1000;
 
 interface Pending {
@@ -286,7 +291,7 @@ export function createAuditLog(
     queue.push(pending);
     if (queue.length >= MAX_BATCH) flushQueue();
     else if (urgent) immediate ??= setImmediate(flushQueue);
-    else timer ??= setTimeout(flushQueue, BATCH_WINDOW_MS);
+    else timer ??= setTimeout(flushQueue, journal ? JOURNALED_WINDOW_MS : BATCH_WINDOW_MS);
   }
 
   const append = (input: AuditInput) =>

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { FrameDecoder, FrameType, frameHeader, HEADER_BYTES } from './frames.js';
+import { COPY_MAX_BYTES, encodeData, FrameDecoder, FrameType, frameHeader, HEADER_BYTES } from './frames.js';
 import { type HeartbeatSettings, LinkLostError } from './heartbeat.js';
 
 const PING = frameHeader(FrameType.ping);
@@ -20,9 +20,10 @@ export interface FramedStreamOptions {
 
 /**
  * The target protocol's byte stream over a `gate-tunnel/2` socket: what is
- * written goes out as data frames (one per chunk, header and chunk written
- * together, uncopied), what arrives is the data frames' payloads, and ping,
- * pong and end frames travel beside them. Looks enough like a net.Socket
+ * written goes out as data frames (a small chunk, or a small corked batch, as
+ * one frame in one buffer; a large chunk as its header and itself,
+ * uncopied), what arrives is the data frames' payloads, and ping, pong and
+ * end frames travel beside them. Looks enough like a net.Socket
  * (setTimeout, setNoDelay, setKeepAlive, bytesRead, remoteAddress) for the
  * code that was given one before: protocol handlers, node:http, pg.
  *
@@ -138,21 +139,32 @@ export class FramedStream extends Duplex {
       cb();
       return;
     }
+    if (chunk.length <= COPY_MAX_BYTES) {
+      this.#sent(this.raw.write(encodeData(chunk, chunk.length)), cb);
+      return;
+    }
     this.raw.cork();
     this.raw.write(frameHeader(FrameType.data, chunk.length));
     const ok = this.raw.write(chunk);
     this.raw.uncork();
-    if (ok) cb();
-    else this.#pendingWrite = cb;
+    this.#sent(ok, cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
     this.#lastData = Date.now();
-    // One header slab for the batch; each chunk goes out as it is.
-    const headers = Buffer.allocUnsafe(HEADER_BYTES * chunks.length);
+    const list = chunks.map((c) => c.chunk);
+    const total = list.reduce((n, c) => n + c.length, 0);
+    // A small batch (what a corked writer queued) is one frame in one write.
+    if (total <= COPY_MAX_BYTES) {
+      if (total === 0) cb();
+      else this.#sent(this.raw.write(encodeData(list, total)), cb);
+      return;
+    }
+    // A large one: one header slab for the batch; each chunk goes out as it is.
+    const headers = Buffer.allocUnsafe(HEADER_BYTES * list.length);
     this.raw.cork();
     let ok = true;
-    chunks.forEach(({ chunk }, i) => {
+    list.forEach((chunk, i) => {
       if (chunk.length === 0) return;
       const h = headers.subarray(i * HEADER_BYTES, (i + 1) * HEADER_BYTES);
       h[0] = FrameType.data;
@@ -161,6 +173,11 @@ export class FramedStream extends Duplex {
       ok = this.raw.write(chunk);
     });
     this.raw.uncork();
+    this.#sent(ok, cb);
+  }
+
+  /** A write is done when the socket took it; otherwise at its 'drain'. */
+  #sent(ok: boolean, cb: (err?: Error | null) => void): void {
     if (ok) cb();
     else this.#pendingWrite = cb;
   }

@@ -16,7 +16,7 @@ import { createLogger } from '../../src/server/log.js';
 import { attachTunnelEndpoint } from '../../src/server/tunnel-endpoint.js';
 import { dialTunnel, dialTunnelStream } from '../../src/tunnel/dialer.js';
 import { FramedStream } from '../../src/tunnel/framed-stream.js';
-import { encodeData, FrameDecoder, FrameType, frameHeader } from '../../src/tunnel/frames.js';
+import { COPY_MAX_BYTES, encodeData, FrameDecoder, FrameType, frameHeader } from '../../src/tunnel/frames.js';
 import { heartbeatFrom, isLinkLost, type HeartbeatSettings } from '../../src/tunnel/heartbeat.js';
 
 let echo: Server;
@@ -162,6 +162,54 @@ describe('frame codec', () => {
     let slice: Buffer | undefined;
     new FrameDecoder({ data: (b) => (slice = b), control: () => {} }).feed(chunk);
     expect(slice?.buffer).toBe(chunk.buffer);
+  });
+
+  test('a framed stream carries every write byte for byte at every size around the copy limit, a small write or corked batch as one socket write', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const raw = netConnect((server.address() as { port: number }).port, '127.0.0.1');
+    await new Promise((r) => raw.once('connect', r));
+    const sender = new FramedStream(raw, { peer: 'test' });
+    const receiver = new FramedStream(await accepted, { peer: 'test' });
+    const got: Buffer[] = [];
+    receiver.on('data', (b: Buffer) => got.push(b));
+    const writes: number[] = [];
+    const rawWrite = raw.write.bind(raw) as (chunk: Buffer) => boolean;
+    (raw as { write: unknown }).write = (chunk: Buffer) => {
+      writes.push(chunk.length);
+      return rawWrite(chunk);
+    };
+    const sent: Buffer[] = [];
+    // Each piece its own fill byte, so a piece out of order or cut short shows.
+    const piece = (n: number) => Buffer.alloc(n, (sent.length * 37) % 251);
+    for (const n of [1, 5, COPY_MAX_BYTES - 1, COPY_MAX_BYTES, COPY_MAX_BYTES + 1, 70_000]) {
+      writes.length = 0;
+      const p = piece(n);
+      sent.push(p);
+      await new Promise<void>((r) => sender.write(p, () => r()));
+      // Small: header and bytes in one buffer, one write; large: header, then the chunk itself.
+      expect(writes, `a write of ${n}`).toEqual(n <= COPY_MAX_BYTES ? [n + 5] : [5, n]);
+    }
+    for (const sizes of [[3, 4, 5], [COPY_MAX_BYTES - 10, 10], [COPY_MAX_BYTES, 1]]) {
+      writes.length = 0;
+      sender.cork();
+      const done = sizes.map((n) => {
+        const p = piece(n);
+        sent.push(p);
+        return new Promise<void>((r) => sender.write(p, () => r()));
+      });
+      sender.uncork();
+      await Promise.all(done);
+      const total = sizes.reduce((a, b) => a + b, 0);
+      expect(writes, `a corked batch of ${sizes.join('+')}`).toEqual(total <= COPY_MAX_BYTES ? [total + 5] : sizes.flatMap((n) => [5, n]));
+    }
+    const expected = Buffer.concat(sent);
+    await until('every byte arrived', () => got.reduce((a, b) => a + b.length, 0) >= expected.length);
+    expect(Buffer.concat(got).equals(expected)).toBe(true);
+    sender.destroy();
+    receiver.destroy();
+    await new Promise((r) => server.close(r));
   });
 
   test('heartbeat settings: defaults, 0 turns it off, a bad value names the variable', () => {

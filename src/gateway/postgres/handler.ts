@@ -242,7 +242,9 @@ async function serve(socket: Duplex, ctx: GatewayContext<PostgresTarget>): Promi
  */
 async function handleCancel(pid: number, key: number, ctx: GatewayContext<PostgresTarget>): Promise<void> {
   const target = lookupCancelTarget(pid, key, ctx.grant.id);
-  const outcome = target ? ((await sendCancel(target)) ? 'sent' : 'failed') : ((await ctx.forwardCancel?.(pid, key)) ?? 'unknown');
+  let outcome: 'sent' | 'failed' | 'unknown';
+  if (target) outcome = (await sendCancel(target)) ? 'sent' : 'failed';
+  else outcome = (await ctx.forwardCancel?.(pid, key)) ?? 'unknown';
   if (outcome === 'unknown') {
     ctx.audit({ action: 'pg.cancel', result: 'denied', details: { error: 'unknown cancel key for this grant' } });
     return;

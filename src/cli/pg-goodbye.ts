@@ -79,16 +79,24 @@ export function watchPgConnection(local: Socket, remote: Duplex): PgConnectionWa
   };
   const track = (chunk: Buffer) => {
     let i = 0;
-    while (i < chunk.length) {
+    const n = chunk.length;
+    while (i < n) {
       if (bodyLeft > 0) {
-        const take = Math.min(bodyLeft, chunk.length - i);
+        const take = Math.min(bodyLeft, n - i);
         i += take;
         bodyLeft -= take;
         continue;
       }
-      const want = 5 - header.length;
-      const part = chunk.subarray(i, i + want);
-      header = header.length ? Buffer.concat([header, part]) : part;
+      if (header.length === 0 && n - i >= 5) {
+        // The usual case: the whole header is in this chunk; read it in place.
+        lastType = String.fromCharCode(chunk[i]!);
+        bodyLeft = chunk.readInt32BE(i + 1) - 4;
+        i += 5;
+        continue;
+      }
+      // A header split across chunks: keep its first bytes (at most four) until the rest comes.
+      const part = chunk.subarray(i, i + 5 - header.length);
+      header = Buffer.concat([header, part]);
       i += part.length;
       if (header.length < 5) return;
       lastType = String.fromCharCode(header[0]!);

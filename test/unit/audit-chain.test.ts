@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, eventHash, GENESIS_HASH, newEventHash } from '../../src/server/audit/chain.js';
 import { type AuditLog, createAuditLog } from '../../src/server/audit/log.js';
+import { AUDIT_COLUMNS, auditValues } from '../../src/store/rows/audit.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/store.js';
+import type { AuditRow } from '../../src/store/store.js';
 
 describe('canonical encoding', () => {
   it('sorts keys at every depth, keeps array order, drops undefined', () => {
@@ -69,6 +71,19 @@ describe('audit log on SQLite', () => {
     const rows = await log.list({ limit: 2000 });
     const statements = rows.filter((r) => r.action === 'pg.query').map((r) => JSON.parse(r.details).statement);
     expect(statements).toEqual(Array.from({ length: 1500 }, (_, i) => `select ${i}`));
+  });
+
+  it('stores every column of a row in its own place, one at a time and in a batch', async () => {
+    // Each value names its column: a value bound to the wrong position reads back under another name.
+    const row = (n: number): AuditRow => {
+      const r = Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, `${c}-${n}`])) as unknown as AuditRow;
+      return { ...r, details: `{"n":${n}}` };
+    };
+    expect(auditValues(row(0))).toEqual(AUDIT_COLUMNS.map((c) => row(0)[c]));
+    await store.audit.appendAtomically(() => row(1));
+    await store.audit.appendMany!(() => [row(2), row(3)]);
+    const stored = await store.audit.list({ fromStart: true, limit: 10 });
+    expect(stored).toEqual([row(1), row(2), row(3)]);
   });
 
   it('a listing right after a statement already shows it', async () => {

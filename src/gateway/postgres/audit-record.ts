@@ -40,14 +40,13 @@ export interface QueryRecord {
   extra?: Record<string, unknown>;
 }
 
-/** The statement text fields of an audit event: capped text, full length, SHA-256. */
-export function statementFields(text: string, maxBytes = DEFAULT_AUDIT_STATEMENT_BYTES): Record<string, unknown> {
+/** The statement text fields of an audit event: capped text, full length, SHA-256 (into `out` when given). */
+export function statementFields(text: string, maxBytes = DEFAULT_AUDIT_STATEMENT_BYTES, out: Record<string, unknown> = {}): Record<string, unknown> {
   const bytes = Buffer.byteLength(text, 'utf8');
-  const out: Record<string, unknown> = { statement: text };
+  out.statement = text;
   if (bytes > maxBytes) {
     // Cut on a character boundary: decode the capped bytes and drop a split last character.
-    const cut = Buffer.from(text, 'utf8').subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
-    out.statement = cut;
+    out.statement = Buffer.from(text, 'utf8').subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
     out.statement_truncated = true;
   }
   out.statement_bytes = bytes;
@@ -55,22 +54,28 @@ export function statementFields(text: string, maxBytes = DEFAULT_AUDIT_STATEMENT
   return out;
 }
 
-/** The parser fields of an audit event: one statement inline, several as a list. */
-export function summaryFields(statements: StatementSummary[] | undefined): Record<string, unknown> {
-  if (!statements || statements.length === 0) return {};
-  const tables = [...new Set(statements.flatMap((s) => s.tables))];
-  const out: Record<string, unknown> = {
-    command: statements.map((s) => s.tag).join('; '),
-    tables,
-    fingerprint: statements.length === 1 ? statements[0]!.fingerprint : statements.map((s) => s.fingerprint).join(','),
-  };
-  if (statements.length > 1) out.statements = statements;
+/** The parser fields of an audit event: one statement inline, several as a list (into `out` when given). */
+export function summaryFields(statements: StatementSummary[] | undefined, out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (!statements || statements.length === 0) return out;
+  if (statements.length === 1) {
+    const s = statements[0]!;
+    out.command = s.tag;
+    out.tables = s.tables.length < 2 ? s.tables.slice() : [...new Set(s.tables)];
+    out.fingerprint = s.fingerprint;
+    return out;
+  }
+  out.command = statements.map((s) => s.tag).join('; ');
+  out.tables = [...new Set(statements.flatMap((s) => s.tables))];
+  out.fingerprint = statements.map((s) => s.fingerprint).join(',');
+  out.statements = statements;
   return out;
 }
 
 export function queryEvent(r: QueryRecord, maxBytes: number): GatewayAuditEvent {
-  const details: Record<string, unknown> = { ...statementFields(r.text, maxBytes), protocol: r.protocol };
-  Object.assign(details, summaryFields(r.statements));
+  // One object filled in place: this runs once per statement on the data path.
+  const details = statementFields(r.text, maxBytes);
+  details.protocol = r.protocol;
+  summaryFields(r.statements, details);
   details.decision = r.decision ?? 'allowed';
   if (r.masked && r.masked.length > 0) details.masked_columns = r.masked;
   if (r.prepared) details.prepared = true;

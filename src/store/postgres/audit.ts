@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
+import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditValues, auditWithoutSeq } from '../rows/audit.js';
 import { auditWhere } from '../rows/audit-filter.js';
 import type { AuditCheckpoint, AuditRepository, AuditRow } from '../store.js';
 import { inTransaction, LOCK_AUDIT_CHAIN, LOCK_NAMESPACE } from './database.js';
@@ -27,7 +27,7 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
         const values = chunk.map((_, r) => `(${AUDIT_COLUMNS.map((_c, c) => `$${r * AUDIT_COLUMNS.length + c + 1}`).join(', ')})`);
         await client.query(
           `INSERT INTO audit_events (${LIST}) VALUES ${values.join(', ')}`,
-          chunk.flatMap((row) => AUDIT_COLUMNS.map((c) => row[c])),
+          chunk.flatMap(auditValues),
         );
       }
       return built;

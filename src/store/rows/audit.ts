@@ -19,6 +19,25 @@ export const AUDIT_COLUMNS = [
   'hash',
 ] as const satisfies readonly (keyof AuditRow)[];
 
+/** A row's values in AUDIT_COLUMNS order, spelled out (a store's per-event insert binds them; a test holds the order to the list). */
+export const auditValues = (r: AuditRow): (string | null)[] => [
+  r.id,
+  r.time,
+  r.actor,
+  r.actor_kind,
+  r.action,
+  r.target,
+  r.role,
+  r.grant_id,
+  r.session_id,
+  r.correlation_id,
+  r.ip,
+  r.result,
+  r.details,
+  r.prev_hash,
+  r.hash,
+];
+
 /** An audit row read back with its `seq`: a number from SQLite, text from PostgreSQL (BIGINT). */
 export type AuditSeqRow = AuditRow & { seq: number | string };
 

@@ -1,4 +1,4 @@
-import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditWithoutSeq } from '../rows/audit.js';
+import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditValues, auditWithoutSeq } from '../rows/audit.js';
 import { auditWhere } from '../rows/audit-filter.js';
 import type { AuditCheckpoint, AuditRepository, AuditRow } from '../store.js';
 import type { SqliteDb } from './database.js';
@@ -6,20 +6,22 @@ import type { SqliteDb } from './database.js';
 /** The audit log in SQLite: an append-only table whose `seq` fixes the chain order. */
 export function sqliteAudit(db: SqliteDb): AuditRepository {
   const last = db.prepare('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-  const insert = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map((c) => `@${c}`).join(', ')})`);
+  // Positional parameters: binding by position costs about a fifth less CPU per row than by name from an object.
+  const insertRow = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
+  const insert = (row: AuditRow) => insertRow.run(auditValues(row));
   const scan = db.prepare(`SELECT seq, ${AUDIT_COLUMNS.join(', ')} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`);
   // IMMEDIATE takes the write lock before reading the last hash, so another
   // process appending to the same file cannot chain onto the same row.
   const appendTx = db.transaction((build: (prev: string | undefined) => AuditRow) => {
     const prev = (last.get() as { hash: string } | undefined)?.hash;
     const row = build(prev);
-    insert.run(row);
+    insert(row);
     return row;
   });
   const appendManyTx = db.transaction((build: (prev: string | undefined) => AuditRow[]) => {
     const prev = (last.get() as { hash: string } | undefined)?.hash;
     const rows = build(prev);
-    for (const row of rows) insert.run(row);
+    for (const row of rows) insert(row);
     return rows;
   });
   const head = db.prepare('SELECT (SELECT COUNT(*) FROM audit_events) AS count, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash');

@@ -257,23 +257,29 @@ policies:
   return { port, guardedPort, dev, connect, guarded };
 }
 
-/** utime+stime of a process, in microseconds, from /proc (Linux). */
+/** utime and stime of a process, in microseconds, from /proc (Linux). */
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
 function cpuMicros(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  return { user: (Number(fields[11]) * 1e6) / CLK_TCK, sys: (Number(fields[12]) * 1e6) / CLK_TCK };
 }
 
-/** Runs `fn` and returns its result with the CPU (µs) each named process spent meanwhile. */
+/**
+ * Runs `fn` and returns its result with the CPU (µs) each named process spent
+ * meanwhile (`cpu`), and how much of all of it was in the kernel (`sys`):
+ * what the system calls cost, against the process's own work.
+ */
 async function measured(procs, fn) {
   const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuMicros(pid)]));
   const t0 = process.hrtime.bigint();
   const result = await fn();
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  const cpu = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuMicros(pid) - before[k]]));
-  return { ...result, cpu, wallMs };
+  const after = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuMicros(pid)]));
+  const cpu = Object.fromEntries(Object.keys(procs).map((k) => [k, after[k].user + after[k].sys - before[k].user - before[k].sys]));
+  const sys = Object.keys(procs).reduce((sum, k) => sum + after[k].sys - before[k].sys, 0);
+  return { ...result, cpu, sys, wallMs };
 }
 
 /** Runs pgbench; returns { tps, latency (ms), txns }. */
@@ -444,7 +450,8 @@ async function main() {
       const rate = r.bytes ? `${(r.bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s` : `${r.tps.toFixed(0)} tps ${(r.latency * 1000).toFixed(0)} µs`;
       const split = Object.keys(r.cpu).length > 1 ? ` (${Object.entries(r.cpu).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ')})` : '';
       const count = r.txns ? `, ${r.txns} txns` : '';
-      console.error(`  ${s.name.padEnd(36)} ${p.name.padEnd(14)} ${rate.padStart(16)}  proxy CPU ${(total / 1000).toFixed(0)} ms${split}${count}`);
+      const kernel = total > 0 ? `, ${((100 * r.sys) / total).toFixed(0)} % in the kernel` : '';
+      console.error(`  ${s.name.padEnd(36)} ${p.name.padEnd(14)} ${rate.padStart(16)}  proxy CPU ${(total / 1000).toFixed(0)} ms${split}${kernel}${count}`);
     }
   }
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
+import { canonicalJson, encodeRow } from '../../src/server/audit/chain.js';
 import { createAuditJournal } from '../../src/server/audit/journal.js';
 import type { UnchainedRow } from '../../src/server/audit/spool.js';
 import { buildServer, type GateServer } from '../../src/server/app.js';
@@ -83,7 +84,7 @@ describe('the journal on disk', () => {
   it('holds an event from the moment it is synced until it is kept elsewhere, and stays small under steady use', async () => {
     const dataDir = join(work, 'unit-steady');
     const journal = createAuditJournal(dataDir, { segmentBytes: 2048 });
-    const tickets = ['a', 'b', 'c'].map((id) => journal.add(row(id)));
+    const tickets = ['a', 'b', 'c'].map((id) => journal.add(encodeRow(row(id))));
     journal.sync();
     const [first] = await segments(dataDir);
     const lines = (await readFile(join(dataDir, 'audit-journal', first!), 'utf8')).trim().split('\n');
@@ -93,10 +94,10 @@ describe('the journal on disk', () => {
     expect((await stat(join(dataDir, 'audit-journal', first!))).size).toBe(0);
 
     // Past the segment size a new segment starts; the old one goes once its last event is kept.
-    const held = Array.from({ length: 20 }, (_, i) => journal.add(row(`r${i}`)));
+    const held = Array.from({ length: 20 }, (_, i) => journal.add(encodeRow(row(`r${i}`))));
     journal.sync();
     expect((await segments(dataDir)).length).toBe(1);
-    const next = journal.add(row('next'));
+    const next = journal.add(encodeRow(row('next')));
     journal.sync();
     expect((await segments(dataDir)).length).toBe(2);
     journal.release(held);
@@ -109,7 +110,7 @@ describe('the journal on disk', () => {
   it('gives back, in order, what a process that never closed it left, skipping a line a crash cut', async () => {
     const dataDir = join(work, 'unit-crash');
     const killed = createAuditJournal(dataDir);
-    for (const id of ['k1', 'k2']) killed.add(row(id));
+    for (const id of ['k1', 'k2']) killed.add(encodeRow(row(id)));
     killed.sync();
     const [seg] = await segments(dataDir);
     // The crash: half a line, written while its answer had not left yet.
@@ -119,11 +120,27 @@ describe('the journal on disk', () => {
     const { rows, discard } = restarted.recovered();
     expect(rows.map((r) => r.id)).toEqual(['k1', 'k2']);
     // New events go to a new segment, never into the one being replayed.
-    restarted.add(row('n1'));
+    restarted.add(encodeRow(row('n1')));
     restarted.sync();
     expect((await segments(dataDir)).length).toBe(2);
     discard();
     expect(await segments(dataDir)).not.toContain(seg);
+    restarted.close();
+  });
+
+  it('gives back every field of an event as it was built, details text and all, and still reads a line an earlier build wrote', async () => {
+    const dataDir = join(work, 'unit-fields');
+    const killed = createAuditJournal(dataDir);
+    const built = { ...row('f1'), details: canonicalJson({ statement: 'select "é"\n', tables: ['a', 'b'], rows: 3, nested: { z: null, a: [1] } }) };
+    killed.add(encodeRow(built));
+    killed.sync();
+    const [seg] = await segments(dataDir);
+    // An earlier build wrote the row with JSON.stringify: details as a string.
+    const earlier = row('f0');
+    await appendFile(join(dataDir, 'audit-journal', seg!), `${JSON.stringify(earlier)}\n`);
+
+    const restarted = createAuditJournal(dataDir);
+    expect(restarted.recovered().rows).toEqual([built, earlier]);
     restarted.close();
   });
 });

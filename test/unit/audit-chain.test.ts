@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { canonicalJson, eventHash, GENESIS_HASH, newEventHash } from '../../src/server/audit/chain.js';
+import { canonicalJson, chainHash, encodeRow, eventHash, GENESIS_HASH, newEventHash } from '../../src/server/audit/chain.js';
 import { type AuditLog, createAuditLog } from '../../src/server/audit/log.js';
 import { AUDIT_COLUMNS, auditValues } from '../../src/store/rows/audit.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/store.js';
@@ -28,6 +28,12 @@ describe('canonical encoding', () => {
     };
     expect(newEventHash(row)).toBe(eventHash(row));
     expect(newEventHash({ ...row, actor: 'mallory' })).not.toBe(eventHash(row));
+    // The encoding the journal keeps is the same row, chain fields aside, as one JSON object.
+    const { prev_hash: _prev, ...unchained } = row;
+    const { head, tail } = encodeRow(unchained);
+    expect(JSON.parse(head + tail)).toEqual({ ...unchained, details: JSON.parse(details) });
+    expect(chainHash({ head, tail }, GENESIS_HASH)).toBe(eventHash(row));
+    expect(chainHash({ head, tail }, 'f'.repeat(64))).toBe(eventHash({ ...row, prev_hash: 'f'.repeat(64) }));
   });
 
   it('hashes the same event identically whatever the key order or details formatting', () => {

@@ -3,7 +3,7 @@
  * with its full length and SHA-256), the parser's view of it (command tags,
  * tables, fingerprint), gate's decision, and the server's outcome.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { StatementAnalysis } from '../sql/index.js';
 import type { GatewayAuditEvent } from '../types.js';
 
@@ -50,7 +50,7 @@ export function statementFields(text: string, maxBytes = DEFAULT_AUDIT_STATEMENT
     out.statement_truncated = true;
   }
   out.statement_bytes = bytes;
-  out.statement_sha256 = createHash('sha256').update(text, 'utf8').digest('hex');
+  out.statement_sha256 = hash('sha256', text, 'hex');
   return out;
 }
 

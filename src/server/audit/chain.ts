@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditRow } from '../../store/store.js';
 
 /** The `prev_hash` of the first event: 64 zeros. */
@@ -43,25 +43,47 @@ const absent = (v: unknown): boolean => v === undefined || typeof v === 'functio
 export function eventHash(row: Omit<AuditRow, 'hash'> & { hash?: string }): string {
   const { details, hash: _hash, ...rest } = row;
   const body = canonicalJson({ ...rest, details: JSON.parse(details) });
-  return createHash('sha256').update(body, 'utf8').digest('hex');
+  return sha256Hex(body);
 }
 
 /**
- * The hash of a row about to be written whose `details` text is already
- * canonical (as `rowFor` writes it): the same value as `eventHash`, built
- * without parsing the details back or sorting the row's keys at run time.
- * The keys below are in sorted order; a test holds the two functions equal.
+ * A row's canonical encoding (the one `eventHash` hashes) cut around its
+ * `prev_hash`, built once when the event is reported: the chain hash is
+ * `head` + `,"prev_hash":…` + `tail`, and `head` + `tail` is the row without
+ * its chain fields as one JSON object, which is the journal's line. Needs
+ * `details` already canonical (as the audit log writes it). The keys below
+ * are in sorted order; a test holds `newEventHash` equal to `eventHash`.
  */
+export interface EncodedRow {
+  head: string;
+  tail: string;
+}
+
+export function encodeRow(row: Omit<AuditRow, 'prev_hash' | 'hash'>): EncodedRow {
+  return {
+    head:
+      `{"action":${json(row.action)},"actor":${json(row.actor)},"actor_kind":${json(row.actor_kind)}` +
+      `,"correlation_id":${json(row.correlation_id)},"details":${row.details},"grant_id":${json(row.grant_id)}` +
+      `,"id":${json(row.id)},"ip":${json(row.ip)}`,
+    tail:
+      `,"result":${json(row.result)},"role":${json(row.role)},"session_id":${json(row.session_id)}` +
+      `,"target":${json(row.target)},"time":${json(row.time)}}`,
+  };
+}
+
+/** The chain hash of an encoded row written after the event whose hash is `prev`. */
+export function chainHash(encoded: EncodedRow, prev: string): string {
+  return sha256Hex(`${encoded.head},"prev_hash":${json(prev)}${encoded.tail}`);
+}
+
+/** The hash of a row about to be written: `eventHash`'s value without parsing its details back or sorting keys at run time. */
 export function newEventHash(row: Omit<AuditRow, 'hash'>): string {
-  const body =
-    `{"action":${json(row.action)},"actor":${json(row.actor)},"actor_kind":${json(row.actor_kind)}` +
-    `,"correlation_id":${json(row.correlation_id)},"details":${row.details},"grant_id":${json(row.grant_id)}` +
-    `,"id":${json(row.id)},"ip":${json(row.ip)},"prev_hash":${json(row.prev_hash)},"result":${json(row.result)}` +
-    `,"role":${json(row.role)},"session_id":${json(row.session_id)},"target":${json(row.target)},"time":${json(row.time)}}`;
-  return createHash('sha256').update(body, 'utf8').digest('hex');
+  return chainHash(encodeRow(row), row.prev_hash);
 }
 
 const json = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
+/** One-shot: no Hash object per event (one event per statement comes through here). */
+const sha256Hex = (text: string): string => hash('sha256', text, 'hex');
 
 export interface ChainBreak {
   /** The first event that does not verify. */

@@ -1,5 +1,6 @@
 import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { canonicalJson, type EncodedRow } from './chain.js';
 import type { UnchainedRow } from './spool.js';
 
 /** A segment is closed and a new one started past this size; a closed segment goes once its events are all kept. */
@@ -22,8 +23,8 @@ const RETRY_MS = 1000;
 export interface AuditJournal {
   /** Events a process that ended without closing the journal left, oldest first; `discard` once they are kept elsewhere. */
   recovered(): { rows: UnchainedRow[]; discard(): void };
-  /** Queues an event for the next `sync`; returns the ticket `release` takes. */
-  add(row: UnchainedRow): number;
+  /** Queues an event (its `encodeRow` form) for the next `sync`; returns the ticket `release` takes. */
+  add(row: EncodedRow): number;
   /** Writes every queued event (done at the end of each turn anyway; call it before answering). */
   sync(): void;
   /** The events of these tickets are kept elsewhere now. */
@@ -199,7 +200,8 @@ export function createAuditJournal(dataDir: string, options: { segmentBytes?: nu
     },
 
     add(row) {
-      lines.push(`${JSON.stringify(row)}\n`);
+      // The row as one JSON object, its details inline: no second encoding of the event.
+      lines.push(`${row.head}${row.tail}\n`);
       segment(current).waiting++;
       if (!tickQueued) {
         tickQueued = true;
@@ -253,11 +255,17 @@ function readLeftover(dir: string): { files: string[]; rows: UnchainedRow[] } {
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
       if (line === '') continue;
       try {
-        rows.push(JSON.parse(line) as UnchainedRow);
+        rows.push(rowOfLine(line));
       } catch {
         // A line cut by a crash mid-write: its answer never left (the write comes first).
       }
     }
   }
   return { files, rows };
+}
+
+/** A journal line as a row: details inline as JSON (made canonical text again), or as text (a line an earlier build wrote). */
+function rowOfLine(line: string): UnchainedRow {
+  const row = JSON.parse(line) as Omit<UnchainedRow, 'details'> & { details: unknown };
+  return { ...row, details: typeof row.details === 'string' ? row.details : canonicalJson(row.details) };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { GatewayAuditEvent, TunnelGrant } from '../../gateway/types.js';
 import type { AuditFilter, AuditRepository, AuditRow } from '../../store/store.js';
-import { type ChainBreak, canonicalJson, checkEvent, GENESIS_HASH, newEventHash } from './chain.js';
+import { type ChainBreak, canonicalJson, chainHash, checkEvent, type EncodedRow, encodeRow, GENESIS_HASH } from './chain.js';
 import type { AuditJournal } from './journal.js';
 import { createAuditRecovery } from './recovery.js';
 import type { AuditSpool, UnchainedRow } from './spool.js';
@@ -131,6 +131,8 @@ interface Pending {
   input: AuditInput;
   /** Built when the event was reported (gateway events: so the journal holds its id and time). */
   row?: UnchainedRow;
+  /** The row's canonical encoding, made once for the journal line and the chain hash. */
+  encoded?: EncodedRow;
   /** The journal's ticket for it. */
   ticket?: number;
   /** Who waits for the row; gateway events have nobody. */
@@ -164,10 +166,9 @@ export function createAuditLog(
     if (tickets.length > 0) journal.release(tickets);
   }
 
-  function chainRow(base: UnchainedRow, prev: string | undefined): AuditRow {
-    const row: Omit<AuditRow, 'hash'> = { ...base, prev_hash: prev ?? GENESIS_HASH };
-    (row as AuditRow).hash = newEventHash(row);
-    return row as AuditRow;
+  function chainRow(base: UnchainedRow, prev: string | undefined, encoded = encodeRow(base)): AuditRow {
+    const prevHash = prev ?? GENESIS_HASH;
+    return { ...base, prev_hash: prevHash, hash: chainHash(encoded, prevHash) };
   }
 
   function baseRow(input: AuditInput): UnchainedRow {
@@ -184,7 +185,7 @@ export function createAuditLog(
       correlation_id: input.correlationId ?? null,
       ip: input.ip ?? null,
       result: input.result ?? 'ok',
-      // Stored canonical, so the chain hash needs no re-encoding (see newEventHash).
+      // Stored canonical, so the chain hash needs no re-encoding (see encodeRow).
       details: canonicalJson(input.actorKey ? { ...input.details, actor_id: input.actorKey } : (input.details ?? {})),
     };
   }
@@ -253,7 +254,7 @@ export function createAuditLog(
         const rows = await repo.appendMany((prev) => {
           let hash = prev;
           built = batch.map((p) => {
-            const row = chainRow(rowOf(p), hash);
+            const row = chainRow(rowOf(p), hash, p.encoded);
             hash = row.hash;
             return row;
           });
@@ -316,7 +317,8 @@ export function createAuditLog(
       };
       if (!journal) return enqueue({ input }, false);
       const row = baseRow(input);
-      enqueue({ input, row, ticket: journal.add(row) }, false);
+      const encoded = encodeRow(row);
+      enqueue({ input, row, encoded, ticket: journal.add(encoded) }, false);
     },
     async list(filter) {
       flushQueue();

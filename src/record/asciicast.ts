@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import { GateError } from '../errors.js';
 
 /** An asciicast v2 header (https://docs.asciinema.org/manual/asciicast/v2/) plus gate's own key. */
@@ -22,9 +21,9 @@ export type CastEvent = [time: number, type: CastEventType, data: string];
 export interface CastWriterOptions {
   /**
    * Receives whole lines, each ending in "\n": the header first, then one per
-   * event. Output events come as UTF-8 bytes, the rest as strings.
+   * event.
    */
-  write(line: string | Buffer): void;
+  write(line: string): void;
   /** Monotonic milliseconds; defaults to performance.now(). */
   now?: () => number;
   /**
@@ -53,44 +52,6 @@ export interface CastWriter {
   close(): void;
   /** Seconds since the recording started (the time the next event would carry). */
   elapsed(): number;
-}
-
-/** JSON's two-character escapes (`\\n`, `\\"`, ...) by byte: the second character, or 0 for `\\u00XX`. */
-const SHORT_ESCAPE = new Uint8Array(256);
-for (const [byte, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r'], [0x22, '"'], [0x5c, '\\']] as const) {
-  SHORT_ESCAPE[byte] = letter.charCodeAt(0);
-}
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-/** The longest escape (`\\u001b`): the bound for sizing an escaped copy. */
-const MAX_ESCAPE = 6;
-
-/**
- * Escapes valid UTF-8 for the inside of a JSON string, byte by byte, into
- * `out` at `at`; returns the end. Multibyte sequences pass through as they
- * are: none of their bytes is below 0x80. The same bytes as the UTF-8 of
- * JSON.stringify's text (C0 controls, '"' and '\\' escaped, in its short
- * forms where it has them), without decoding to UTF-16 and encoding back.
- */
-function escapeJsonBytes(src: Uint8Array, out: Uint8Array, at: number): number {
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i]!;
-    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
-      out[at++] = b;
-      continue;
-    }
-    out[at++] = 0x5c; // \
-    const short = SHORT_ESCAPE[b]!;
-    if (short !== 0) {
-      out[at++] = short;
-      continue;
-    }
-    out[at++] = 0x75; // u
-    out[at++] = 0x30;
-    out[at++] = 0x30;
-    out[at++] = HEX_DIGITS[b >> 4]!;
-    out[at++] = HEX_DIGITS[b & 15]!;
-  }
-  return at;
 }
 
 /**
@@ -126,7 +87,6 @@ export function createCastWriter(header: CastHeader, options: CastWriterOptions)
   let pendingAt = 0;
   // The start of a UTF-8 sequence the last output ended in.
   let carry: Buffer = EMPTY;
-  let scratch = Buffer.allocUnsafe(0);
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -137,24 +97,6 @@ export function createCastWriter(header: CastHeader, options: CastWriterOptions)
   // only the data needs escaping (the time is a finite number, the type one letter).
   const emit = (at: number, type: CastEventType, data: string) => {
     write(`[${seconds(at)},"${type}",${JSON.stringify(data)}]\n`);
-  };
-  /** An output event from bytes: escaped straight into the line when they are valid UTF-8. */
-  const emitBytes = (at: number, data: Buffer) => {
-    if (!isUtf8(data)) {
-      // Invalid bytes (binary output): the decoder puts U+FFFD in their place, as a terminal would show them.
-      write(Buffer.from(`[${seconds(at)},"o",${JSON.stringify(data.toString('utf8'))}]\n`, 'utf8'));
-      return;
-    }
-    const head = `[${seconds(at)},"o","`;
-    const size = head.length + data.length * MAX_ESCAPE + 3;
-    if (scratch.length < size) scratch = Buffer.allocUnsafe(Math.max(size, 2 * scratch.length));
-    let end = scratch.write(head, 0, 'latin1');
-    end = escapeJsonBytes(data, scratch, end);
-    scratch[end++] = 0x22; // "
-    scratch[end++] = 0x5d; // ]
-    scratch[end++] = 0x0a; // \n
-    // A copy of its exact size: the line outlives this call (spool batch, upload).
-    write(Buffer.from(scratch.subarray(0, end)));
   };
   const flush = () => {
     if (timer) {
@@ -169,7 +111,9 @@ export function createCastWriter(header: CastHeader, options: CastWriterOptions)
     const tail = closed ? 0 : incompleteTail(data);
     // Copied: a view would keep the whole read buffer alive.
     carry = tail > 0 ? Buffer.from(data.subarray(data.length - tail)) : EMPTY;
-    if (data.length > tail) emitBytes(pendingAt, data.subarray(0, data.length - tail));
+    // Invalid bytes (binary output) decode to U+FFFD, as a terminal shows them. Decoding and
+    // JSON.stringify run in C++ over the whole event: faster than escaping byte by byte in JS.
+    if (data.length > tail) emit(pendingAt, 'o', data.subarray(0, data.length - tail).toString('utf8'));
   };
   const add = (data: Uint8Array) => {
     const t = now();

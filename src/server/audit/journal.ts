@@ -24,7 +24,7 @@ export interface AuditJournal {
   /** Events a process that ended without closing the journal left, oldest first; `discard` once they are kept elsewhere. */
   recovered(): { rows: UnchainedRow[]; discard(): void };
   /** Queues an event (its `encodeRow` form) for the next `sync`; returns the ticket `release` takes. */
-  add(row: EncodedRow): number;
+  add(encoded: EncodedRow): number;
   /** Writes every queued event (done at the end of each turn anyway; call it before answering). */
   sync(): void;
   /** The events of these tickets are kept elsewhere now. */
@@ -199,9 +199,9 @@ export function createAuditJournal(dataDir: string, options: { segmentBytes?: nu
       };
     },
 
-    add(row) {
+    add(encoded) {
       // The row as one JSON object, its details inline: no second encoding of the event.
-      lines.push(`${row.head}${row.tail}\n`);
+      lines.push(`${encoded.head}${encoded.tail}\n`);
       segment(current).waiting++;
       if (!tickQueued) {
         tickQueued = true;

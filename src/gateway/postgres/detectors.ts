@@ -21,8 +21,8 @@ const CARD = /(?<![0-9A-Za-z_]|[0-9A-Za-z_][-.])[0-9](?:[ -]?[0-9]){12,18}(?![0-
 /** Applies the detectors to a text; undefined when nothing matched. */
 export function detectText(d: Detectors, text: string): string | undefined {
   let out = text;
-  // CARD needs 13 digits: skip the pattern where there are not that many.
-  if (d.card && hasDigits(text, 13)) out = out.replace(CARD, (m) => (cardShaped(m) ? maskCard(m) : m));
+  // The pattern itself, compiled to native code, finds where no number is faster than a loop counting digits first.
+  if (d.card) out = out.replace(CARD, (m) => (cardShaped(m) ? maskCard(m) : m));
   if (d.email) out = maskEmails(out);
   return out === text ? undefined : out;
 }
@@ -138,15 +138,6 @@ export function mayContainSecret(d: Detectors, body: Buffer, start: number, end:
       const b = body[i]!;
       if (b >= 0x30 && b <= 0x39 && ++digits >= 13) return true;
     }
-  }
-  return false;
-}
-
-function hasDigits(text: string, n: number): boolean {
-  let digits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57 && ++digits >= n) return true;
   }
   return false;
 }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { canonicalJson, chainHash, encodeRow, eventHash, GENESIS_HASH, newEventHash } from '../../src/server/audit/chain.js';
+import { canonicalJson, chainHash, encodeRow, eventHash, GENESIS_HASH } from '../../src/server/audit/chain.js';
 import { type AuditLog, createAuditLog } from '../../src/server/audit/log.js';
 import { AUDIT_COLUMNS, auditValues } from '../../src/store/rows/audit.js';
 import { createSqliteStore, type SqliteStore } from '../../src/store/sqlite/store.js';
@@ -26,10 +26,10 @@ describe('canonical encoding', () => {
       id: 'ev_1', time: '2026-01-01T00:00:00.000Z', actor: 'alice', actor_kind: null, action: 'pg.query', target: 'db',
       role: 'read', grant_id: 'g_1', session_id: 's_"1"', correlation_id: null, ip: '::1', result: 'ok', details, prev_hash: GENESIS_HASH,
     };
-    expect(newEventHash(row)).toBe(eventHash(row));
-    expect(newEventHash({ ...row, actor: 'mallory' })).not.toBe(eventHash(row));
-    // The encoding the journal keeps is the same row, chain fields aside, as one JSON object.
     const { prev_hash: _prev, ...unchained } = row;
+    expect(chainHash(encodeRow(unchained), row.prev_hash)).toBe(eventHash(row));
+    expect(chainHash(encodeRow({ ...unchained, actor: 'mallory' }), row.prev_hash)).not.toBe(eventHash(row));
+    // The encoding the journal keeps is the same row, chain fields aside, as one JSON object.
     const { head, tail } = encodeRow(unchained);
     expect(JSON.parse(head + tail)).toEqual({ ...unchained, details: JSON.parse(details) });
     expect(chainHash({ head, tail }, GENESIS_HASH)).toBe(eventHash(row));

@@ -52,7 +52,7 @@ export function eventHash(row: Omit<AuditRow, 'hash'> & { hash?: string }): stri
  * `head` + `,"prev_hash":…` + `tail`, and `head` + `tail` is the row without
  * its chain fields as one JSON object, which is the journal's line. Needs
  * `details` already canonical (as the audit log writes it). The keys below
- * are in sorted order; a test holds `newEventHash` equal to `eventHash`.
+ * are in sorted order; a test holds `chainHash` equal to `eventHash`.
  */
 export interface EncodedRow {
   head: string;
@@ -74,11 +74,6 @@ export function encodeRow(row: Omit<AuditRow, 'prev_hash' | 'hash'>): EncodedRow
 /** The chain hash of an encoded row written after the event whose hash is `prev`. */
 export function chainHash(encoded: EncodedRow, prev: string): string {
   return sha256Hex(`${encoded.head},"prev_hash":${json(prev)}${encoded.tail}`);
-}
-
-/** The hash of a row about to be written: `eventHash`'s value without parsing its details back or sorting keys at run time. */
-export function newEventHash(row: Omit<AuditRow, 'hash'>): string {
-  return chainHash(encodeRow(row), row.prev_hash);
 }
 
 const json = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));

@@ -71,17 +71,42 @@ export function summaryFields(statements: StatementSummary[] | undefined, out: R
   return out;
 }
 
+/**
+ * The event of one statement. Its details are built with their keys in
+ * sorted order (nested ones too), which lets the audit log encode them with
+ * one JSON.stringify (see canonicalJson): this runs once per statement.
+ */
 export function queryEvent(r: QueryRecord, maxBytes: number): GatewayAuditEvent {
-  // One object filled in place: this runs once per statement on the data path.
-  const details = statementFields(r.text, maxBytes);
-  details.protocol = r.protocol;
-  summaryFields(r.statements, details);
+  const text = statementFields(r.text, maxBytes);
+  const statements = r.statements && r.statements.length > 0 ? r.statements : undefined;
+  const summary = statements ? summaryFields(statements) : undefined;
+  const details: Record<string, unknown> = {};
+  if (summary) details.command = summary.command;
   details.decision = r.decision ?? 'allowed';
+  if (r.error) details.error = { message: r.error.message, sqlstate: r.error.sqlstate };
+  if (summary) details.fingerprint = summary.fingerprint;
   if (r.masked && r.masked.length > 0) details.masked_columns = r.masked;
   if (r.prepared) details.prepared = true;
-  if (r.tag !== undefined) details.tag = r.tag;
+  details.protocol = r.protocol;
   if (r.rows !== undefined) details.rows = r.rows;
-  if (r.error) details.error = r.error;
+  details.statement = text.statement;
+  details.statement_bytes = text.statement_bytes;
+  details.statement_sha256 = text.statement_sha256;
+  if (text.statement_truncated) details.statement_truncated = true;
+  if (summary?.statements) details.statements = (summary.statements as StatementSummary[]).map(sortedSummary);
+  if (summary) details.tables = summary.tables;
+  if (r.tag !== undefined) details.tag = r.tag;
   if (r.extra) Object.assign(details, r.extra);
   return { action: r.protocol === 'fastpath' ? 'pg.function_call' : 'pg.query', result: r.error ? 'error' : 'ok', details };
+}
+
+/** A statement's summary with its keys in sorted order (the same fields). */
+function sortedSummary(s: StatementSummary): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (s.filtered !== undefined) out.filtered = s.filtered;
+  if (s.fingerprint !== undefined) out.fingerprint = s.fingerprint;
+  if (s.opaque !== undefined) out.opaque = s.opaque;
+  out.tables = s.tables;
+  out.tag = s.tag;
+  return out;
 }

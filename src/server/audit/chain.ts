@@ -10,6 +10,8 @@ export const GENESIS_HASH = '0'.repeat(64);
  */
 export function canonicalJson(value: unknown): string {
   if (typeof value !== 'object' || value === null) return absent(value) ? 'null' : JSON.stringify(value);
+  // Keys already in order all the way down (gate builds its events so): JSON.stringify writes the same bytes, about three times faster.
+  if (inOrder(value)) return JSON.stringify(value);
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     return canonicalJson((value as { toJSON(): unknown }).toJSON()); // a Date, as JSON.stringify writes it
   }
@@ -30,6 +32,25 @@ export function canonicalJson(value: unknown): string {
     first = false;
   }
   return `${out}}`;
+}
+
+/** True when JSON.stringify(value) is canonical already: each object's keys sorted, and no toJSON to call, at every depth. */
+function inOrder(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (const v of value) if (typeof v === 'object' && v !== null && !inOrder(v)) return false;
+    return true;
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  let prev = '';
+  let first = true;
+  for (const k of Object.keys(value)) {
+    if (!first && !(prev < k)) return false;
+    const v = (value as Record<string, unknown>)[k];
+    if (typeof v === 'object' && v !== null && !inOrder(v)) return false;
+    prev = k;
+    first = false;
+  }
+  return true;
 }
 
 /** What JSON.stringify leaves out of an object (and writes as null in an array). */

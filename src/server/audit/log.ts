@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { GatewayAuditEvent, TunnelGrant } from '../../gateway/types.js';
 import type { AuditFilter, AuditRepository, AuditRow } from '../../store/store.js';
 import { type ChainBreak, canonicalJson, chainHash, checkEvent, type EncodedRow, encodeRow, GENESIS_HASH } from './chain.js';
+import { isoTime } from './iso-time.js';
 import type { AuditJournal } from './journal.js';
 import { createAuditRecovery } from './recovery.js';
 import type { AuditSpool, UnchainedRow } from './spool.js';
@@ -142,6 +143,18 @@ interface Pending {
 /** Told about a batch that could not be written: how many events, and their first action. */
 export type AuditErrorHandler = (err: unknown, lost: { events: number; action: string }) => void;
 
+/**
+ * Details with the caller's identity key as `actor_id` (it wins over one the
+ * details carry), put first: it sorts first among gate's detail keys, so
+ * details built in sorted order stay so (see canonicalJson).
+ */
+function withActorId(details: Record<string, unknown> | undefined, actorKey: string | null | undefined): Record<string, unknown> {
+  if (!actorKey) return details ?? {};
+  if (details === undefined) return { actor_id: actorKey };
+  if (details.actor_id !== undefined) return { ...details, actor_id: actorKey };
+  return { actor_id: actorKey, ...details };
+}
+
 const unchained = ({ prev_hash: _p, hash: _h, ...rest }: AuditRow): UnchainedRow => rest;
 
 export function createAuditLog(
@@ -166,15 +179,32 @@ export function createAuditLog(
     if (tickets.length > 0) journal.release(tickets);
   }
 
+  /** The row with its chain fields. Spelled out rather than spread: one statement's event comes through here, and this costs half as much. */
   function chainRow(base: UnchainedRow, prev: string | undefined, encoded = encodeRow(base)): AuditRow {
     const prevHash = prev ?? GENESIS_HASH;
-    return { ...base, prev_hash: prevHash, hash: chainHash(encoded, prevHash) };
+    return {
+      id: base.id,
+      time: base.time,
+      actor: base.actor,
+      actor_kind: base.actor_kind,
+      action: base.action,
+      target: base.target,
+      role: base.role,
+      grant_id: base.grant_id,
+      session_id: base.session_id,
+      correlation_id: base.correlation_id,
+      ip: base.ip,
+      result: base.result,
+      details: base.details,
+      prev_hash: prevHash,
+      hash: chainHash(encoded, prevHash),
+    };
   }
 
   function baseRow(input: AuditInput): UnchainedRow {
     return {
       id: auditId(),
-      time: now().toISOString(),
+      time: isoTime(now()),
       actor: input.actor ?? null,
       actor_kind: input.actorKind ?? null,
       action: input.action,
@@ -186,7 +216,7 @@ export function createAuditLog(
       ip: input.ip ?? null,
       result: input.result ?? 'ok',
       // Stored canonical, so the chain hash needs no re-encoding (see encodeRow).
-      details: canonicalJson(input.actorKey ? { ...input.details, actor_id: input.actorKey } : (input.details ?? {})),
+      details: canonicalJson(withActorId(input.details, input.actorKey)),
     };
   }
 

@@ -40,6 +40,15 @@ const COPY_WIDTH = 1000;
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 const PASSWORD = 'bench-upstream-pw';
 const CPU_PROF = process.env.BENCH_CPU_PROF; // a directory: profile the gate server (dev) process
+/** BENCH_STRACE=1: count each proxy process's system calls per run (strace -c; slows the run, the counts stay exact). */
+const STRACE = process.env.BENCH_STRACE === '1';
+/**
+ * BENCH_PERF=dir: sample each proxy process's CPU with `perf record` per run
+ * (dir/<path>-<process>.data; gate runs with --perf-basic-prof so its
+ * JavaScript has names). Unlike --cpu-prof it counts CPU, not wall time: a
+ * write(2) that waits for the core is not charged to the write.
+ */
+const PERF = process.env.BENCH_PERF;
 /** Another build of gate (a directory holding bin/gate.js and dist/, e.g. a copy made before a change): run next to this one, interleaved. */
 const BEFORE = process.env.BENCH_GATE_BEFORE;
 /** Idle tunnels held open at once for the memory figures; active tunnels for the per-tunnel growth. */
@@ -227,7 +236,7 @@ policies:
 `,
   );
   const env = { ...process.env, GATE_CONFIG_DIR: join(work, `${label}-cli`), GATE_CREDENTIAL_STORE: 'file', NO_COLOR: '1' };
-  const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
+  const nodeArgs = [...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), ...(PERF ? ['--perf-basic-prof'] : [])];
   const dev = start(process.execPath, [...nodeArgs, bin, 'dev', '--config', join(work, `${label}.yaml`), '--data-dir', dataDir, '--port', '0', '--log-level', 'error'], {
     env,
     cwd: work,
@@ -271,7 +280,12 @@ function cpuMicros(pid) {
  * meanwhile (`cpu`), and how much of all of it was in the kernel (`sys`):
  * what the system calls cost, against the process's own work.
  */
-async function measured(procs, fn) {
+async function measured(procs, fn, label) {
+  const traces = [
+    ...(STRACE ? Object.entries(procs).map(([k, pid]) => straced(k, pid)) : []),
+    ...(PERF ? Object.entries(procs).map(([k, pid]) => perfRecorded(join(PERF, `${label}-${k}.data`), pid)) : []),
+  ];
+  if (traces.length) await new Promise((r) => setTimeout(r, 500)); // strace attaches
   const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuMicros(pid)]));
   const t0 = process.hrtime.bigint();
   const result = await fn();
@@ -279,7 +293,34 @@ async function measured(procs, fn) {
   const after = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuMicros(pid)]));
   const cpu = Object.fromEntries(Object.keys(procs).map((k) => [k, after[k].user + after[k].sys - before[k].user - before[k].sys]));
   const sys = Object.keys(procs).reduce((sum, k) => sum + after[k].sys - before[k].sys, 0);
-  return { ...result, cpu, sys, wallMs };
+  const syscalls = Object.fromEntries((await Promise.all(traces.map((t) => t.stop()))).filter(Boolean));
+  return { ...result, cpu, sys, wallMs, syscalls };
+}
+
+/** Attaches `perf record` to a process until stop(). */
+function perfRecorded(file, pid) {
+  execFileSync('mkdir', ['-p', PERF]);
+  const child = spawn('perf', ['record', '-q', '-F', '999', '-g', '-o', file, '-p', String(pid)], { stdio: 'ignore' });
+  return { stop: () => new Promise((res) => child.once('exit', () => res(undefined)) && child.kill('SIGINT')) };
+}
+
+/** Attaches `strace -c -f` to a process; stop() resolves with [name, { call: count }]. */
+function straced(name, pid) {
+  const extra = process.env.BENCH_STRACE_ARGS?.split(' ') ?? ['-c'];
+  const child = spawn('strace', [...extra, '-f', '-q', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let out = '';
+  child.stderr.on('data', (d) => (out += d));
+  return {
+    stop: () =>
+      new Promise((res) => {
+        child.once('exit', () => {
+          const counts = {};
+          for (const m of out.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/gm)) counts[m[2]] = Number(m[1]);
+          res([name, counts]);
+        });
+        child.kill('SIGINT');
+      }),
+  };
 }
 
 /** Runs pgbench; returns { tps, latency (ms), txns }. */
@@ -444,7 +485,7 @@ async function main() {
   for (const s of SCENARIOS.filter((x) => !only || only.includes(x.key))) {
     // Interleaved: every path runs a workload before the next workload starts.
     for (const p of paths) {
-      const r = await measured(p.procs, () => s.run(p.port, pgPort));
+      const r = await measured(p.procs, () => s.run(p.port, pgPort), `${s.key}-${p.name.replaceAll(' ', '-')}`);
       const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);
       results[p.name][s.key] = { ...r, total };
       const rate = r.bytes ? `${(r.bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s` : `${r.tps.toFixed(0)} tps ${(r.latency * 1000).toFixed(0)} µs`;
@@ -452,6 +493,11 @@ async function main() {
       const count = r.txns ? `, ${r.txns} txns` : '';
       const kernel = total > 0 ? `, ${((100 * r.sys) / total).toFixed(0)} % in the kernel` : '';
       console.error(`  ${s.name.padEnd(36)} ${p.name.padEnd(14)} ${rate.padStart(16)}  proxy CPU ${(total / 1000).toFixed(0)} ms${split}${kernel}${count}`);
+      for (const [proc, counts] of Object.entries(r.syscalls)) {
+        const per = r.txns ? (n) => (n / r.txns).toFixed(2) : String;
+        const top = Object.entries(counts).sort((a, b) => b[1] - a[1]).slice(0, 8);
+        console.error(`    ${proc} system calls${r.txns ? ' per transaction' : ''}: ${top.map(([c, n]) => `${c} ${per(n)}`).join(', ')}`);
+      }
     }
   }
 

@@ -16,6 +16,8 @@
  *
  *   npm run bench:pg                                     # 10 s per run, 1500 tps, 500 MB COPY
  *   BENCH_SECONDS=2 BENCH_RATE=300 BENCH_COPY_MB=5 node bench/pg.js   # a smoke run, after `npm run build`
+ *   BENCH_ONLY=rate BENCH_STRACE=1 node bench/pg.js       # system calls per transaction of each proxy
+ *   BENCH_ONLY=rate BENCH_PERF=/tmp/perf node bench/pg.js # perf samples of each proxy, per run
  *
  * Not a test: nothing here asserts a timing. Every process runs on this box,
  * so client, proxy and server share its cores: CPU per unit of work is the

@@ -213,8 +213,13 @@ export interface AuditRepository {
   knownIds(ids: readonly string[]): Promise<Set<string>>;
   /** Every row in chain order, in pages (for verify). */
   scan(afterSeq: number, limit: number): Promise<{ seq: number; row: AuditRow }[]>;
-  /** How many events there are and the hash of the last one (the chain head). Counts every row: not for hot paths. */
-  head(): Promise<{ count: number; hash: string | undefined }>;
+  /**
+   * How many events there are, and the `seq` and hash of the last one (the
+   * chain head), read at one instant. Without `since` it counts every row
+   * (once per process: it grows with the log); with the `seq` and `count` of
+   * an earlier answer it counts only the rows after that `seq`.
+   */
+  head(since?: { seq: number; count: number }): Promise<{ count: number; seq: number | undefined; hash: string | undefined }>;
   /** The last event's `seq` and hash, from the index: cheap enough to poll. */
   tip(): Promise<{ seq: number; hash: string } | undefined>;
   /** Keeps a signed checkpoint (idempotent per count). */

@@ -319,6 +319,23 @@ describe.each(kinds)('$name store', (kind) => {
     expect(result).toEqual({ ok: true, events: before + 40 });
   });
 
+  it("audit head: counting on from an earlier answer gives the full count, whichever store appended since", async () => {
+    const other = await place.open();
+    const a = createAuditLog(store.audit);
+    const b = createAuditLog(other.audit);
+    const earlier = await store.audit.head();
+    expect(earlier.count).toBe((await a.verify()).events);
+    expect(earlier.seq).toBe((await store.audit.tip())?.seq);
+    for (let i = 0; i < 12; i++) await (i % 3 ? a : b).append({ action: 'test.head', details: { i } });
+    const counted = await store.audit.head({ seq: earlier.seq!, count: earlier.count });
+    const full = await store.audit.head();
+    expect(counted).toEqual(full);
+    expect(counted.count).toBe(earlier.count + 12);
+    expect(counted.hash).toBe((await store.audit.tip())?.hash);
+    // Nothing new since: the same answer again.
+    expect(await store.audit.head({ seq: counted.seq!, count: counted.count })).toEqual(full);
+  });
+
   it('everything survives a restart', async () => {
     await store.close();
     store = await place.open();

@@ -107,6 +107,13 @@ export function createCheckpointer(options: {
   let loaded = false;
   /** The `seq` of the newest event when the last checkpoint was signed (seq may skip, so this is an estimate). */
   let seqAtLast: number | undefined;
+  /**
+   * The chain's length up to `seq`, as last counted: the next count adds only
+   * the rows after it. Counting every row each time stalled the server for
+   * longer the longer the log (30–40 ms at two million events, on SQLite on
+   * the event loop), every `checkpoint_every` events.
+   */
+  let counted: { seq: number; count: number } | undefined;
   let running: Promise<AuditCheckpoint | undefined> | undefined;
 
   async function take(): Promise<AuditCheckpoint | undefined> {
@@ -115,9 +122,9 @@ export function createCheckpointer(options: {
       loaded = true;
     }
     await audit.flush();
-    const tip = await repo.tip();
-    const head = await repo.head();
-    seqAtLast = tip?.seq;
+    const head = await repo.head(counted);
+    seqAtLast = head.seq;
+    if (head.seq !== undefined) counted = { seq: head.seq, count: head.count };
     if (!head.hash || head.count === last?.count) return last;
     const cp = await signCheckpoint(key, { count: head.count, head: head.hash, time: now().toISOString() });
     await repo.addCheckpoint(cp);

@@ -5,6 +5,8 @@ import type { AuditCheckpoint, AuditRepository, AuditRow } from '../store.js';
 import { inTransaction, LOCK_AUDIT_CHAIN, LOCK_NAMESPACE } from './database.js';
 
 const LIST = AUDIT_COLUMNS.join(', ');
+/** COUNT and BIGINT come back as text. */
+type HeadRow = { count: string; seq: string | null; hash: string | null };
 /** 15 parameters a row: well under PostgreSQL's 65535 per statement. */
 const ROWS_PER_INSERT = 500;
 
@@ -43,11 +45,14 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
       const { rows } = await pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
       return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;
     },
-    async head() {
-      const { rows } = await pool.query<{ count: string; hash: string | null }>(
-        'SELECT (SELECT COUNT(*) FROM audit_events) AS count, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash',
-      );
-      return { count: Number(rows[0]!.count), hash: rows[0]!.hash ?? undefined };
+    async head(since) {
+      // One statement, one snapshot: the count and the head are of the same instant.
+      const tip = '(SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1) AS seq, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash';
+      const { rows } = since
+        ? await pool.query<HeadRow>(`SELECT (SELECT COUNT(*) FROM audit_events WHERE seq > $1) AS count, ${tip}`, [since.seq])
+        : await pool.query<HeadRow>(`SELECT (SELECT COUNT(*) FROM audit_events) AS count, ${tip}`);
+      const r = rows[0]!;
+      return { count: (since?.count ?? 0) + Number(r.count), seq: r.seq === null ? undefined : Number(r.seq), hash: r.hash ?? undefined };
     },
     async addCheckpoint(cp) {
       await pool.query('INSERT INTO audit_checkpoints (count, head, time, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (count) DO NOTHING', [

@@ -24,7 +24,10 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
     for (const row of rows) insert(row);
     return rows;
   });
-  const head = db.prepare('SELECT (SELECT COUNT(*) FROM audit_events) AS count, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash');
+  // One statement each, so the count and the head are of the same instant.
+  const TIP = '(SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1) AS seq, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash';
+  const head = db.prepare(`SELECT (SELECT COUNT(*) FROM audit_events) AS count, ${TIP}`);
+  const headSince = db.prepare(`SELECT (SELECT COUNT(*) FROM audit_events WHERE seq > ?) AS count, ${TIP}`);
   const addCheckpoint = db.prepare('INSERT INTO audit_checkpoints (count, head, time, signature) VALUES (@count, @head, @time, @signature) ON CONFLICT (count) DO NOTHING');
   const listCheckpoints = db.prepare('SELECT count, head, time, signature FROM audit_checkpoints ORDER BY count');
   const tip = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
@@ -37,9 +40,9 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
       const r = tip.get() as { seq: number; hash: string } | undefined;
       return r ? { seq: Number(r.seq), hash: r.hash } : undefined;
     },
-    async head() {
-      const r = head.get() as { count: number; hash: string | null };
-      return { count: Number(r.count), hash: r.hash ?? undefined };
+    async head(since) {
+      const r = (since ? headSince.get(since.seq) : head.get()) as { count: number; seq: number | null; hash: string | null };
+      return { count: (since?.count ?? 0) + Number(r.count), seq: r.seq ?? undefined, hash: r.hash ?? undefined };
     },
     async addCheckpoint(cp) {
       addCheckpoint.run(cp);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditValues, auditWithoutSeq } from '../rows/audit.js';
+import { AUDIT_COLUMNS, AUDIT_HEAD_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditValues, auditWithoutSeq } from '../rows/audit.js';
 import { auditWhere } from '../rows/audit-filter.js';
 import type { AuditCheckpoint, AuditRepository, AuditRow } from '../store.js';
 import { inTransaction, LOCK_AUDIT_CHAIN, LOCK_NAMESPACE } from './database.js';
@@ -46,11 +46,9 @@ export function postgresAudit(pool: pg.Pool): AuditRepository {
       return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;
     },
     async head(since) {
-      // One statement, one snapshot: the count and the head are of the same instant.
-      const tip = '(SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1) AS seq, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash';
       const { rows } = since
-        ? await pool.query<HeadRow>(`SELECT (SELECT COUNT(*) FROM audit_events WHERE seq > $1) AS count, ${tip}`, [since.seq])
-        : await pool.query<HeadRow>(`SELECT (SELECT COUNT(*) FROM audit_events) AS count, ${tip}`);
+        ? await pool.query<HeadRow>(`SELECT (SELECT COUNT(*) FROM audit_events WHERE seq > $1) AS count, ${AUDIT_HEAD_COLUMNS}`, [since.seq])
+        : await pool.query<HeadRow>(`SELECT (SELECT COUNT(*) FROM audit_events) AS count, ${AUDIT_HEAD_COLUMNS}`);
       const r = rows[0]!;
       return { count: (since?.count ?? 0) + Number(r.count), seq: r.seq === null ? undefined : Number(r.seq), hash: r.hash ?? undefined };
     },

@@ -38,6 +38,13 @@ export const auditValues = (r: AuditRow): (string | null)[] => [
   r.hash,
 ];
 
+/**
+ * The chain head's `seq` and hash as two columns of a SELECT, beside a count
+ * in the same statement (`head` in both stores): one statement, one instant.
+ */
+export const AUDIT_HEAD_COLUMNS =
+  '(SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1) AS seq, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash';
+
 /** An audit row read back with its `seq`: a number from SQLite, text from PostgreSQL (BIGINT). */
 export type AuditSeqRow = AuditRow & { seq: number | string };
 

@@ -1,4 +1,4 @@
-import { AUDIT_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditValues, auditWithoutSeq } from '../rows/audit.js';
+import { AUDIT_COLUMNS, AUDIT_HEAD_COLUMNS, type AuditSeqRow, auditFromSeqRow, auditValues, auditWithoutSeq } from '../rows/audit.js';
 import { auditWhere } from '../rows/audit-filter.js';
 import type { AuditCheckpoint, AuditRepository, AuditRow } from '../store.js';
 import type { SqliteDb } from './database.js';
@@ -24,10 +24,8 @@ export function sqliteAudit(db: SqliteDb): AuditRepository {
     for (const row of rows) insert(row);
     return rows;
   });
-  // One statement each, so the count and the head are of the same instant.
-  const TIP = '(SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1) AS seq, (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash';
-  const head = db.prepare(`SELECT (SELECT COUNT(*) FROM audit_events) AS count, ${TIP}`);
-  const headSince = db.prepare(`SELECT (SELECT COUNT(*) FROM audit_events WHERE seq > ?) AS count, ${TIP}`);
+  const head = db.prepare(`SELECT (SELECT COUNT(*) FROM audit_events) AS count, ${AUDIT_HEAD_COLUMNS}`);
+  const headSince = db.prepare(`SELECT (SELECT COUNT(*) FROM audit_events WHERE seq > ?) AS count, ${AUDIT_HEAD_COLUMNS}`);
   const addCheckpoint = db.prepare('INSERT INTO audit_checkpoints (count, head, time, signature) VALUES (@count, @head, @time, @signature) ON CONFLICT (count) DO NOTHING');
   const listCheckpoints = db.prepare('SELECT count, head, time, signature FROM audit_checkpoints ORDER BY count');
   const tip = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');

@@ -231,10 +231,14 @@ targets:
       - { require_approval: { statements: [DELETE, UPDATE], unfiltered: true } }
       - { deny: { functions: [pg_terminate_backend, lo_export, dblink*] } }
     masking: { columns: [pgbench_accounts.filler], detectors: [email, credit_card] }
+  # The tunnel alone, for comparison: the same database as a tcp target (bytes relayed, no statement read or audited).
+  tunnel:
+    type: tcp
+    address: 127.0.0.1:${pgPort}
 # Room for the memory figures' idle tunnels (the defaults are 10 per grant, 50 per target).
 limits: { connections_per_grant: ${IDLE_TUNNELS + 100}, connections_per_target: ${IDLE_TUNNELS + 100} }
 policies:
-  - { name: bench, groups: [bench], targets: [bench, guarded], roles: [bench], max_duration: 8h, approval: auto }
+  - { name: bench, groups: [bench], targets: [bench, guarded, tunnel], roles: [bench, default], max_duration: 8h, approval: auto }
 `,
   );
   const env = { ...process.env, GATE_CONFIG_DIR: join(work, `${label}-cli`), GATE_CREDENTIAL_STORE: 'file', NO_COLOR: '1' };
@@ -265,7 +269,12 @@ policies:
     env: { ...env, GATE_TOKEN: token },
   });
   await guarded.waitFor(/"event":"ready"/);
-  return { port, guardedPort, dev, connect, guarded };
+  const tunnelPort = await freePort();
+  const tunnel = start(process.execPath, [...nodeArgs, bin, 'connect', 'tunnel', '--port', String(tunnelPort), '--json', '--server', server], {
+    env: { ...env, GATE_TOKEN: token },
+  });
+  await tunnel.waitFor(/"event":"ready"/);
+  return { port, guardedPort, tunnelPort, dev, connect, guarded, tunnel };
 }
 
 /** utime and stime of a process, in microseconds, from /proc (Linux). */
@@ -472,10 +481,13 @@ async function main() {
     { name: 'gate', port: gate.port, procs: { server: gate.dev.child.pid, cli: gate.connect.child.pid } },
     // The same database behind guardrails and masking: the SQL analysis in the path.
     { name: 'gate guarded', port: gate.guardedPort, procs: { server: gate.dev.child.pid, cli: gate.guarded.child.pid } },
+    // gate's tunnel without the Postgres handler (a tcp target): what the handler and the audit add is the difference.
+    { name: 'gate tcp', port: gate.tunnelPort, procs: { server: gate.dev.child.pid, cli: gate.tunnel.child.pid } },
     ...(before
       ? [
           { name: 'gate before', port: before.port, procs: { server: before.dev.child.pid, cli: before.connect.child.pid } },
           { name: 'gate guarded before', port: before.guardedPort, procs: { server: before.dev.child.pid, cli: before.guarded.child.pid } },
+          { name: 'gate tcp before', port: before.tunnelPort, procs: { server: before.dev.child.pid, cli: before.tunnel.child.pid } },
         ]
       : []),
   ];
@@ -568,7 +580,8 @@ async function main() {
     for (const [name, gt] of gates) console.log(`\n${name}: ${await memory(gt, pgPort)}`);
   }
 
-  if (before) for (const c of [before.guarded, before.connect, before.dev]) await stop(c.child, 'SIGINT');
+  if (before) for (const c of [before.tunnel, before.guarded, before.connect, before.dev]) await stop(c.child, 'SIGINT');
+  await stop(gate.tunnel.child, 'SIGINT');
   await stop(gate.guarded.child, 'SIGINT');
   await stop(gate.connect.child, 'SIGINT');
   await stop(gate.dev.child, 'SIGINT');

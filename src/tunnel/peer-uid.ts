@@ -19,8 +19,8 @@ const CHUNK_BYTES = 64 * 1024;
  * few thousand after a burst of short connections), and the kernel formats
  * it as it is read. So it is read in chunks until the entry turns up, and
  * searched for the port rather than split into fields line by line: reading
- * and splitting all of it cost `gate connect` 30 ms of CPU per connection
- * with 7 000 sockets listed.
+ * and splitting all of it cost `gate connect` 46 ms of CPU per connection
+ * with 5 000 to 9 000 sockets listed (docs/performance.md).
  */
 export async function loopbackPeerUid(socket: Socket, tables: readonly string[] = PROC_TABLES): Promise<number | undefined> {
   const peerPort = socket.remotePort;

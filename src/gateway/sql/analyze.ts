@@ -19,6 +19,8 @@ const CACHE_ENTRIES = 2000;
 // Very long texts (bulk INSERTs) are analysed every time rather than pinned in memory.
 const CACHE_MAX_TEXT = 32 * 1024;
 const cache = new LruCache<string, QueryAnalysis>(CACHE_ENTRIES);
+/** The statements of the analyses `cache` has held: the objects a later lookup can return again. */
+const cached = new WeakSet<StatementAnalysis>();
 // Statements that differ only in integer constants share one analysis (see shape-cache.ts).
 const shapes = new ShapeCache(CACHE_ENTRIES);
 
@@ -40,9 +42,17 @@ export function analyzeQuery(text: string, opts: Partial<SqlReadOptions> = {}): 
     if (shaped) return { ok: true, statements: [shaped] };
   }
   const result = analyzeUncached(text, options);
-  if (text.length <= CACHE_MAX_TEXT) cache.set(key, result);
+  if (text.length <= CACHE_MAX_TEXT) {
+    cache.set(key, result);
+    if (result.ok) for (const s of result.statements) cached.add(s);
+  }
   if (shapeKey !== undefined) shapes.learn(shapeKey, text, result.ok ? result.statements : []);
   return result;
+}
+
+/** Whether `stmt` came from the exact-text cache, so the same object may come back (rules.ts memoizes its decisions). */
+export function isCachedStatement(stmt: StatementAnalysis): boolean {
+  return cached.has(stmt);
 }
 
 /** Empties the analysis cache (tests, benchmarks). */

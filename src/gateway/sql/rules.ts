@@ -5,6 +5,7 @@
  * statement whose effect gate cannot see is decided by `opaque_sql`.
  */
 import type { OpaqueSqlSetting, SqlGuardrailConfig, SqlMatchConfig } from '../../config/sql-rules.js';
+import { isCachedStatement } from './analyze.js';
 import { globMatch } from './glob.js';
 import { type MaskingRules, maskedCopyProblem } from './mask-plan.js';
 import { normalizedText } from './normalize.js';
@@ -143,12 +144,17 @@ export function evaluateQuery(
   return { decision: 'allow', statements };
 }
 
-// Cached analyses are shared objects, so a decision can be remembered per (rules, statement, target).
+/**
+ * The analysis cache hands out the same statement objects again, so their
+ * decision is remembered per (rules, statement, target). Any other statement
+ * (a shape's copy, new for every text) is decided afresh: remembering it
+ * would cost a weak-map entry per statement that is never read.
+ */
 const memo = new WeakMap<SqlRules, WeakMap<StatementAnalysis, Map<string, StatementDecision>>>();
 
 /** Decides one statement (for EXECUTE, the prepared body when known). */
 export function evaluateStatement(rules: SqlRules, stmt: StatementAnalysis, target: string, prepared?: PreparedLookup): StatementDecision {
-  if (stmt.execute) return decide(rules, stmt, target, prepared);
+  if (stmt.execute || !isCachedStatement(stmt)) return decide(rules, stmt, target, prepared);
   let byStmt = memo.get(rules);
   if (!byStmt) {
     byStmt = new WeakMap();

@@ -41,6 +41,10 @@ const COPY_MB = Number(process.env.BENCH_COPY_MB ?? 500);
 const COPY_WIDTH = 1000;
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 const PASSWORD = 'bench-upstream-pw';
+/** BENCH_ROUNDS=n: every workload n times on every path, every other round in the reverse order; the table sums them. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+/** BENCH_BEFORE_NODE_ARGS="--flag …": node flags for the BENCH_GATE_BEFORE build's processes only (a V8 setting against the same build). */
+const BEFORE_NODE_ARGS = process.env.BENCH_BEFORE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
 const CPU_PROF = process.env.BENCH_CPU_PROF; // a directory: profile the gate server (dev) process
 /** BENCH_STRACE=1: count each proxy process's system calls per run (strace -c; slows the run, the counts stay exact). */
 const STRACE = process.env.BENCH_STRACE === '1';
@@ -242,7 +246,11 @@ policies:
 `,
   );
   const env = { ...process.env, GATE_CONFIG_DIR: join(work, `${label}-cli`), GATE_CREDENTIAL_STORE: 'file', NO_COLOR: '1' };
-  const nodeArgs = [...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), ...(PERF ? ['--perf-basic-prof'] : [])];
+  const nodeArgs = [
+    ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []),
+    ...(PERF ? ['--perf-basic-prof'] : []),
+    ...(label === 'before' ? BEFORE_NODE_ARGS : []),
+  ];
   const dev = start(process.execPath, [...nodeArgs, bin, 'dev', '--config', join(work, `${label}.yaml`), '--data-dir', dataDir, '--port', '0', '--log-level', 'error'], {
     env,
     cwd: work,
@@ -275,6 +283,15 @@ policies:
   });
   await tunnel.waitFor(/"event":"ready"/);
   return { port, guardedPort, tunnelPort, dev, connect, guarded, tunnel };
+}
+
+/** Two rounds of one workload on one path as one: CPU, transactions, bytes and time added up, rates and latencies averaged. */
+function merged(a, b) {
+  if (!a) return b;
+  const sum = (k) => (a[k] === undefined ? undefined : a[k] + b[k]);
+  const mean = (k) => (a[k] === undefined ? undefined : (a[k] + b[k]) / 2);
+  const cpu = Object.fromEntries(Object.keys(a.cpu).map((k) => [k, a.cpu[k] + b.cpu[k]]));
+  return { ...b, cpu, total: a.total + b.total, sys: a.sys + b.sys, wallMs: a.wallMs + b.wallMs, txns: sum('txns'), bytes: sum('bytes'), tps: mean('tps'), latency: mean('latency') };
 }
 
 /** utime and stime of a process, in microseconds, from /proc (Linux). */
@@ -497,11 +514,14 @@ async function main() {
   // BENCH_ONLY=key,key runs those workloads only (rate, one, connect, copyOut, copyIn).
   const only = process.env.BENCH_ONLY?.split(',');
   for (const s of SCENARIOS.filter((x) => !only || only.includes(x.key))) {
-    // Interleaved: every path runs a workload before the next workload starts.
-    for (const p of paths) {
-      const r = await measured(p.procs, () => s.run(p.port, pgPort), `${s.key}-${p.name.replaceAll(' ', '-')}`);
+    // Interleaved: every path runs a workload before the next workload starts;
+    // with BENCH_ROUNDS > 1, every other round in the reverse order, so that a
+    // path is not favoured by where it runs (later runs measured up to 20 %
+    // cheaper on the same build).
+    for (let round = 0; round < ROUNDS; round++) for (const p of round % 2 ? [...paths].reverse() : paths) {
+      const r = await measured(p.procs, () => s.run(p.port, pgPort), `${s.key}-${p.name.replaceAll(' ', '-')}${round ? `-${round + 1}` : ''}`);
       const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);
-      results[p.name][s.key] = { ...r, total };
+      results[p.name][s.key] = merged(results[p.name][s.key], { ...r, total });
       const rate = r.bytes ? `${(r.bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s` : `${r.tps.toFixed(0)} tps ${(r.latency * 1000).toFixed(0)} µs`;
       const split = Object.keys(r.cpu).length > 1 ? ` (${Object.entries(r.cpu).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ')})` : '';
       const count = r.txns ? `, ${r.txns} txns` : '';

@@ -38,6 +38,8 @@ export interface QueryRecord {
   error?: { sqlstate: string; message: string };
   /** Extra fields for special events (fastpath function oid, …). */
   extra?: Record<string, unknown>;
+  /** Its event has been reported (a record is audited once, when its outcome is known or the session ends). */
+  audited?: boolean;
 }
 
 /** The statement text fields of an audit event: capped text, full length, SHA-256 (into `out` when given). */

@@ -107,12 +107,14 @@ export function createCore(init: {
   };
 }
 
-const audited = new WeakSet<QueryRecord>();
-
-/** Audits a statement once, when its outcome is known (or the session ended). */
+/**
+ * Audits a statement once, when its outcome is known (or the session ended).
+ * Marked on the record itself: a weak set of every statement's record cost
+ * the garbage collector an entry per statement.
+ */
 export function auditRecord(r: RelayCore, record: QueryRecord): void {
-  if (audited.has(record)) return;
-  audited.add(record);
+  if (record.audited) return;
+  record.audited = true;
   r.ctx.audit(queryEvent(record, r.limits.auditStatementBytes));
 }
 

@@ -48,7 +48,8 @@ export function relay(local: Duplex, remote: Duplex, options: RelayOptions = {})
         resolve(stats);
         return;
       }
-      other.end();
+      // Usually ended already (the pipe passed the end on): end() again would only build an error to drop.
+      if (!other.writableEnded && !other.destroyed) other.end();
       // Its pipe target is gone, which paused it: a paused socket holds no
       // libuv reference, so with nothing else pending the process would exit
       // (code 13) before the peer's close ever arrived. Keep reading to EOF.
@@ -71,7 +72,7 @@ export function relay(local: Duplex, remote: Duplex, options: RelayOptions = {})
     remote.pipe(local, { end: false });
     // Ended by hand (not by pipe) so that last words, when there are any, go out before the end.
     remote.once('end', () => {
-      if (!remoteGone(false)) local.end();
+      if (!remoteGone(false) && !local.writableEnded && !local.destroyed) local.end();
     });
     local.on('error', fail(local));
     remote.on('error', fail(remote));

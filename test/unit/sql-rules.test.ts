@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { PostgresTarget } from '../../src/config/schema.js';
 import {
   analyzeQuery,
+  clearAnalysisCache,
   compileSqlRules,
   evaluateQuery,
   loadSqlParser,
@@ -336,5 +337,25 @@ describe('EXECUTE on a masked target', () => {
     const d = evaluateQuery(masked, analyzeQuery('create table leak as execute p'), 'db', (n) => (n === 'p' ? body : undefined));
     expect(d).toMatchObject({ decision: 'deny', rule: { source: 'masking' }, reason: expect.stringMatching(/would copy masked columns into leak/) });
     expect(evaluateQuery(masked, analyzeQuery('execute p'), 'db', () => body).decision).toBe('allow');
+  });
+});
+
+describe('statements that differ only in integer constants (one shape, decided once)', () => {
+  const texts = (n: number[]) => n.map((aid) => `SELECT abalance FROM pgbench_accounts WHERE aid = ${aid}`);
+  const run = (r: SqlRules, list: string[]) => {
+    clearAnalysisCache();
+    return list.map((sql) => evaluateQuery(r, analyzeQuery(sql), 'db').decision);
+  };
+
+  it('a regular-expression guardrail still reads each text: the one constant it names is denied after others of its shape passed', () => {
+    const r = rulesOf(target(`      - { deny: 'aid = 666\\b' }`));
+    expect(run(r, texts([1, 2, 3, 666, 4, 666]))).toEqual(['allow', 'allow', 'allow', 'deny', 'allow', 'deny']);
+  });
+
+  it('a structured guardrail decides every copy as the shape it was copied from', () => {
+    const r = rulesOf(target(`      - { require_approval: { tables: [pgbench_accounts] } }`));
+    expect(run(r, texts([1, 2, 3, 4, 5]))).toEqual(Array(5).fill('require_approval'));
+    const other = rulesOf(target(`      - { deny: { tables: [other] } }`));
+    expect(run(other, texts([1, 2, 3, 4, 5]))).toEqual(Array(5).fill('allow'));
   });
 });

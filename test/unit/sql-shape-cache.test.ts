@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { analyzeQuery, clearAnalysisCache, loadSqlParser, type QueryAnalysis } from '../../src/gateway/sql/index.js';
+import { analyzeQuery, clearAnalysisCache, loadSqlParser, type QueryAnalysis, type StatementAnalysis } from '../../src/gateway/sql/index.js';
 
 beforeAll(() => loadSqlParser());
 
@@ -11,10 +11,19 @@ function fresh(text: string): QueryAnalysis {
   return a;
 }
 
+/** A shape's copy without its reference to the shape it was copied from (which a full parse does not have). */
+function unshaped(s: StatementAnalysis): StatementAnalysis {
+  const { shape: _shape, ...rest } = s;
+  return rest;
+}
+
 /** Analyses each text in turn through the caches (so a shape is learnt from the earlier ones). */
 function inTurn(texts: string[]): QueryAnalysis[] {
   clearAnalysisCache();
-  return texts.map((t) => analyzeQuery(t));
+  return texts.map((t) => {
+    const a = analyzeQuery(t);
+    return a.ok ? { ok: true, statements: a.statements.map(unshaped) } : a;
+  });
 }
 
 describe('statements that differ only in integer constants', () => {
@@ -87,7 +96,10 @@ describe('the shape cache itself', () => {
     cache.learn(key, text(1), full(text(1)));
     expect(cache.get(key, text(2))).toBeUndefined();
     cache.learn(key, text(2), full(text(2)));
-    expect(cache.get(key, text(3))).toEqual(full(text(3))[0]);
+    const copy = cache.get(key, text(3))!;
+    expect(unshaped(copy)).toEqual(full(text(3))[0]);
+    // It points at the analysis it was copied from: what does not depend on the text is remembered there.
+    expect(copy.shape?.text).toBe(text(1).slice(0, -1));
   });
 
   it('never serves a shape two texts of which were analysed differently', async () => {

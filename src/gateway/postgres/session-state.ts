@@ -10,7 +10,7 @@
  * parsed as `q`. Whatever re-prepares a name therefore forgets everything gate
  * knew about it, so no old description is ever applied to new rows.
  */
-import type { StatementAnalysis } from '../sql/index.js';
+import type { SqlReadOptions, StatementAnalysis } from '../sql/index.js';
 import type { TxStatus } from './backend.js';
 import type { FieldInfo } from './masking.js';
 
@@ -22,10 +22,8 @@ export interface Portal {
 
 export class SessionState {
   txStatus: TxStatus;
-  /** `standard_conforming_strings` as the server last reported it. */
-  standardConformingStrings = true;
-  /** `client_encoding` as the server last reported it. */
-  clientEncoding = 'UTF8';
+  /** How statement text is read: `standard_conforming_strings` and `client_encoding` as the server last reported them. */
+  private read: SqlReadOptions = { standardConformingStrings: true, clientEncoding: 'UTF8' };
 
   /** Client order: statement name → its text (what a Bind of that name will run). */
   readonly statementText = new Map<string, string>();
@@ -44,6 +42,22 @@ export class SessionState {
   constructor(txStatus: TxStatus) {
     this.txStatus = txStatus;
   }
+
+  get standardConformingStrings(): boolean {
+    return this.read.standardConformingStrings;
+  }
+
+  get clientEncoding(): string {
+    return this.read.clientEncoding;
+  }
+
+  /** The read options as one object, the same one until the server reports a change (the analysis cache is keyed by them). */
+  get readOptions(): SqlReadOptions {
+    return this.read;
+  }
+
+  /** The body of a statement prepared in SQL (`PREPARE name AS …`) earlier in the session. */
+  readonly preparedBody = (name: string): StatementAnalysis | undefined => this.sqlPrepared.get(name);
 
   /** The text a portal (client order) will run: a SQL `EXECUTE`'s prepared body when it is one. */
   portalText(portal: string): string {
@@ -91,11 +105,11 @@ export class SessionState {
   /** Applies a ParameterStatus from the server; returns the setting's name when it is one gate reads text by. */
   parameterStatus(name: string, value: string): 'standard_conforming_strings' | 'client_encoding' | undefined {
     if (name === 'standard_conforming_strings') {
-      this.standardConformingStrings = value === 'on';
+      this.read = { ...this.read, standardConformingStrings: value === 'on' };
       return name;
     }
     if (name === 'client_encoding') {
-      this.clientEncoding = value;
+      this.read = { ...this.read, clientEncoding: value };
       return name;
     }
     return undefined;

@@ -15,6 +15,7 @@ import {
   evaluateQuery,
   maskedCopyProblem,
   type MaskingRules,
+  memoKey,
   type SqlRules,
   settingChangeProblem,
   type StatementAnalysis,
@@ -59,7 +60,25 @@ export interface StatementPolicy {
   checkFunctionCall(oid: number): Verdict;
 }
 
+/**
+ * A statement's summary as the audit keeps it. The same for a cached
+ * analysis every time it comes back, and for a shape's copies (their summary
+ * fields are the shape's): those are summarised once.
+ */
 export function summarize(s: StatementAnalysis): StatementSummary {
+  const key = memoKey(s);
+  if (!key) return summaryOf(s);
+  let out = summaries.get(key);
+  if (!out) {
+    out = summaryOf(key);
+    summaries.set(key, out);
+  }
+  return out;
+}
+
+const summaries = new WeakMap<StatementAnalysis, StatementSummary>();
+
+function summaryOf(s: StatementAnalysis): StatementSummary {
   const out: StatementSummary = {
     tag: s.tag,
     tables: s.tables.map((t) => (t.schema ? `${t.schema}.${t.name}` : t.name)),
@@ -70,6 +89,26 @@ export function summarize(s: StatementAnalysis): StatementSummary {
   return out;
 }
 
+const NONE: StatementAnalysis[] = [];
+const NO_SUMMARIES: StatementSummary[] = [];
+
+function refusal(statements: StatementSummary[], analyses: StatementAnalysis[], rule: string, message: string, code = '42501'): Verdict {
+  return { action: 'deny', statements, analyses, rule, message, code };
+}
+
+/** What an EXECUTE in this query runs: a PREPARE earlier in the same query, or one earlier in the session. */
+function preparedLookup(analyses: StatementAnalysis[], session: SessionState): (name: string) => StatementAnalysis | undefined {
+  let local: Map<string, StatementAnalysis> | undefined;
+  for (const s of analyses) {
+    if (!s.prepare) continue;
+    local ??= new Map();
+    local.set(s.prepare.name, s.prepare.body);
+  }
+  if (!local) return session.preparedBody;
+  const here = local;
+  return (name) => here.get(name) ?? session.preparedBody(name);
+}
+
 /** `viewColumns`: masking entries the session's views add (see sql/view-masking.ts). */
 export function createPolicy(target: PostgresTarget, targetName: string, viewColumns: string[] = []): StatementPolicy {
   const maskingOn = target.masking.columns.length > 0 || target.masking.detectors.length > 0;
@@ -78,23 +117,14 @@ export function createPolicy(target: PostgresTarget, targetName: string, viewCol
   const masking: MaskingRules = { columns: [...target.masking.columns, ...viewColumns] };
 
   function check(text: string, session: SessionState): Verdict {
-    const read = { standardConformingStrings: session.standardConformingStrings, clientEncoding: session.clientEncoding };
+    const read = session.readOptions;
     const analysis = analyzeQuery(text, read);
-    const analyses = analysis.ok ? analysis.statements : [];
-    const statements = analyses.map(summarize);
-    const deny = (rule: string, message: string, code = '42501', hint?: string): Verdict => ({
-      action: 'deny',
-      statements,
-      analyses,
-      rule,
-      message,
-      code,
-      hint,
-    });
+    const analyses = analysis.ok ? analysis.statements : NONE;
+    const statements = analyses.length === 0 ? NO_SUMMARIES : analyses.map(summarize);
     if (!analysis.ok) {
       // Unguarded targets pass what gate cannot parse: the server judges it (and audit keeps the text).
       if (!rules.guarded) return { action: 'allow', statements, analyses };
-      return deny('parse', `gate: the statement cannot be parsed: ${analysis.error}`, '42601');
+      return refusal(statements, analyses, 'parse', `gate: the statement cannot be parsed: ${analysis.error}`, '42601');
     }
     let barrier = false;
     if (rules.guarded) {
@@ -108,35 +138,19 @@ export function createPolicy(target: PostgresTarget, targetName: string, viewCol
           continue;
         }
         const problem = settingChangeProblem(s.setting.name, s.setting.value, read);
-        if (problem) return deny('read_options', `gate: refused on ${targetName}: ${problem}`, '0A000');
+        if (problem) return refusal(statements, analyses, 'read_options', `gate: refused on ${targetName}: ${problem}`, '0A000');
       }
     }
     if (masking.columns.length > 0) {
-      for (const s of analyses) {
-        const problem = maskedCopyProblem(s, masking);
-        if (problem) return deny('masking', problem);
-        if (s.sqlTextFunctions.length > 0) {
-          return deny('masking', `gate: ${s.sqlTextFunctions.join(', ')}() runs SQL text gate cannot see; refused on ${targetName}, which masks columns`);
-        }
-      }
-      for (const s of analyses) {
-        if (!s.view) continue;
-        const added = createdViewEntries(s.view, masking);
-        if (!added) return deny('masking', `gate: CREATE VIEW ${s.view.table.name} selects columns gate cannot trace to the masked ones; refused on ${targetName}, which masks columns (name the view's columns)`);
-        // Before it runs: once the view exists, reading through it is masked (and if it fails, masking more is harmless).
-        for (const e of added) if (!masking.columns.includes(e)) masking.columns.push(e);
-      }
+      const problem = maskingProblem(analyses);
+      if (problem) return refusal(statements, analyses, 'masking', problem);
     }
-    // A PREPARE earlier in the same query defines what its EXECUTE runs.
-    const local = new Map<string, StatementAnalysis>();
-    for (const s of analyses) if (s.prepare) local.set(s.prepare.name, s.prepare.body);
-    const lookup = (name: string) => local.get(name) ?? session.sqlPrepared.get(name);
-    const decision = evaluateQuery(rules, analysis, targetName, lookup);
+    const decision = evaluateQuery(rules, analysis, targetName, preparedLookup(analyses, session));
     if (decision.decision === 'allow') return { action: 'allow', statements, analyses, barrier };
     const rule = decision.rule;
     const source = rule?.source ?? 'parse';
     const message = decision.reason ?? `gate: refused on ${targetName}`;
-    if (decision.decision === 'deny') return deny(source, message);
+    if (decision.decision === 'deny') return refusal(statements, analyses, source, message);
     return {
       action: 'hold',
       statements,
@@ -144,6 +158,25 @@ export function createPolicy(target: PostgresTarget, targetName: string, viewCol
       rule: { source, message: rule?.message, reuse: rule?.reuse },
       message,
     };
+  }
+
+  /** On a target that masks columns: SQL that would move masked data where gate cannot mask it. */
+  function maskingProblem(analyses: StatementAnalysis[]): string | undefined {
+    for (const s of analyses) {
+      const problem = maskedCopyProblem(s, masking);
+      if (problem) return problem;
+      if (s.sqlTextFunctions.length > 0) {
+        return `gate: ${s.sqlTextFunctions.join(', ')}() runs SQL text gate cannot see; refused on ${targetName}, which masks columns`;
+      }
+    }
+    for (const s of analyses) {
+      if (!s.view) continue;
+      const added = createdViewEntries(s.view, masking);
+      if (!added) return `gate: CREATE VIEW ${s.view.table.name} selects columns gate cannot trace to the masked ones; refused on ${targetName}, which masks columns (name the view's columns)`;
+      // Before it runs: once the view exists, reading through it is masked (and if it fails, masking more is harmless).
+      for (const e of added) if (!masking.columns.includes(e)) masking.columns.push(e);
+    }
+    return undefined;
   }
 
   function checkFunctionCall(oid: number): Verdict {

@@ -31,11 +31,13 @@ const shapes = new ShapeCache(CACHE_ENTRIES);
  * the text too, and a guarded target refuses it without sending it.
  */
 export function analyzeQuery(text: string, opts: Partial<SqlReadOptions> = {}): QueryAnalysis {
-  const options = { ...DEFAULT_OPTIONS, ...opts };
-  const key = `${options.standardConformingStrings ? 1 : 0}|${options.clientEncoding.toUpperCase()}|${text}`;
+  // The relay passes complete options (the same object for a session's every statement): no copy.
+  const options = opts.standardConformingStrings !== undefined && opts.clientEncoding !== undefined ? (opts as SqlReadOptions) : { ...DEFAULT_OPTIONS, ...opts };
+  const prefix = keyPrefix(options);
+  const key = prefix + text;
   const hit = cache.get(key);
   if (hit) return hit;
-  const shapeKey = shapes.key(key.slice(0, key.length - text.length), text, CACHE_MAX_TEXT);
+  const shapeKey = shapes.key(prefix, text, CACHE_MAX_TEXT);
   if (shapeKey !== undefined) {
     const shaped = shapes.get(shapeKey, text);
     // Not kept by exact text: one shape's many constants would push every other statement out.
@@ -50,9 +52,23 @@ export function analyzeQuery(text: string, opts: Partial<SqlReadOptions> = {}): 
   return result;
 }
 
-/** Whether `stmt` came from the exact-text cache, so the same object may come back (rules.ts memoizes its decisions). */
-export function isCachedStatement(stmt: StatementAnalysis): boolean {
-  return cached.has(stmt);
+/** The cache key's read-options part. */
+function keyPrefix(o: SqlReadOptions): string {
+  if (o.standardConformingStrings && o.clientEncoding === 'UTF8') return '1|UTF8|';
+  return `${o.standardConformingStrings ? 1 : 0}|${o.clientEncoding.toUpperCase()}|`;
+}
+
+/**
+ * What stands for `stmt` where a result derived from its analysis is
+ * remembered (rules.ts's decisions, the audit's summary): the statement itself
+ * when the exact-text cache holds it (the same object comes back), or, for a
+ * shape's copy, the shape's analysis, unless what is remembered depends on the
+ * text (the copies differ only there). Undefined for a statement analysed
+ * once: an entry for it would never be read again.
+ */
+export function memoKey(stmt: StatementAnalysis, dependsOnText = false): StatementAnalysis | undefined {
+  if (cached.has(stmt)) return stmt;
+  return dependsOnText ? undefined : stmt.shape;
 }
 
 /** Empties the analysis cache (tests, benchmarks). */
@@ -130,6 +146,8 @@ function analyzeStatement(stmt: Ast, text: string): StatementAnalysis {
     fingerprint: fingerprint(text),
     copies: node ? nestedCopies(stmt) : [],
     sqlTextFunctions: facts.sqlTextFunctions,
+    // Only a shape's copy has one; present (undefined) here so that a copy has the same hidden class as its shape.
+    shape: undefined,
   };
   if (facts.opaque.length > 0) analysis.opaque = [...new Set(facts.opaque)].join('; ');
   if (facts.setting) analysis.setting = facts.setting;

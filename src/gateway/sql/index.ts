@@ -1,5 +1,5 @@
 /** gate's SQL analysis: the one place SQL text is interpreted. */
-export { analyzeQuery, clearAnalysisCache } from './analyze.js';
+export { analyzeQuery, clearAnalysisCache, memoKey } from './analyze.js';
 export { loadSqlParser, parserReady } from './parser.js';
 export {
   decodeClientSql,

@@ -5,7 +5,7 @@
  * statement whose effect gate cannot see is decided by `opaque_sql`.
  */
 import type { OpaqueSqlSetting, SqlGuardrailConfig, SqlMatchConfig } from '../../config/sql-rules.js';
-import { isCachedStatement } from './analyze.js';
+import { memoKey } from './analyze.js';
 import { globMatch } from './glob.js';
 import { type MaskingRules, maskedCopyProblem } from './mask-plan.js';
 import { normalizedText } from './normalize.js';
@@ -33,6 +33,8 @@ export interface SqlRules {
   searchPath: string[];
   /** The target's masked columns: statements that would copy them elsewhere are denied. */
   masking?: MaskingRules;
+  /** Some rule is a regular expression over the statement's text (the rest read only its analysis). */
+  readsText: boolean;
 }
 
 export interface StatementDecision {
@@ -76,6 +78,7 @@ export function compileSqlRules(opts: CompileOptions): SqlRules {
     guarded,
     searchPath: opts.searchPath ?? ['public'],
     masking: masked,
+    readsText: rules.some((r) => r.re !== undefined),
   };
 }
 
@@ -146,28 +149,31 @@ export function evaluateQuery(
 
 /**
  * The analysis cache hands out the same statement objects again, so their
- * decision is remembered per (rules, statement, target). Any other statement
- * (a shape's copy, new for every text) is decided afresh: remembering it
- * would cost a weak-map entry per statement that is never read.
+ * decision is remembered per (rules, statement, target). A shape's copy (new
+ * for every text, see shape-cache.ts) differs from its shape only in its
+ * text: unless a rule reads the text, it is decided as its shape, once.
+ * Nothing else is remembered: an entry per statement would never be read
+ * again and would cost the garbage collector.
  */
 const memo = new WeakMap<SqlRules, WeakMap<StatementAnalysis, Map<string, StatementDecision>>>();
 
 /** Decides one statement (for EXECUTE, the prepared body when known). */
 export function evaluateStatement(rules: SqlRules, stmt: StatementAnalysis, target: string, prepared?: PreparedLookup): StatementDecision {
-  if (stmt.execute || !isCachedStatement(stmt)) return decide(rules, stmt, target, prepared);
+  const key = stmt.execute ? undefined : memoKey(stmt, rules.readsText);
+  if (!key) return decide(rules, stmt, target, prepared);
   let byStmt = memo.get(rules);
   if (!byStmt) {
     byStmt = new WeakMap();
     memo.set(rules, byStmt);
   }
-  let byTarget = byStmt.get(stmt);
+  let byTarget = byStmt.get(key);
   if (!byTarget) {
     byTarget = new Map();
-    byStmt.set(stmt, byTarget);
+    byStmt.set(key, byTarget);
   }
   let d = byTarget.get(target);
   if (!d) {
-    d = decide(rules, stmt, target, prepared);
+    d = decide(rules, key, target, prepared);
     byTarget.set(target, d);
   }
   return d;

@@ -58,7 +58,7 @@ export class ShapeCache {
     const shape = this.shapes.get(key);
     if (!shape?.confirmed || shape.poisoned) return undefined;
     const slice = text.slice(shape.start, text.length - shape.tail).trim();
-    return { ...shape.analysis, text: slice };
+    return { ...shape.analysis, text: slice, shape: shape.analysis };
   }
 
   /** Records a full analysis of `text` (its only statement) under `key`. */

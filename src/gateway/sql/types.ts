@@ -89,6 +89,12 @@ export interface StatementAnalysis {
   view?: { table: TableRef; columns: OutputColumn[] };
   /** SET / RESET / set_config of a setting the analysis depends on. */
   setting?: { name: string; value?: string };
+  /**
+   * Set on a shape cache's copy (see shape-cache.ts): the analysis it was
+   * copied from, which differs from it only in its text (integer constants).
+   * What is decided from everything but the text is remembered on that one.
+   */
+  shape?: StatementAnalysis;
 }
 
 export type QueryAnalysis =

@@ -85,6 +85,13 @@ describe('canonical JSON', () => {
     expect(canonicalJson({ at: new Date(0), b: { toJSON: () => ({ z: 1, y: 2 }) } })).toBe('{"at":"1970-01-01T00:00:00.000Z","b":{"y":2,"z":1}}');
     expect(canonicalJson({ 9: 'nine', 10: 'ten' })).toBe('{"10":"ten","9":"nine"}');
   });
+
+  it('encodes an object by its own keys whatever its prototype lists', () => {
+    const own = (proto: object, fields: Record<string, unknown>) => Object.assign(Object.create(proto), fields);
+    for (const v of [own({ z: 1 }, { a: 1, b: 2 }), own({ a: 1 }, { c: 3, b: 2 }), own({ m: 1 }, { b: { z: own({ a: 0 }, { y: 1 }) } }), Object.assign(Object.create(null), { b: 1, a: 2 })]) {
+      expect(canonicalJson(v)).toBe(reference(v));
+    }
+  });
 });
 
 describe('the statement event', () => {

@@ -18,6 +18,8 @@
  *   BENCH_SECONDS=2 BENCH_RATE=300 BENCH_COPY_MB=5 node bench/pg.js   # a smoke run, after `npm run build`
  *   BENCH_ONLY=rate BENCH_STRACE=1 node bench/pg.js       # system calls per transaction of each proxy
  *   BENCH_ONLY=rate BENCH_PERF=/tmp/perf node bench/pg.js # perf samples of each proxy, per run
+ *   BENCH_NODE_ARGS="--import ./bench/heap-sample.mjs" BENCH_HEAP_DIR=/tmp/heap BENCH_ONLY=rate node bench/pg.js
+ *                                                         # every allocation of the gate server, for DevTools
  *
  * Not a test: nothing here asserts a timing. Every process runs on this box,
  * so client, proxy and server share its cores: CPU per unit of work is the
@@ -45,6 +47,8 @@ const PASSWORD = 'bench-upstream-pw';
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 /** BENCH_BEFORE_NODE_ARGS="--flag …": node flags for the BENCH_GATE_BEFORE build's processes only (a V8 setting against the same build). */
 const BEFORE_NODE_ARGS = process.env.BENCH_BEFORE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+/** BENCH_NODE_ARGS="--heap-prof --heap-prof-dir /tmp/h": node flags for every gate process (server and CLI, both builds). */
+const NODE_ARGS = process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
 const CPU_PROF = process.env.BENCH_CPU_PROF; // a directory: profile the gate server (dev) process
 /** BENCH_STRACE=1: count each proxy process's system calls per run (strace -c; slows the run, the counts stay exact). */
 const STRACE = process.env.BENCH_STRACE === '1';
@@ -249,6 +253,7 @@ policies:
   const nodeArgs = [
     ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []),
     ...(PERF ? ['--perf-basic-prof'] : []),
+    ...NODE_ARGS,
     ...(label === 'before' ? BEFORE_NODE_ARGS : []),
   ];
   const dev = start(process.execPath, [...nodeArgs, bin, 'dev', '--config', join(work, `${label}.yaml`), '--data-dir', dataDir, '--port', '0', '--log-level', 'error'], {

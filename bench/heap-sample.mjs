@@ -4,7 +4,7 @@
  * `--heap-prof` leaves out: it reports what is still alive at exit), as a
  * .heapprofile that Chrome DevTools opens (Memory tab, "Load profile").
  *
- *   BENCH_NODE_ARGS="--import ./bench/heap-sample.mjs" BENCH_HEAP_DIR=/tmp/heap BENCH_ONLY=rate node bench/pg.js
+ *   BENCH_NODE_ARGS="--import $PWD/bench/heap-sample.mjs" BENCH_HEAP_DIR=/tmp/heap BENCH_ONLY=rate node bench/pg.js
  *
  * Only `gate dev` processes are sampled (the CLI's allocations are the
  * tunnel's). One file per process, written at exit.

@@ -18,7 +18,7 @@
  *   BENCH_SECONDS=2 BENCH_RATE=300 BENCH_COPY_MB=5 node bench/pg.js   # a smoke run, after `npm run build`
  *   BENCH_ONLY=rate BENCH_STRACE=1 node bench/pg.js       # system calls per transaction of each proxy
  *   BENCH_ONLY=rate BENCH_PERF=/tmp/perf node bench/pg.js # perf samples of each proxy, per run
- *   BENCH_NODE_ARGS="--import ./bench/heap-sample.mjs" BENCH_HEAP_DIR=/tmp/heap BENCH_ONLY=rate node bench/pg.js
+ *   BENCH_NODE_ARGS="--import $PWD/bench/heap-sample.mjs" BENCH_HEAP_DIR=/tmp/heap BENCH_ONLY=rate node bench/pg.js
  *                                                         # every allocation of the gate server, for DevTools
  *
  * Not a test: nothing here asserts a timing. Every process runs on this box,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { GateError } from '../errors.js';
-import { loopbackPeerUid } from './peer-uid.js';
+import { type PeerOwner, peerOwner } from './peer-uid.js';
 
 export interface LocalListener {
   /** 127.0.0.1 for TCP, the socket directory for a Unix socket. */
@@ -27,9 +27,12 @@ export interface ListenOptions {
   socketName?: string;
   /**
    * Drop TCP connections from another user of this machine (Linux, via
-   * /proc/net/tcp), for clients gate cannot ask for a credential.
+   * /proc/net/tcp), for clients gate cannot ask for a credential: also those
+   * whose owner the table does not tell (see peer-uid.ts).
    */
   ownerOnly?: boolean;
+  /** The socket tables `ownerOnly` reads (tests; the kernel's by default). */
+  ownerTables?: readonly string[];
   /** Terminate TLS with this key and certificate; `onConnection` then gets the decrypted socket. */
   tls?: { key: string; cert: string };
   onConnection(socket: Socket): void;
@@ -52,11 +55,12 @@ export async function startLocalListener(options: ListenOptions): Promise<LocalL
     }
     if (options.ownerOnly && !options.socketDir) {
       socket.pause();
-      void loopbackPeerUid(socket).then((uid) => {
-        if (uid !== undefined && uid !== process.getuid?.()) {
-          options.onRefused?.(`a connection from another local user (uid ${uid}) was refused`);
-          socket.destroy();
-        } else accept(socket);
+      void peerOwner(socket, options.ownerTables).then((owner) => {
+        const refused = ownerRefusal(owner, process.getuid?.());
+        if (refused === undefined) return accept(socket);
+        // A client that has already gone is not listed: nothing to tell anyone.
+        if (!socket.destroyed) options.onRefused?.(refused);
+        socket.destroy();
       });
       return;
     }
@@ -94,6 +98,20 @@ export async function startLocalListener(options: ListenOptions): Promise<LocalL
   const addr = server.address();
   if (!addr || typeof addr === 'string') throw new Error('listener has no TCP address');
   return { host: '127.0.0.1', port: addr.port, close: () => closeServer(server) };
+}
+
+/**
+ * Why a TCP connection is refused by its owner, or undefined to accept it.
+ * Where there is no socket table (not Linux) nobody can be told apart: the
+ * connection is accepted, and `--socket` is the strict way (docs/security.md).
+ */
+export function ownerRefusal(owner: PeerOwner, uid: number | undefined): string | undefined {
+  if ('noTables' in owner || uid === undefined) return undefined;
+  if ('unlisted' in owner) {
+    return "a connection whose owner is not in the kernel's socket table (/proc/net/tcp) was refused: gate could not tell it is yours (--socket gives a listener only you can reach)";
+  }
+  if (owner.uid !== uid) return `a connection from another local user (uid ${owner.uid}) was refused`;
+  return undefined;
 }
 
 function listen(server: Server, at: { host?: string; port?: number; path?: string }): Promise<void> {

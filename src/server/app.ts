@@ -13,6 +13,7 @@ import { createLogger, type Logger, redact } from './log.js';
 import { createCheckpointer } from './audit/checkpoints.js';
 import { isStoreUnavailable, STORE_UNAVAILABLE_MESSAGE } from './store-errors.js';
 import { createAuditJournal } from './audit/journal.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { createAuditSpool } from './audit/spool.js';
 import { createAuditLog } from './audit/log.js';
 import { createGrantService } from './grants/service.js';
@@ -81,6 +82,12 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     if (!options.store) await store.close().catch(() => {});
     throw err;
   });
+  // The audit journal below has one writer per data dir (src/server/data-dir-lock.ts).
+  const lock = await lockDataDir(options.dataDir).catch(async (err) => {
+    if (!options.store) await store.close().catch(() => {});
+    throw err;
+  });
+  if (lock.unlocked) log.warn('the data dir is not locked against a second gate server', { data_dir: options.dataDir, reason: lock.unlocked });
   const mounts: { prefix: string; handler: MountedHandler }[] = [];
 
   const now = options.now ?? (() => new Date());
@@ -231,6 +238,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
       await checkpoints.close();
       await audit.close();
       await store.close();
+      await lock.release();
     },
   };
 }

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestPki, type TestPki } from '../helpers/certs.js';
 import { gateEnv, type GateResult, type RunningGate, runGate, startGate } from '../helpers/gate-bin.js';
 import { type HttpUpstream, startHttpUpstream } from '../helpers/http-upstream.js';
+import { filesIn } from '../helpers/secret-scan.js';
 import { type Stack, startStack } from '../helpers/stack.js';
 
 // The built CLI and the real curl, through a real gate server's gateway, to a
@@ -452,16 +452,12 @@ describe('gate targets', () => {
 describe('the credential', () => {
   test('never reaches the client: not in output, environment, files or recordings', async () => {
     visible.push(...tunnel.lines.stdout, ...tunnel.lines.stderr);
-    const files: string[] = [];
-    const walk = async (dir: string) => {
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
-        const p = join(dir, entry.name);
-        if (entry.isDirectory()) await walk(p);
-        else if ((await stat(p)).size < 64 * 1024 * 1024) files.push(p);
-      }
-    };
     await stack.server.ctx.audit.flush();
-    for (const d of [...dirs, stack.dataDir]) await walk(d);
+    // Regular files only (the server's data dir also holds its lock, a socket).
+    const files: string[] = [];
+    for (const d of [...dirs, stack.dataDir]) {
+      for (const f of await filesIn(d)) if ((await stat(f)).size < 64 * 1024 * 1024) files.push(f);
+    }
     const recordings = files.filter((f) => f.includes('recordings'));
     expect(recordings.length).toBeGreaterThan(0);
     const contents = await Promise.all(files.map((f) => readFile(f)));

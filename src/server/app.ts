@@ -83,11 +83,13 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     throw err;
   });
   // The audit journal below has one writer per data dir (src/server/data-dir-lock.ts).
-  const lock = await lockDataDir(options.dataDir).catch(async (err) => {
-    if (!options.store) await store.close().catch(() => {});
-    throw err;
-  });
-  if (lock.unlocked) log.warn('the data dir is not locked against a second gate server', { data_dir: options.dataDir, reason: lock.unlocked });
+  const lock = await lockDataDir(options.dataDir);
+  if (lock.busy) {
+    log.warn(
+      'another gate server is running on this data dir: this one runs without the audit journal, so a kill -9 of it can lose the audit events of its last 10 ms; give every replica its own data dir (docs/deploy.md)',
+      { data_dir: options.dataDir, lock: lock.busy.path },
+    );
+  } else if (lock.unlocked) log.warn('the data dir is not locked against a second gate server', { data_dir: options.dataDir, reason: lock.unlocked });
   const mounts: { prefix: string; handler: MountedHandler }[] = [];
 
   const now = options.now ?? (() => new Date());
@@ -98,7 +100,7 @@ export async function buildServer(options: ServerOptions): Promise<GateServer> {
     // Gateway events are journaled before their answer leaves (a kill -9 loses none); while the store
     // cannot take events they wait, fsync'd, in the spool. Both live in the data dir (docs/store.md).
     {
-      journal: createAuditJournal(options.dataDir),
+      journal: lock.busy ? undefined : createAuditJournal(options.dataDir),
       spool: createAuditSpool(options.dataDir),
       retryMs: options.auditRetryMs,
       report: (level, message, fields) => log[level](message, fields),

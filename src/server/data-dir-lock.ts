@@ -1,23 +1,27 @@
 import { unlink } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { GateError } from '../errors.js';
 
 /**
- * One gate server per data dir on this machine. Its audit journal has one
- * writer: a second process on the same directory would, at its start, replay
- * and delete the segment the first is still appending to (and later share its
- * segment numbers), so events the first journaled could be lost with it.
+ * One audit journal writer per data dir on this machine. A second server on
+ * the same directory used to replay and delete, at its start, the segment
+ * the first was still appending to (and later share its segment numbers), so
+ * events the first journaled afterwards were in no file and a kill -9 would
+ * have lost them.
  *
- * The lock is a Unix socket the running server listens on: the kernel closes
- * it with the process however it ends, so a lock left behind by a killed
- * server is told apart by a refused connection (no pid to go stale or be
- * reused, in a container or not). It cannot see a process on another machine
- * sharing the directory over the network; docs/deploy.md says a data dir is
- * per replica.
+ * The lock is a Unix socket the journal's writer listens on: the kernel
+ * closes it with the process however it ends, so a lock left behind by a
+ * killed server is told apart by a refused connection (no pid to go stale or
+ * be reused, in a container or not). A server that finds it held runs
+ * without a journal (`busy`) and says so, rather than refusing to start: its
+ * events still go to the store in batches of 10 ms, which a kill -9 of it can
+ * lose. It cannot see a process on another machine sharing the directory over
+ * the network; docs/deploy.md says a data dir is per replica.
  */
 export interface DataDirLock {
-  /** Set when the directory could not be locked (why), and the server runs without the check. */
+  /** Another live server holds the data dir's journal: this one must not use it. */
+  busy?: { path: string };
+  /** Set when the directory could not be locked (why), and the journal is used without the check. */
   unlocked?: string;
   release(): Promise<void>;
 }
@@ -48,12 +52,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     if (err.code !== 'EADDRINUSE' || attempt > 0) {
       return none(`${path} could not be created (${err.code ?? err.message})`);
     }
-    if (await answers(path)) {
-      throw new GateError('GATE_ERR_CONFLICT', `Another gate server is running on the data dir ${dataDir} (it holds ${path}).`, {
-        hint: 'Stop it first, or give this one its own --data-dir: the audit journal in a data dir has one writer. Replicas each need their own (docs/deploy.md).',
-        details: { data_dir: dataDir, lock: path },
-      });
-    }
+    if (await answers(path)) return { busy: { path }, release: async () => {} };
     // Left by a server that is gone: nobody listens on it any more.
     await unlink(path).catch(() => {});
   }

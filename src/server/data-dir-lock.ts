@@ -49,10 +49,10 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
           }),
       };
     }
-    if (err.code !== 'EADDRINUSE' || attempt > 0) {
-      return none(`${path} could not be created (${err.code ?? err.message})`);
-    }
+    if (err.code !== 'EADDRINUSE') return none(`${path} could not be created (${err.code ?? err.message})`);
+    // Also after taking over a stale one: a server that started at the same moment may have been quicker.
     if (await answers(path)) return { busy: { path }, release: async () => {} };
+    if (attempt > 0) return none(`${path} is in use but nobody answers on it`);
     // Left by a server that is gone: nobody listens on it any more.
     await unlink(path).catch(() => {});
   }
